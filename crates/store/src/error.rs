@@ -1,0 +1,26 @@
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported DATABASE_URL `{0}`: expected postgres://… or sqlite://…")]
+    UnsupportedUrl(String),
+    #[error("invalid schema name `{0}`: use lowercase letters, digits and underscores")]
+    InvalidSchema(String),
+    #[error("stored data is not what this version expects: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether the database could not be reached (as opposed to refusing a
+    /// statement), so callers can answer "unavailable" rather than "failed".
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+            )
+        )
+    }
+}

@@ -1,0 +1,102 @@
+//! Storage for matrix-sync: the platform's desired state, what the service
+//! created on the homeserver, and the durable job queue of the reconciler.
+//!
+//! Everything goes through the [`Store`] trait, implemented once for SQLite
+//! (the embedded default) and once for PostgreSQL (production, several
+//! processes). Both run the same contract test suite (`tests/contract.rs`).
+
+mod connect;
+mod error;
+mod model;
+mod postgres;
+mod sql_store;
+mod sqlite;
+
+use async_trait::async_trait;
+use matrix_sync_core::{Backoff, Scope};
+use uuid::Uuid;
+
+pub use connect::{DEFAULT_SCHEMA, connect};
+pub use error::StoreError;
+pub use model::{FailOutcome, Job, NewUserMapping, QueueDepth, UserMapping};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Milliseconds since the Unix epoch. The service passes "now" into every
+/// call that depends on time, so tests control the clock and every process
+/// sharing a database compares the same kind of number.
+pub type Millis = i64;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is (`sqlite` or `postgres`), for logs and metrics.
+    fn backend(&self) -> &'static str;
+
+    /// A cheap round trip, for readiness.
+    async fn ping(&self) -> Result<()>;
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    async fn close(&self);
+
+    // --- users ---------------------------------------------------------------
+
+    /// Records that a platform user's Matrix account exists. Idempotent: a
+    /// second call keeps the first `provisioned_at` and updates the display
+    /// name when one is given.
+    async fn upsert_user_mapping(&self, mapping: &NewUserMapping) -> Result<UserMapping>;
+
+    async fn user_mapping(&self, user_id: Uuid) -> Result<Option<UserMapping>>;
+
+    // --- appservice ----------------------------------------------------------
+
+    /// Takes in an appservice transaction once: records its id and enqueues
+    /// the scopes its events touch, in one database transaction. Returns
+    /// `false` (and changes nothing) when the id was seen before.
+    async fn accept_transaction(
+        &self,
+        txn_id: &str,
+        event_count: usize,
+        scopes: &[Scope],
+        now: Millis,
+    ) -> Result<bool>;
+
+    // --- the job queue -------------------------------------------------------
+
+    /// Makes sure a job for `scope` will run no later than `run_at`. There is
+    /// at most one job per scope: enqueueing a scope that already has one
+    /// moves it earlier if needed and bumps its generation, so a job claimed
+    /// before the new desired state was written runs once more. A dead job is
+    /// revived with fresh attempts.
+    async fn enqueue(&self, scope: Scope, run_at: Millis, now: Millis) -> Result<()>;
+
+    /// Claims the most overdue job that nobody holds, leasing it until
+    /// `now + lease_ms`, and counts the attempt. Safe with several workers
+    /// and several processes.
+    async fn claim(&self, now: Millis, lease_ms: i64) -> Result<Option<Job>>;
+
+    /// Extends a claimed job's lease; `false` if the lease was lost.
+    async fn renew(&self, job: &Job, now: Millis, lease_ms: i64) -> Result<bool>;
+
+    /// The job succeeded. If the scope was enqueued again while it ran, the
+    /// job stays, unclaimed, to run again; otherwise it is removed.
+    async fn complete(&self, job: &Job, now: Millis) -> Result<()>;
+
+    /// The job failed: it is retried after the backoff, or is dead once its
+    /// attempts are used up (the error is kept either way).
+    async fn fail(&self, job: &Job, error: &str, now: Millis, backoff: &Backoff)
+    -> Result<FailOutcome>;
+
+    /// Gives a claimed job back without counting the attempt (shutdown).
+    async fn release(&self, job: &Job, now: Millis) -> Result<()>;
+
+    /// The job of a scope, if any, as it stands.
+    async fn job_for_scope(&self, scope: Scope) -> Result<Option<Job>>;
+
+    /// Revives a dead job by id for an operator; `false` if no such dead job.
+    async fn retry_dead_job(&self, id: i64, now: Millis) -> Result<bool>;
+
+    /// How many jobs are pending (including claimed) and dead.
+    async fn queue_depth(&self) -> Result<QueueDepth>;
+}

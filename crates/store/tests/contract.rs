@@ -1,0 +1,336 @@
+//! The store contract: every test here runs against SQLite and PostgreSQL.
+//! PostgreSQL comes from `MATRIX_SYNC_TEST_POSTGRES_URL` (default: the local
+//! server, trust auth); each test works in a schema of its own.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use matrix_sync_core::{Backoff, Scope};
+use matrix_sync_store::{FailOutcome, NewUserMapping, PgStore, SqliteStore, Store};
+use uuid::Uuid;
+
+const LEASE: i64 = 30_000;
+
+fn pg_url() -> String {
+    std::env::var("MATRIX_SYNC_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A store for one test, and how to clean it up afterwards.
+struct Backend {
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<String>,
+}
+
+impl Backend {
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/nested/store.db", dir.path().display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        Self { store: Arc::new(store), _dir: Some(dir), schema: None }
+    }
+
+    async fn postgres() -> Self {
+        let schema = format!("contract_{}", Uuid::new_v4().simple());
+        let store = PgStore::connect(&pg_url(), &schema)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {} is needed for the contract tests: {e}", pg_url()));
+        Self { store: Arc::new(store), _dir: None, schema: Some(schema) }
+    }
+
+    async fn finish(self) {
+        self.store.close().await;
+        if let Some(schema) = self.schema {
+            PgStore::drop_schema(&pg_url(), &schema).await.unwrap();
+        }
+    }
+}
+
+/// Declares one contract test per backend.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let backend = super::Backend::sqlite().await;
+                    super::$name(backend.store.clone()).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let backend = super::Backend::postgres().await;
+                    super::$name(backend.store.clone()).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    user_mapping_is_idempotent,
+    enqueue_coalesces_one_job_per_scope,
+    claim_honours_run_at_and_lease,
+    expired_lease_is_claimed_again,
+    complete_removes_or_keeps_a_newer_generation,
+    failures_back_off_then_die_and_can_be_revived,
+    release_does_not_count_an_attempt,
+    a_stale_worker_cannot_finish_a_job,
+    racing_workers_claim_each_job_once,
+    transactions_are_taken_once,
+);
+
+fn community() -> Scope {
+    Scope::Community(Uuid::new_v4())
+}
+
+async fn user_mapping_is_idempotent(store: Arc<dyn Store>) {
+    let user = Uuid::new_v4();
+    assert_eq!(store.user_mapping(user).await.unwrap(), None);
+    let first_at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+    let new = NewUserMapping {
+        user_id: user,
+        matrix_user_id: format!("@{user}:example.org"),
+        display_name: Some("Alice".into()),
+        provisioned_at: first_at,
+    };
+    let first = store.upsert_user_mapping(&new).await.unwrap();
+    assert_eq!(first.user_id, user);
+    assert_eq!(first.provisioned_at, first_at);
+
+    let again = store
+        .upsert_user_mapping(&NewUserMapping {
+            display_name: None,
+            provisioned_at: first_at + chrono::Duration::hours(1),
+            ..new.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(again, first, "a repeat keeps the record as it was");
+
+    let renamed = store
+        .upsert_user_mapping(&NewUserMapping { display_name: Some("Alice B".into()), ..new })
+        .await
+        .unwrap();
+    assert_eq!(renamed.display_name.as_deref(), Some("Alice B"));
+    assert_eq!(renamed.id, first.id);
+    assert_eq!(store.user_mapping(user).await.unwrap(), Some(renamed));
+}
+
+async fn enqueue_coalesces_one_job_per_scope(store: Arc<dyn Store>) {
+    let scope = community();
+    store.enqueue(scope, 5_000, 1_000).await.unwrap();
+    store.enqueue(scope, 9_000, 1_100).await.unwrap();
+    store.enqueue(scope, 3_000, 1_200).await.unwrap();
+    let job = store.job_for_scope(scope).await.unwrap().unwrap();
+    assert_eq!(job.generation, 2);
+    assert_eq!(job.run_at, 3_000, "the earliest requested run wins");
+    assert_eq!(store.queue_depth().await.unwrap().pending, 1);
+}
+
+async fn claim_honours_run_at_and_lease(store: Arc<dyn Store>) {
+    let (a, b) = (community(), community());
+    store.enqueue(a, 2_000, 0).await.unwrap();
+    store.enqueue(b, 1_000, 0).await.unwrap();
+    assert!(store.claim(500, LEASE).await.unwrap().is_none(), "nothing is due yet");
+
+    let first = store.claim(2_500, LEASE).await.unwrap().unwrap();
+    assert_eq!(first.scope, b, "the most overdue job comes first");
+    assert_eq!(first.attempts, 1);
+    let second = store.claim(2_500, LEASE).await.unwrap().unwrap();
+    assert_eq!(second.scope, a);
+    assert!(store.claim(2_600, LEASE).await.unwrap().is_none(), "both are leased");
+}
+
+async fn expired_lease_is_claimed_again(store: Arc<dyn Store>) {
+    let scope = community();
+    store.enqueue(scope, 0, 0).await.unwrap();
+    let crashed = store.claim(0, LEASE).await.unwrap().unwrap();
+    assert!(store.claim(LEASE - 1, LEASE).await.unwrap().is_none());
+    // The worker that held it died; once the lease runs out another takes it.
+    let recovered = store.claim(LEASE + 1, LEASE).await.unwrap().unwrap();
+    assert_eq!(recovered.id, crashed.id);
+    assert_eq!(recovered.attempts, 2, "the lost attempt counts");
+    assert_ne!(recovered.lease_token, crashed.lease_token);
+    // Renewing keeps it from a third worker.
+    assert!(store.renew(&recovered, 2 * LEASE, LEASE).await.unwrap());
+    assert!(store.claim(2 * LEASE + 2, LEASE).await.unwrap().is_none());
+}
+
+async fn complete_removes_or_keeps_a_newer_generation(store: Arc<dyn Store>) {
+    let scope = community();
+    store.enqueue(scope, 0, 0).await.unwrap();
+    let job = store.claim(10, LEASE).await.unwrap().unwrap();
+    store.complete(&job, 20).await.unwrap();
+    assert!(store.job_for_scope(scope).await.unwrap().is_none());
+
+    store.enqueue(scope, 30, 30).await.unwrap();
+    let job = store.claim(40, LEASE).await.unwrap().unwrap();
+    // New desired state arrives while the job runs.
+    store.enqueue(scope, 50, 50).await.unwrap();
+    store.complete(&job, 60).await.unwrap();
+    let again = store.claim(70, LEASE).await.unwrap().expect("runs once more");
+    assert_eq!(again.scope, scope);
+    assert_eq!(again.attempts, 1);
+    store.complete(&again, 80).await.unwrap();
+    assert!(store.job_for_scope(scope).await.unwrap().is_none());
+}
+
+async fn failures_back_off_then_die_and_can_be_revived(store: Arc<dyn Store>) {
+    let backoff = Backoff {
+        base: Duration::from_millis(100),
+        cap: Duration::from_millis(1_000),
+        max_attempts: 3,
+    };
+    let scope = community();
+    store.enqueue(scope, 0, 0).await.unwrap();
+
+    let job = store.claim(0, LEASE).await.unwrap().unwrap();
+    assert_eq!(store.fail(&job, "boom 1", 0, &backoff).await.unwrap(), FailOutcome::RetryAt(100));
+    assert!(store.claim(99, LEASE).await.unwrap().is_none(), "backing off");
+    let job = store.claim(100, LEASE).await.unwrap().unwrap();
+    assert_eq!(store.fail(&job, "boom 2", 100, &backoff).await.unwrap(), FailOutcome::RetryAt(300));
+    let job = store.claim(300, LEASE).await.unwrap().unwrap();
+    assert_eq!(store.fail(&job, "boom 3", 300, &backoff).await.unwrap(), FailOutcome::Dead);
+
+    let dead = store.job_for_scope(scope).await.unwrap().unwrap();
+    assert!(dead.dead);
+    assert_eq!(dead.last_error.as_deref(), Some("boom 3"));
+    assert!(store.claim(1_000_000, LEASE).await.unwrap().is_none(), "dead jobs are not run");
+    let depth = store.queue_depth().await.unwrap();
+    assert_eq!((depth.pending, depth.dead), (0, 1));
+
+    // Other scopes are not blocked by it.
+    let other = community();
+    store.enqueue(other, 0, 0).await.unwrap();
+    assert_eq!(store.claim(400, LEASE).await.unwrap().unwrap().scope, other);
+
+    // An operator revives it.
+    assert!(store.retry_dead_job(dead.id, 500).await.unwrap());
+    assert!(!store.retry_dead_job(dead.id, 500).await.unwrap(), "no longer dead");
+    let revived = store.claim(500, LEASE).await.unwrap().unwrap();
+    assert_eq!((revived.scope, revived.attempts), (scope, 1));
+    assert_eq!(store.fail(&revived, "boom 4", 500, &backoff).await.unwrap(), FailOutcome::RetryAt(600));
+
+    // So does new desired state for the scope, once dead again.
+    let job = store.claim(600, LEASE).await.unwrap().unwrap();
+    store.fail(&job, "boom 5", 600, &backoff).await.unwrap();
+    let job = store.claim(800, LEASE).await.unwrap().unwrap();
+    assert_eq!(store.fail(&job, "boom 6", 800, &backoff).await.unwrap(), FailOutcome::Dead);
+    store.enqueue(scope, 900, 900).await.unwrap();
+    let job = store.claim(900, LEASE).await.unwrap().unwrap();
+    assert_eq!((job.scope, job.attempts), (scope, 1));
+}
+
+async fn release_does_not_count_an_attempt(store: Arc<dyn Store>) {
+    let scope = community();
+    store.enqueue(scope, 0, 0).await.unwrap();
+    let job = store.claim(0, LEASE).await.unwrap().unwrap();
+    store.release(&job, 1).await.unwrap();
+    let again = store.claim(2, LEASE).await.unwrap().expect("released jobs are claimable at once");
+    assert_eq!(again.attempts, 1);
+}
+
+async fn a_stale_worker_cannot_finish_a_job(store: Arc<dyn Store>) {
+    let scope = community();
+    store.enqueue(scope, 0, 0).await.unwrap();
+    let stale = store.claim(0, LEASE).await.unwrap().unwrap();
+    let current = store.claim(LEASE + 1, LEASE).await.unwrap().unwrap();
+    assert!(!store.renew(&stale, LEASE + 2, LEASE).await.unwrap());
+    assert_eq!(
+        store.fail(&stale, "late", LEASE + 2, &Backoff::default()).await.unwrap(),
+        FailOutcome::LeaseLost
+    );
+    store.complete(&stale, LEASE + 3).await.unwrap();
+    let job = store.job_for_scope(scope).await.unwrap().expect("still held by the current worker");
+    assert_eq!(job.lease_token, current.lease_token);
+    assert_eq!(job.last_error, None);
+    store.complete(&current, LEASE + 4).await.unwrap();
+    assert!(store.job_for_scope(scope).await.unwrap().is_none());
+}
+
+async fn racing_workers_claim_each_job_once(store: Arc<dyn Store>) {
+    let scopes: Vec<Scope> = (0..60).map(|_| community()).collect();
+    for s in &scopes {
+        store.enqueue(*s, 0, 0).await.unwrap();
+    }
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let store = store.clone();
+        workers.push(tokio::spawn(async move {
+            let mut done = Vec::new();
+            while let Some(job) = store.claim(1, LEASE).await.unwrap() {
+                done.push(job.scope);
+                tokio::task::yield_now().await;
+                store.complete(&job, 2).await.unwrap();
+            }
+            done
+        }));
+    }
+    let mut seen = Vec::new();
+    for w in workers {
+        seen.extend(w.await.unwrap());
+    }
+    assert_eq!(seen.len(), scopes.len(), "every job ran exactly once");
+    let unique: HashSet<_> = seen.into_iter().collect();
+    assert_eq!(unique, scopes.into_iter().collect());
+    assert_eq!(store.queue_depth().await.unwrap().pending, 0);
+}
+
+async fn transactions_are_taken_once(store: Arc<dyn Store>) {
+    let (a, b) = (community(), Scope::Council(Uuid::new_v4()));
+    assert!(store.accept_transaction("txn-1", 3, &[a, b], 10).await.unwrap());
+    assert!(!store.accept_transaction("txn-1", 3, &[a, b], 20).await.unwrap());
+    let job = store.job_for_scope(a).await.unwrap().unwrap();
+    assert_eq!(job.generation, 0, "the replay enqueued nothing");
+    assert!(store.job_for_scope(b).await.unwrap().is_some());
+    assert!(store.accept_transaction("txn-2", 0, &[], 30).await.unwrap());
+}
+
+#[tokio::test]
+async fn sqlite_keeps_everything_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/store.db", dir.path().display());
+    let scope = community();
+    {
+        let store = SqliteStore::connect(&url).await.unwrap();
+        store.enqueue(scope, 0, 0).await.unwrap();
+        assert!(store.accept_transaction("txn-9", 1, &[], 0).await.unwrap());
+        store.close().await;
+    }
+    let store = SqliteStore::connect(&url).await.unwrap();
+    assert!(store.job_for_scope(scope).await.unwrap().is_some());
+    assert!(!store.accept_transaction("txn-9", 1, &[], 1).await.unwrap(), "replay after restart");
+}
+
+#[tokio::test]
+async fn postgres_keeps_its_tables_in_its_own_schema() {
+    let schema = format!("contract_{}", Uuid::new_v4().simple());
+    let store = PgStore::connect(&pg_url(), &schema).await.unwrap();
+    store.enqueue(community(), 0, 0).await.unwrap();
+    store.close().await;
+    let pool = sqlx::PgPool::connect(&pg_url()).await.unwrap();
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
+    )
+    .bind(&schema)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let names: Vec<&str> = tables.iter().map(|t| t.0.as_str()).collect();
+    assert!(names.contains(&"jobs") && names.contains(&"matrix_user_mappings"), "{names:?}");
+    pool.close().await;
+    PgStore::drop_schema(&pg_url(), &schema).await.unwrap();
+    assert!(matches!(
+        PgStore::connect(&pg_url(), "Bad;Schema").await,
+        Err(matrix_sync_store::StoreError::InvalidSchema(_))
+    ));
+}

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Installs a pinned Synapse into .dev/venv and runs a named local instance of it
+# (.dev/NAME) on free loopback ports, registered with matrix-sync as an
+# application service. The demo, the tests and CI all use this one script.
+#
+#   dev/synapse.sh start NAME   install if needed, (re)configure, start, wait until it answers
+#   dev/synapse.sh stop NAME    stop the instance
+#   dev/synapse.sh env NAME     print the instance's settings (shell syntax)
+#
+# The instance's settings (homeserver URL, tokens, listen address for
+# matrix-sync) are written to .dev/NAME/env, which the tests and the demo read.
+# MATRIX_SYNC_BIN names the matrix-sync binary used to print the registration.
+set -euo pipefail
+
+SYNAPSE_VERSION="1.163.2"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dev="$root/.dev"
+venv="$dev/venv"
+
+die() { echo "dev/synapse.sh: $*" >&2; exit 1; }
+
+install_synapse() {
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.synapse-version" 2>/dev/null)" = "$SYNAPSE_VERSION" ]; then
+    return
+  fi
+  echo "Installing Synapse $SYNAPSE_VERSION into $venv (about a minute)…" >&2
+  python3 -m venv "$venv" || die "python3 -m venv failed (is python3-venv installed?)"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "matrix-synapse==$SYNAPSE_VERSION" \
+    || die "pip install matrix-synapse==$SYNAPSE_VERSION failed"
+  echo "$SYNAPSE_VERSION" > "$venv/.synapse-version"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+secret() { python3 -c 'import secrets; print(secrets.token_hex(24))'; }
+
+# Secrets are made once per instance and kept, so a restart keeps its tokens.
+ensure_secrets() {
+  local dir="$1"
+  if [ ! -f "$dir/secrets" ]; then
+    umask 077
+    cat > "$dir/secrets" <<SECRETS
+AS_TOKEN=$(secret)
+HS_TOKEN=$(secret)
+API_TOKEN=$(secret)
+REGISTRATION_SHARED_SECRET=$(secret)
+MACAROON_SECRET_KEY=$(secret)
+FORM_SECRET=$(secret)
+SECRETS
+  fi
+  # shellcheck disable=SC1091
+  . "$dir/secrets"
+}
+
+is_running() {
+  local dir="$1"
+  [ -f "$dir/homeserver.pid" ] && kill -0 "$(cat "$dir/homeserver.pid")" 2>/dev/null
+}
+
+write_config() {
+  local dir="$1" hs_port="$2"
+  cat > "$dir/log.yaml" <<LOG
+version: 1
+formatters:
+  precise:
+    format: '%(asctime)s %(name)s %(levelname)s %(message)s'
+handlers:
+  file:
+    class: logging.FileHandler
+    formatter: precise
+    filename: $dir/homeserver.log
+root:
+  level: ${SYNAPSE_LOG_LEVEL:-WARNING}
+  handlers: [file]
+disable_existing_loggers: false
+LOG
+  cat > "$dir/homeserver.yaml" <<CONFIG
+server_name: "$SERVER_NAME"
+pid_file: "$dir/homeserver.pid"
+public_baseurl: "http://127.0.0.1:$hs_port/"
+listeners:
+  - port: $hs_port
+    bind_addresses: ["127.0.0.1"]
+    type: http
+    tls: false
+    x_forwarded: false
+    resources:
+      - names: [client]
+        compress: false
+database:
+  name: sqlite3
+  args:
+    database: "$dir/homeserver.db"
+log_config: "$dir/log.yaml"
+media_store_path: "$dir/media_store"
+signing_key_path: "$dir/signing.key"
+registration_shared_secret: "$REGISTRATION_SHARED_SECRET"
+macaroon_secret_key: "$MACAROON_SECRET_KEY"
+form_secret: "$FORM_SECRET"
+report_stats: false
+enable_registration: false
+trusted_key_servers: []
+suppress_key_server_warning: true
+presence:
+  enabled: false
+app_service_config_files: ["$dir/appservice.yaml"]
+default_room_version: "12"
+rc_message: {per_second: 1000, burst_count: 1000}
+rc_registration: {per_second: 1000, burst_count: 1000}
+rc_login:
+  address: {per_second: 1000, burst_count: 1000}
+  account: {per_second: 1000, burst_count: 1000}
+  failed_attempts: {per_second: 1000, burst_count: 1000}
+rc_joins:
+  local: {per_second: 1000, burst_count: 1000}
+  remote: {per_second: 1000, burst_count: 1000}
+rc_joins_per_room: {per_second: 1000, burst_count: 1000}
+rc_invites:
+  per_room: {per_second: 1000, burst_count: 1000}
+  per_user: {per_second: 1000, burst_count: 1000}
+  per_issuer: {per_second: 1000, burst_count: 1000}
+rc_admin_redaction: {per_second: 1000, burst_count: 1000}
+rc_3pid_validation: {per_second: 1000, burst_count: 1000}
+rc_room_creation: {per_second: 1000, burst_count: 1000}
+rc_key_requests: {per_second: 1000, burst_count: 1000}
+CONFIG
+}
+
+start() {
+  local name="$1" dir="$dev/$1"
+  mkdir -p "$dir"
+  if is_running "$dir" && curl -fsS "$(. "$dir/env"; echo "$MATRIX_HOMESERVER_URL")/_matrix/client/versions" >/dev/null 2>&1; then
+    echo "Synapse '$name' is already running ($(. "$dir/env"; echo "$MATRIX_HOMESERVER_URL"))." >&2
+    return
+  fi
+  install_synapse
+  ensure_secrets "$dir"
+  SERVER_NAME="${MATRIX_SERVER_NAME:-localhost}"
+  local hs_port as_port
+  hs_port="$(free_port)"
+  as_port="$(free_port)"
+  cat > "$dir/env" <<ENV
+MATRIX_HOMESERVER_URL=http://127.0.0.1:$hs_port
+MATRIX_SERVER_NAME=$SERVER_NAME
+MATRIX_BOT_USER_ID=@matrix-sync:$SERVER_NAME
+MATRIX_BOT_ACCESS_TOKEN=$AS_TOKEN
+MATRIX_AS_HS_TOKEN=$HS_TOKEN
+MATRIX_SYNC_API_TOKEN=$API_TOKEN
+MATRIX_SYNC_LISTEN=127.0.0.1:$as_port
+MATRIX_SYNC_APP_URL=http://127.0.0.1:$as_port/app
+SYNAPSE_REGISTRATION_SHARED_SECRET=$REGISTRATION_SHARED_SECRET
+ENV
+  chmod 600 "$dir/env"
+  write_config "$dir" "$hs_port"
+
+  local bin="${MATRIX_SYNC_BIN:-}"
+  if [ -z "$bin" ]; then
+    (cd "$root" && cargo build --quiet --bin matrix-sync) || die "cargo build failed"
+    bin="${CARGO_TARGET_DIR:-$root/target}/debug/matrix-sync"
+  fi
+  (set -a; . "$dir/env"; set +a; "$bin" registration --output "$dir/appservice.yaml") \
+    || die "matrix-sync registration failed"
+
+  [ -f "$dir/signing.key" ] || "$venv/bin/python" -m synapse.app.homeserver -c "$dir/homeserver.yaml" --generate-keys >/dev/null
+  : > "$dir/homeserver.log"
+  setsid "$venv/bin/python" -m synapse.app.homeserver -c "$dir/homeserver.yaml" >"$dir/stdout.log" 2>&1 < /dev/null &
+  echo $! > "$dir/homeserver.pid"
+
+  local url="http://127.0.0.1:$hs_port" i
+  for i in $(seq 1 120); do
+    if curl -fsS "$url/_matrix/client/versions" >/dev/null 2>&1; then
+      echo "Synapse '$name' is up at $url (settings in $dir/env)." >&2
+      return
+    fi
+    is_running "$dir" || { tail -20 "$dir/stdout.log" "$dir/homeserver.log" >&2; die "Synapse '$name' exited during start-up"; }
+    sleep 0.5
+  done
+  die "Synapse '$name' did not answer at $url within 60 s (see $dir/homeserver.log)"
+}
+
+stop() {
+  local dir="$dev/$1"
+  if is_running "$dir"; then
+    local pid; pid="$(cat "$dir/homeserver.pid")"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$dir/homeserver.pid"
+}
+
+cmd="${1:-}"; name="${2:-}"
+[ -n "$name" ] || die "usage: dev/synapse.sh start|stop|env NAME"
+case "$cmd" in
+  start) start "$name" ;;
+  stop) stop "$name" ;;
+  env) cat "$dev/$name/env" ;;
+  *) die "usage: dev/synapse.sh start|stop|env NAME" ;;
+esac
