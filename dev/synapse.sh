@@ -128,12 +128,35 @@ rc_key_requests: {per_second: 1000, burst_count: 1000}
 CONFIG
 }
 
+matrix_sync_bin() {
+  local bin="${MATRIX_SYNC_BIN:-}"
+  if [ -z "$bin" ]; then
+    (cd "$root" && cargo build --quiet --bin matrix-sync) || die "cargo build failed"
+    bin="${CARGO_TARGET_DIR:-$root/target}/debug/matrix-sync"
+  fi
+  echo "$bin"
+}
+
+write_registration() {
+  local dir="$1" out="$2"
+  (set -a; . "$dir/env"; set +a; "$(matrix_sync_bin)" registration --output "$out") \
+    || die "matrix-sync registration failed"
+}
+
 start() {
   local name="$1" dir="$dev/$1"
   mkdir -p "$dir"
   if is_running "$dir" && curl -fsS "$(. "$dir/env"; echo "$MATRIX_HOMESERVER_URL")/_matrix/client/versions" >/dev/null 2>&1; then
-    echo "Synapse '$name' is already running ($(. "$dir/env"; echo "$MATRIX_HOMESERVER_URL"))." >&2
-    return
+    # Reuse it unless the registration this build prints has changed.
+    write_registration "$dir" "$dir/appservice.yaml.new"
+    if cmp -s "$dir/appservice.yaml" "$dir/appservice.yaml.new"; then
+      rm -f "$dir/appservice.yaml.new"
+      echo "Synapse '$name' is already running ($(. "$dir/env"; echo "$MATRIX_HOMESERVER_URL"))." >&2
+      return
+    fi
+    echo "The registration changed; restarting Synapse '$name'." >&2
+    rm -f "$dir/appservice.yaml.new"
+    stop "$name"
   fi
   install_synapse
   ensure_secrets "$dir"
@@ -155,13 +178,7 @@ ENV
   chmod 600 "$dir/env"
   write_config "$dir" "$hs_port"
 
-  local bin="${MATRIX_SYNC_BIN:-}"
-  if [ -z "$bin" ]; then
-    (cd "$root" && cargo build --quiet --bin matrix-sync) || die "cargo build failed"
-    bin="${CARGO_TARGET_DIR:-$root/target}/debug/matrix-sync"
-  fi
-  (set -a; . "$dir/env"; set +a; "$bin" registration --output "$dir/appservice.yaml") \
-    || die "matrix-sync registration failed"
+  write_registration "$dir" "$dir/appservice.yaml"
 
   [ -f "$dir/signing.key" ] || "$venv/bin/python" -m synapse.app.homeserver -c "$dir/homeserver.yaml" --generate-keys >/dev/null
   : > "$dir/homeserver.log"

@@ -173,7 +173,10 @@ mod tests {
         let ids = MatrixIds::new("localhost:8448", "@matrix-sync:localhost:8448").unwrap();
         assert!(ids.user_namespace_regex().ends_with(":localhost:8448"));
         let ids = ids_for("chat.example.org");
-        assert!(ids.user_namespace_regex().ends_with(":chat\\.example\\.org"));
+        assert!(
+            ids.user_namespace_regex()
+                .ends_with(":chat\\.example\\.org")
+        );
         assert_eq!(ids.bot_regex(), "@matrix-sync:chat\\.example\\.org");
         assert_eq!(ids.sender_localpart(), "matrix-sync-appservice");
     }

@@ -1,1 +1,19 @@
+//! matrix-sync: keeps a Matrix homeserver in agreement with a community
+//! platform. This crate is the service: configuration, CLI, HTTP API and the
+//! wiring of the store and homeserver crates. `main.rs` only calls [`cli::main`].
 
+pub mod api;
+pub mod app;
+pub mod appservice;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod provision;
+pub mod state;
+
+pub use app::{App, StartError};
+pub use config::{Config, ConfigError, Source};

@@ -85,8 +85,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// The job failed: it is retried after the backoff, or is dead once its
     /// attempts are used up (the error is kept either way).
-    async fn fail(&self, job: &Job, error: &str, now: Millis, backoff: &Backoff)
-    -> Result<FailOutcome>;
+    async fn fail(
+        &self,
+        job: &Job,
+        error: &str,
+        now: Millis,
+        backoff: &Backoff,
+    ) -> Result<FailOutcome>;
 
     /// Gives a claimed job back without counting the attempt (shutdown).
     async fn release(&self, job: &Job, now: Millis) -> Result<()>;

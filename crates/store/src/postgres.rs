@@ -23,9 +23,11 @@ impl PgStore {
         let base = PgConnectOptions::from_str(url)?;
         let mut conn = PgConnection::connect_with(&base).await?;
         // The name was checked by `valid_schema`: nothing to inject.
-        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
-            .execute(&mut conn)
-            .await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+        )))
+        .execute(&mut conn)
+        .await?;
         conn.close().await?;
 
         let options = base.options([("search_path", schema)]);
@@ -44,9 +46,11 @@ impl PgStore {
             return Err(StoreError::InvalidSchema(schema.to_owned()));
         }
         let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(url)?).await?;
-        sqlx::query(AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")))
-            .execute(&mut conn)
-            .await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+        )))
+        .execute(&mut conn)
+        .await?;
         conn.close().await?;
         Ok(())
     }

@@ -1,0 +1,36 @@
+# The two set-up commands are `make demo` and `make test`; everything they
+# need is installed and started by the scripts in dev/.
+
+# Builds are cached outside the clone so a fresh clone (and CI) reuses them.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/matrix-sync/target
+export MATRIX_SYNC_BIN := $(CARGO_TARGET_DIR)/debug/matrix-sync
+
+.PHONY: build test demo lint fmt stop clean
+
+build:
+	cargo build --workspace --bins
+
+## test: PostgreSQL and a local Synapse, then every test.
+test: build
+	dev/postgres.sh
+	dev/synapse.sh start test
+	cargo test --workspace --no-fail-fast
+
+## demo: a local Synapse and the service on the embedded defaults (SQLite), and what it did.
+demo: build
+	dev/demo.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## stop: stop the local homeservers the demo and the tests started.
+stop:
+	dev/synapse.sh stop test
+	dev/synapse.sh stop demo
+
+clean: stop
+	rm -rf .dev

@@ -1,0 +1,103 @@
+//! The HTTP surface: `/v1/*` for the platform's backend, operations
+//! endpoints, the OpenAPI document, and the appservice API.
+
+pub mod health;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{StatusCode, header};
+use axum::middleware::from_fn_with_state;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::require_api_token;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::MAX_BODY_BYTES;
+use crate::metrics::track_http;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "matrix-sync", description = "Matrix chat for a community platform: the service's HTTP API."),
+    modifiers(&BearerAuth),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "api_token",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+        }
+    }
+}
+
+/// The `/v1` routes (not yet behind the token check) and the operations
+/// routes, with the OpenAPI document generated from their handlers.
+fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    let (v1, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(users::put_user, users::get_user))
+        .split_for_parts();
+    let (ops, ops_doc) = OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .split_for_parts();
+    doc.merge(ops_doc);
+    (v1, ops, doc)
+}
+
+/// The OpenAPI document of the HTTP API.
+pub fn openapi_json() -> String {
+    documented_routes().2.to_pretty_json().unwrap_or_default()
+}
+
+pub fn router(state: AppState) -> Router {
+    let (v1, ops, doc) = documented_routes();
+    let v1 = v1.layer(from_fn_with_state(state.clone(), require_api_token));
+    let doc = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    let openapi = get(move || {
+        let doc = doc.clone();
+        async move {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                doc.as_str().to_owned(),
+            )
+        }
+    });
+    Router::new()
+        .merge(v1)
+        .merge(ops)
+        .route("/openapi.json", openapi)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .nest("/_matrix/app/v1", crate::appservice::router(state.clone()))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async {
+            (StatusCode::METHOD_NOT_ALLOWED, axum::Json(ErrorBody {
+                error: crate::error::ErrorDetail { code: "method_not_allowed", message: "method not allowed here".into() },
+            }))
+                .into_response()
+        })
+        .layer(from_fn_with_state(state.clone(), track_http))
+        .layer(
+            // Spans name the method and path only: a query string may carry
+            // a token (older homeservers send `access_token=`).
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .with_state(state)
+}

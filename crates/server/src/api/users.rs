@@ -1,0 +1,106 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{JsonBody, platform_id};
+use crate::provision::provision_user;
+use crate::state::AppState;
+use matrix_sync_store::UserMapping;
+
+/// The longest display name accepted (Synapse's own limit).
+const MAX_DISPLAY_NAME: usize = 256;
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ProvisionUser {
+    /// Shown to other Matrix users; left as it is when absent.
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserRecord {
+    pub user_id: Uuid,
+    /// `@{user_id}:{MATRIX_SERVER_NAME}`
+    pub matrix_user_id: String,
+    pub display_name: Option<String>,
+    pub provisioned_at: DateTime<Utc>,
+}
+
+impl From<UserMapping> for UserRecord {
+    fn from(m: UserMapping) -> Self {
+        Self {
+            user_id: m.user_id,
+            matrix_user_id: m.matrix_user_id,
+            display_name: m.display_name,
+            provisioned_at: m.provisioned_at,
+        }
+    }
+}
+
+fn validate_display_name(name: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(name) = name else { return Ok(None) };
+    let trimmed = name.trim();
+    if trimmed.is_empty()
+        || trimmed.chars().count() > MAX_DISPLAY_NAME
+        || trimmed.chars().any(char::is_control)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "display_name must be 1 to {MAX_DISPLAY_NAME} characters without control characters"
+        )));
+    }
+    Ok(Some(trimmed.to_owned()))
+}
+
+/// Provisions the user's Matrix account (idempotent).
+#[utoipa::path(
+    put,
+    path = "/v1/users/{user}",
+    params(("user" = String, Path, description = "The platform user's UUID")),
+    request_body(content = ProvisionUser, description = "Optional; an empty body is fine"),
+    responses(
+        (status = 200, body = UserRecord),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 502, body = ErrorBody, description = "The homeserver refused"),
+        (status = 503, body = ErrorBody, description = "The homeserver or database is unavailable"),
+    ),
+    security(("api_token" = [])),
+    tag = "users"
+)]
+pub async fn put_user(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    JsonBody(body): JsonBody<ProvisionUser>,
+) -> Result<Json<UserRecord>, ApiError> {
+    let user = platform_id(&user)?;
+    let display_name = validate_display_name(body.display_name)?;
+    let mapping = provision_user(&state, user, display_name.as_deref()).await?;
+    Ok(Json(mapping.into()))
+}
+
+/// The user's Matrix mapping.
+#[utoipa::path(
+    get,
+    path = "/v1/users/{user}",
+    params(("user" = String, Path, description = "The platform user's UUID")),
+    responses(
+        (status = 200, body = UserRecord),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("api_token" = [])),
+    tag = "users"
+)]
+pub async fn get_user(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+) -> Result<Json<UserRecord>, ApiError> {
+    let user = platform_id(&user)?;
+    let mapping = state
+        .store
+        .user_mapping(user)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("user {user} has not been provisioned")))?;
+    Ok(Json(mapping.into()))
+}

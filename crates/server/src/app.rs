@@ -1,0 +1,139 @@
+//! The service as a library: built from a [`Config`], bound to its listen
+//! address (port 0 in tests), run until a shutdown signal, then stopped in
+//! order: stop accepting, let requests and background tasks finish, close
+//! the database.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use matrix_sync_matrix::{AppserviceClient, ClientSettings, HomeserverMetrics, Registered};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database: {0}")]
+    Store(#[from] matrix_sync_store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot build the homeserver client: {0}")]
+    HttpClient(#[from] reqwest::Error),
+    #[error("the HTTP server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl App {
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let store = matrix_sync_store::connect(
+            config.database.url.expose_secret(),
+            &config.database.schema,
+        )
+        .await?;
+        let homeserver_metrics = HomeserverMetrics::default();
+        let homeserver = AppserviceClient::new(
+            config.matrix.homeserver_url.clone(),
+            config.matrix.as_token.clone(),
+            config.matrix.ids.clone(),
+            ClientSettings::default(),
+            homeserver_metrics.clone(),
+        )?;
+        let addr = config.api.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let state = AppState {
+            config: Arc::new(config),
+            store,
+            homeserver,
+            metrics: Arc::new(Metrics::new(homeserver_metrics)),
+        };
+        Ok(Self { listener, state })
+    }
+
+    /// The address actually bound (the port chosen when asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.state.config.api.listen)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then stops in order.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let Self { listener, state } = self;
+        let cancel = CancellationToken::new();
+        let mut background = JoinSet::new();
+        background.spawn(ensure_bot_registered(
+            state.homeserver.clone(),
+            cancel.clone(),
+        ));
+
+        tracing::info!(addr = %listener.local_addr().map_err(StartError::Serve)?, backend = state.store.backend(), "matrix-sync is serving");
+        let router = crate::api::router(state.clone());
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+
+        tracing::info!("shutting down: stopping background work");
+        cancel.cancel();
+        while background.join_next().await.is_some() {}
+        state.store.close().await;
+        tracing::info!("stopped");
+        served.map_err(StartError::Serve)
+    }
+}
+
+/// Registers the bot (a namespace user that can sync, not the appservice
+/// sender). A homeserver that is down delays this, it does not stop the
+/// service: it retries with backoff until it succeeds or shutdown.
+async fn ensure_bot_registered(homeserver: AppserviceClient, cancel: CancellationToken) {
+    let bot = homeserver.ids().bot().to_owned();
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match homeserver.register(bot.localpart()).await {
+            Ok(Registered::Created) => {
+                tracing::info!(bot = %bot, "bot registered");
+                return;
+            }
+            Ok(Registered::AlreadyExisted) => {
+                tracing::debug!(bot = %bot, "bot already registered");
+                return;
+            }
+            Err(e) if e.is_transient() => {
+                tracing::warn!(bot = %bot, error = %e, retry_in_ms = delay.as_millis() as u64, "cannot register the bot yet");
+            }
+            Err(e) => {
+                tracing::error!(bot = %bot, error = %e, "the homeserver refused to register the bot; check the registration");
+                return;
+            }
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+}

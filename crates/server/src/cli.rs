@@ -1,0 +1,183 @@
+//! The command line: `serve`, `registration`, `migrate`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
+
+use crate::App;
+use crate::config::{Config, ConfigError, DatabaseConfig, MatrixConfig, Source};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "matrix-sync",
+    version,
+    about = "Matrix chat for a community platform"
+)]
+pub struct Cli {
+    /// A TOML file with the same keys as the environment (the environment wins).
+    #[arg(long, global = true, env = "MATRIX_SYNC_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true, env = "MATRIX_SYNC_LOG_JSON")]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API and the workers.
+    Serve,
+    /// Print the application-service registration the homeserver needs.
+    Registration {
+        /// Write it to this file (mode 0600) instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let source = match Source::from_env(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return config_error(&e),
+    };
+    match cli.command {
+        Command::Serve => {
+            let config = match Config::load(&source) {
+                Ok(c) => c,
+                Err(e) => return config_error(&e),
+            };
+            let app = match App::build(config).await {
+                Ok(app) => app,
+                Err(e) => return fail(&e.to_string()),
+            };
+            match app.run(shutdown_signal()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e.to_string()),
+            }
+        }
+        Command::Registration { output } => {
+            let matrix = match MatrixConfig::load(&source) {
+                Ok(c) => c,
+                Err(e) => return config_error(&e),
+            };
+            let yaml = matrix_sync_matrix::Registration {
+                ids: &matrix.ids,
+                url: &matrix.appservice_url,
+                as_token: &matrix.as_token,
+                hs_token: &matrix.hs_token,
+            }
+            .to_yaml();
+            match output {
+                Some(path) => match write_private(&path, &yaml) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => fail(&format!("cannot write {}: {e}", path.display())),
+                },
+                None => {
+                    print!("{yaml}");
+                    ExitCode::SUCCESS
+                }
+            }
+        }
+        Command::Migrate => {
+            let db = match DatabaseConfig::load(&source) {
+                Ok(c) => c,
+                Err(e) => return config_error(&e),
+            };
+            match matrix_sync_store::connect(db.url.expose_secret(), &db.schema).await {
+                Ok(store) => {
+                    tracing::info!(backend = store.backend(), "database schema is up to date");
+                    store.close().await;
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e.to_string()),
+            }
+        }
+        Command::Openapi => {
+            println!("{}", crate::api::openapi_json());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Writes a file only its owner can read: the registration holds both tokens.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(text.as_bytes())
+}
+
+fn config_error(e: &ConfigError) -> ExitCode {
+    eprintln!("matrix-sync: configuration: {e}");
+    ExitCode::from(2)
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("matrix-sync: {message}");
+    ExitCode::FAILURE
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
+fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

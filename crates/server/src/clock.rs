@@ -1,0 +1,4 @@
+/// Milliseconds since the Unix epoch, the store's notion of "now".
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

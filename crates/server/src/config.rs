@@ -1,0 +1,419 @@
+//! The one typed configuration, read once at start-up from the environment
+//! and optionally a TOML file with the same keys (the environment wins), and
+//! passed explicitly from there on. Each section is loaded on its own so a
+//! command asks only for what it needs (`registration` needs no database).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use matrix_sync_core::MatrixIds;
+use secrecy::SecretString;
+use url::Url;
+
+/// A missing or malformed setting: one line that names it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{key} is required (set it in the environment or the config file)")]
+    Missing { key: &'static str },
+    #[error("{key} is malformed: {problem}")]
+    Malformed { key: &'static str, problem: String },
+    #[error("cannot read the config file {path}: {problem}")]
+    File { path: String, problem: String },
+}
+
+/// Where settings come from: the environment over a TOML file.
+#[derive(Debug, Default, Clone)]
+pub struct Source {
+    env: HashMap<String, String>,
+    file: HashMap<String, String>,
+}
+
+impl Source {
+    /// The process environment, plus the TOML file if one is named.
+    pub fn from_env(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut source = Self {
+            env: std::env::vars().collect(),
+            file: HashMap::new(),
+        };
+        if let Some(path) = file {
+            source.file = read_toml(path)?;
+        }
+        Ok(source)
+    }
+
+    /// Settings given as pairs (tests, embedding).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self {
+            env: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            file: HashMap::new(),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.env
+            .get(key)
+            .or_else(|| self.file.get(key))
+            .or_else(|| self.file.get(&key.to_ascii_lowercase()))
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, key: &'static str) -> Result<&str, ConfigError> {
+        self.get(key).ok_or(ConfigError::Missing { key })
+    }
+
+    fn parsed<T>(
+        &self,
+        key: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        self.get(key)
+            .map(|v| parse(v).map_err(|problem| ConfigError::Malformed { key, problem }))
+            .transpose()
+    }
+}
+
+fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
+    let file_err = |problem: String| ConfigError::File {
+        path: path.display().to_string(),
+        problem,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| file_err(e.message().to_owned()))?;
+    table
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_) => {
+                    v.to_string()
+                }
+                other => {
+                    return Err(file_err(format!(
+                        "{k}: expected a string, found {}",
+                        other.type_str()
+                    )));
+                }
+            };
+            Ok((k, v))
+        })
+        .collect()
+}
+
+/// The homeserver and the application-service registration.
+#[derive(Debug, Clone)]
+pub struct MatrixConfig {
+    pub homeserver_url: Url,
+    pub ids: MatrixIds,
+    /// Where the homeserver reaches the appservice API (goes into the registration).
+    pub appservice_url: String,
+    pub as_token: SecretString,
+    pub hs_token: SecretString,
+    /// A homeserver admin's token, used only to purge rooms on hard delete.
+    pub admin_token: Option<SecretString>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: SecretString,
+    /// The PostgreSQL schema of the service's tables.
+    pub schema: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+    pub api_token: SecretString,
+    /// The platform's public URL, for links in bot messages.
+    pub app_url: Option<Url>,
+    pub oidc: Option<OidcConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub jwks_url: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct LifecycleConfig {
+    pub data_dir: PathBuf,
+    /// How long a soft-deleted community or council is kept.
+    pub retention: Duration,
+}
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub matrix: MatrixConfig,
+    pub database: DatabaseConfig,
+    pub api: ApiConfig,
+    pub lifecycle: LifecycleConfig,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8090";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://matrix-sync.db";
+
+impl Config {
+    pub fn load(source: &Source) -> Result<Self, ConfigError> {
+        Ok(Self {
+            matrix: MatrixConfig::load(source)?,
+            database: DatabaseConfig::load(source)?,
+            api: ApiConfig::load(source)?,
+            lifecycle: LifecycleConfig::load(source)?,
+        })
+    }
+}
+
+fn listen(source: &Source) -> Result<SocketAddr, ConfigError> {
+    Ok(source
+        .parsed("MATRIX_SYNC_LISTEN", |v| {
+            v.parse::<SocketAddr>().map_err(|e| e.to_string())
+        })?
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8090))))
+}
+
+fn http_url(v: &str) -> Result<Url, String> {
+    let url = Url::parse(v).map_err(|e| e.to_string())?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(format!("`{v}` is not an http(s) URL"));
+    }
+    Ok(url)
+}
+
+impl MatrixConfig {
+    pub fn load(source: &Source) -> Result<Self, ConfigError> {
+        let homeserver_url =
+            http_url(source.required("MATRIX_HOMESERVER_URL")?).map_err(|problem| {
+                ConfigError::Malformed {
+                    key: "MATRIX_HOMESERVER_URL",
+                    problem,
+                }
+            })?;
+        let server_name = source.required("MATRIX_SERVER_NAME")?;
+        let bot = source.required("MATRIX_BOT_USER_ID")?;
+        let ids = MatrixIds::new(server_name, bot).map_err(|e| {
+            let key = match e {
+                matrix_sync_core::IdError::ServerName(_) => "MATRIX_SERVER_NAME",
+                _ => "MATRIX_BOT_USER_ID",
+            };
+            ConfigError::Malformed {
+                key,
+                problem: e.to_string(),
+            }
+        })?;
+        let appservice_url = match source.parsed("MATRIX_SYNC_APPSERVICE_URL", http_url)? {
+            Some(url) => url.to_string().trim_end_matches('/').to_owned(),
+            None => format!("http://{}", listen(source)?),
+        };
+        Ok(Self {
+            homeserver_url,
+            ids,
+            appservice_url,
+            as_token: SecretString::from(source.required("MATRIX_BOT_ACCESS_TOKEN")?),
+            hs_token: SecretString::from(source.required("MATRIX_AS_HS_TOKEN")?),
+            admin_token: source
+                .get("MATRIX_ADMIN_ACCESS_TOKEN")
+                .map(SecretString::from),
+        })
+    }
+}
+
+impl DatabaseConfig {
+    pub fn load(source: &Source) -> Result<Self, ConfigError> {
+        let url = source.get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL);
+        if !["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|p| url.starts_with(p))
+        {
+            return Err(ConfigError::Malformed {
+                key: "DATABASE_URL",
+                problem: "expected postgres://… or sqlite://…".into(),
+            });
+        }
+        let schema = source
+            .get("MATRIX_SYNC_DB_SCHEMA")
+            .unwrap_or(matrix_sync_store::DEFAULT_SCHEMA);
+        Ok(Self {
+            url: SecretString::from(url),
+            schema: schema.to_owned(),
+        })
+    }
+}
+
+impl ApiConfig {
+    pub fn load(source: &Source) -> Result<Self, ConfigError> {
+        let oidc_keys = [
+            "MATRIX_SYNC_OIDC_ISSUER",
+            "MATRIX_SYNC_OIDC_AUDIENCE",
+            "MATRIX_SYNC_OIDC_JWKS_URL",
+        ];
+        let oidc = if oidc_keys.iter().any(|k| source.get(k).is_some()) {
+            Some(OidcConfig {
+                issuer: source.required("MATRIX_SYNC_OIDC_ISSUER")?.to_owned(),
+                audience: source.required("MATRIX_SYNC_OIDC_AUDIENCE")?.to_owned(),
+                jwks_url: source
+                    .parsed("MATRIX_SYNC_OIDC_JWKS_URL", http_url)?
+                    .ok_or(ConfigError::Missing {
+                        key: "MATRIX_SYNC_OIDC_JWKS_URL",
+                    })?,
+            })
+        } else {
+            None
+        };
+        Ok(Self {
+            listen: listen(source)?,
+            api_token: SecretString::from(source.required("MATRIX_SYNC_API_TOKEN")?),
+            app_url: source.parsed("MATRIX_SYNC_APP_URL", http_url)?,
+            oidc,
+        })
+    }
+}
+
+impl LifecycleConfig {
+    pub fn load(source: &Source) -> Result<Self, ConfigError> {
+        Ok(Self {
+            data_dir: PathBuf::from(source.get("MATRIX_SYNC_DATA_DIR").unwrap_or("./data")),
+            retention: source
+                .parsed("MATRIX_SYNC_RETENTION", |v| {
+                    humantime::parse_duration(v)
+                        .map_err(|e| format!("`{v}`: {e} (use e.g. 60d, 12h, 90s)"))
+                })?
+                .unwrap_or(Duration::from_secs(60 * 24 * 3600)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    const MINIMAL: [(&str, &str); 6] = [
+        ("MATRIX_HOMESERVER_URL", "http://127.0.0.1:8008"),
+        ("MATRIX_SERVER_NAME", "example.org"),
+        ("MATRIX_BOT_USER_ID", "@matrix-sync:example.org"),
+        ("MATRIX_BOT_ACCESS_TOKEN", "as-secret"),
+        ("MATRIX_AS_HS_TOKEN", "hs-secret"),
+        ("MATRIX_SYNC_API_TOKEN", "api-secret"),
+    ];
+
+    fn with(overrides: &[(&'static str, &'static str)]) -> Source {
+        let mut pairs: HashMap<&str, &str> = MINIMAL.into_iter().collect();
+        for (k, v) in overrides {
+            pairs.insert(k, v);
+        }
+        Source::from_pairs(pairs)
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = Config::load(&with(&[])).unwrap();
+        assert_eq!(c.api.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.matrix.appservice_url, "http://127.0.0.1:8090");
+        assert_eq!(c.database.url.expose_secret(), DEFAULT_DATABASE_URL);
+        assert_eq!(c.lifecycle.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.lifecycle.retention, Duration::from_secs(60 * 86_400));
+        assert!(c.api.oidc.is_none() && c.api.app_url.is_none() && c.matrix.admin_token.is_none());
+    }
+
+    #[test]
+    fn each_missing_required_setting_is_named() {
+        for (key, _) in MINIMAL {
+            let pairs = MINIMAL.into_iter().filter(|(k, _)| *k != key);
+            let err = Config::load(&Source::from_pairs(pairs)).unwrap_err();
+            assert_eq!(err, ConfigError::Missing { key });
+            assert!(err.to_string().starts_with(key));
+        }
+    }
+
+    #[test]
+    fn malformed_settings_are_named() {
+        let cases: [(&'static str, &'static str); 7] = [
+            ("MATRIX_HOMESERVER_URL", "not a url"),
+            ("MATRIX_SERVER_NAME", "bad name!"),
+            ("MATRIX_BOT_USER_ID", "@bot:elsewhere.org"),
+            ("MATRIX_SYNC_LISTEN", "localhost"),
+            ("DATABASE_URL", "mysql://x"),
+            ("MATRIX_SYNC_RETENTION", "sixty days"),
+            ("MATRIX_SYNC_APP_URL", "ftp://x"),
+        ];
+        for (key, value) in cases {
+            match Config::load(&with(&[(key, value)])) {
+                Err(ConfigError::Malformed { key: named, .. }) => assert_eq!(named, key),
+                other => panic!("{key}={value}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn oidc_needs_all_three_settings() {
+        let err = Config::load(&with(&[("MATRIX_SYNC_OIDC_ISSUER", "http://idp")])).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::Missing {
+                key: "MATRIX_SYNC_OIDC_AUDIENCE"
+            }
+        );
+        let c = Config::load(&with(&[
+            ("MATRIX_SYNC_OIDC_ISSUER", "http://idp/realms/x"),
+            ("MATRIX_SYNC_OIDC_AUDIENCE", "platform"),
+            ("MATRIX_SYNC_OIDC_JWKS_URL", "http://idp/certs"),
+        ]))
+        .unwrap();
+        assert_eq!(c.api.oidc.unwrap().audience, "platform");
+    }
+
+    #[test]
+    fn retention_accepts_short_and_long_forms() {
+        let c = Config::load(&with(&[("MATRIX_SYNC_RETENTION", "90s")])).unwrap();
+        assert_eq!(c.lifecycle.retention, Duration::from_secs(90));
+        let c = Config::load(&with(&[("MATRIX_SYNC_RETENTION", "60d")])).unwrap();
+        assert_eq!(c.lifecycle.retention, Duration::from_secs(60 * 86_400));
+    }
+
+    #[test]
+    fn toml_file_offers_the_same_keys_and_the_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("matrix-sync.toml");
+        std::fs::write(
+            &path,
+            "MATRIX_HOMESERVER_URL = \"http://file:8008\"\nmatrix_server_name = \"example.org\"\nMATRIX_SYNC_RETENTION = \"5s\"\n",
+        )
+        .unwrap();
+        let mut source = Source::from_pairs(
+            MINIMAL
+                .into_iter()
+                .filter(|(k, _)| *k != "MATRIX_SERVER_NAME"),
+        );
+        source.file = read_toml(&path).unwrap();
+        let c = Config::load(&source).unwrap();
+        assert_eq!(
+            c.matrix.homeserver_url.as_str(),
+            "http://127.0.0.1:8008/",
+            "environment wins"
+        );
+        assert_eq!(c.matrix.ids.server_name().as_str(), "example.org");
+        assert_eq!(c.lifecycle.retention, Duration::from_secs(5));
+
+        std::fs::write(&path, "not = [toml").unwrap();
+        assert!(matches!(read_toml(&path), Err(ConfigError::File { .. })));
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let c = Config::load(&with(&[("DATABASE_URL", "postgres://u:pw-secret@db/x")])).unwrap();
+        let debug = format!("{c:?}");
+        for secret in ["as-secret", "hs-secret", "api-secret", "pw-secret"] {
+            assert!(!debug.contains(secret), "{secret} leaked in {debug}");
+        }
+    }
+}

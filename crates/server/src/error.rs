@@ -1,0 +1,131 @@
+//! The HTTP API's one error type. Every failure a client can see has a stable
+//! machine-readable `code`; internal causes are logged, never returned.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use matrix_sync_matrix::HomeserverError;
+use matrix_sync_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("`{0}` is not a UUID")]
+    InvalidId(String),
+    #[error("the request body is not valid JSON for this call: {0}")]
+    InvalidJson(String),
+    #[error("the request body is larger than this call accepts")]
+    PayloadTooLarge,
+    #[error("missing or wrong bearer token")]
+    Unauthorized,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("the homeserver is unavailable; try again later")]
+    HomeserverUnavailable(#[source] HomeserverError),
+    #[error("the homeserver refused the request")]
+    HomeserverRefused(#[source] HomeserverError),
+    #[error("the database is unavailable; try again later")]
+    DatabaseUnavailable(#[source] StoreError),
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// `{"error": {"code": "...", "message": "..."}}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable.
+    pub code: &'static str,
+    /// For people; may change.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::InvalidId(_) | ApiError::InvalidJson(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::HomeserverUnavailable(_) | ApiError::DatabaseUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::HomeserverRefused(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::InvalidId(_) => "invalid_id",
+            ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Unprocessable(_) => "unprocessable",
+            ApiError::HomeserverUnavailable(_) => "homeserver_unavailable",
+            ApiError::HomeserverRefused(_) => "homeserver_refused",
+            ApiError::DatabaseUnavailable(_) => "database_unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<HomeserverError> for ApiError {
+    fn from(e: HomeserverError) -> Self {
+        if e.is_transient() {
+            ApiError::HomeserverUnavailable(e)
+        } else {
+            ApiError::HomeserverRefused(e)
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            ApiError::DatabaseUnavailable(e)
+        } else {
+            ApiError::Internal(e.to_string())
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            let cause = std::error::Error::source(&self).map(ToString::to_string);
+            match &self {
+                ApiError::Internal(detail) => {
+                    tracing::error!(code = self.code(), detail, "request failed")
+                }
+                _ => tracing::warn!(code = self.code(), cause, "request failed"),
+            }
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}

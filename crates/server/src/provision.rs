@@ -1,0 +1,58 @@
+//! Provisioning a platform user's Matrix account: registered through the
+//! appservice, display name set when given, and only then recorded, so a
+//! homeserver that is down leaves nothing half-written in the database.
+
+use chrono::Utc;
+use matrix_sync_matrix::HomeserverError;
+use matrix_sync_store::{NewUserMapping, StoreError, UserMapping};
+use uuid::Uuid;
+
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error(transparent)]
+    Homeserver(#[from] HomeserverError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[tracing::instrument(skip(state, display_name), fields(matrix_user_id))]
+pub async fn provision_user(
+    state: &AppState,
+    user: Uuid,
+    display_name: Option<&str>,
+) -> Result<UserMapping, ProvisionError> {
+    let hs = &state.homeserver;
+    let matrix_user_id = hs.ids().user(user);
+    tracing::Span::current().record("matrix_user_id", matrix_user_id.as_str());
+
+    let registered = hs.register(matrix_user_id.localpart()).await?;
+    if let Some(name) = display_name {
+        // Each change is a membership event in every room of the user:
+        // only write it when it differs.
+        if hs.display_name(&matrix_user_id).await?.as_deref() != Some(name) {
+            hs.set_display_name(&matrix_user_id, name).await?;
+        }
+    }
+    let mapping = state
+        .store
+        .upsert_user_mapping(&NewUserMapping {
+            user_id: user,
+            matrix_user_id: matrix_user_id.to_string(),
+            display_name: display_name.map(str::to_owned),
+            provisioned_at: Utc::now(),
+        })
+        .await?;
+    tracing::info!(?registered, "user provisioned");
+    Ok(mapping)
+}
+
+impl From<ProvisionError> for crate::error::ApiError {
+    fn from(e: ProvisionError) -> Self {
+        match e {
+            ProvisionError::Homeserver(e) => e.into(),
+            ProvisionError::Store(e) => e.into(),
+        }
+    }
+}

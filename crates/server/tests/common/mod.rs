@@ -1,0 +1,177 @@
+//! Launches the real service in-process on port 0, against the local Synapse
+//! that `dev/synapse.sh start test` runs, with a database of its own.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use matrix_sync::state::AppState;
+use matrix_sync::{App, Config, Source};
+use matrix_sync_testkit::LocalHomeserver;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub fn pg_url() -> String {
+    std::env::var("MATRIX_SYNC_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub hs: LocalHomeserver,
+    pub http: reqwest::Client,
+    pub state: AppState,
+    pub settings: BTreeMap<String, String>,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<Result<(), matrix_sync::StartError>>>,
+    dir: tempfile::TempDir,
+    schema: Option<String>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Db::Sqlite, &[]).await
+    }
+
+    /// Starts the service with the local homeserver's settings, a fresh
+    /// database and `overrides` on top.
+    pub async fn spawn_with(db: Db, overrides: &[(&str, &str)]) -> Self {
+        let hs = LocalHomeserver::for_tests();
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = hs.settings.clone();
+        settings.insert("MATRIX_SYNC_LISTEN".into(), "127.0.0.1:0".into());
+        settings.insert(
+            "MATRIX_SYNC_DATA_DIR".into(),
+            dir.path().join("data").display().to_string(),
+        );
+        let schema = match db {
+            Db::Sqlite => {
+                settings.insert(
+                    "DATABASE_URL".into(),
+                    format!("sqlite://{}/matrix-sync.db", dir.path().display()),
+                );
+                None
+            }
+            Db::Postgres => {
+                let schema = format!("it_{}", uuid::Uuid::new_v4().simple());
+                settings.insert("DATABASE_URL".into(), pg_url());
+                settings.insert("MATRIX_SYNC_DB_SCHEMA".into(), schema.clone());
+                Some(schema)
+            }
+        };
+        for (k, v) in overrides {
+            settings.insert((*k).to_owned(), (*v).to_owned());
+        }
+        Self::start(hs, settings, dir, schema).await
+    }
+
+    async fn start(
+        hs: LocalHomeserver,
+        settings: BTreeMap<String, String>,
+        dir: tempfile::TempDir,
+        schema: Option<String>,
+    ) -> Self {
+        let source = Source::from_pairs(settings.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let config = Config::load(&source).expect("test configuration");
+        let app = App::build(config).await.expect("the service starts");
+        let base = format!("http://{}", app.local_addr());
+        let state = app.state().clone();
+        let (tx, rx) = oneshot::channel();
+        let handle = tokio::spawn(app.run(async {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            hs,
+            http: reqwest::Client::new(),
+            state,
+            settings,
+            shutdown: Some(tx),
+            handle: Some(handle),
+            dir,
+            schema,
+        }
+    }
+
+    /// Stops the service gracefully and starts it again on the same database.
+    pub async fn restart(mut self) -> Self {
+        self.shutdown_and_wait().await;
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        let schema = self.schema.take();
+        Self::start(self.hs.clone(), self.settings.clone(), dir, schema).await
+    }
+
+    async fn shutdown_and_wait(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.unwrap().unwrap();
+        }
+    }
+
+    /// Stops the service and removes its database.
+    pub async fn stop(mut self) {
+        self.shutdown_and_wait().await;
+        if let Some(schema) = self.schema.take() {
+            matrix_sync_store::PgStore::drop_schema(&pg_url(), &schema)
+                .await
+                .unwrap();
+        }
+    }
+
+    pub fn api_token(&self) -> &str {
+        self.hs.get("MATRIX_SYNC_API_TOKEN")
+    }
+
+    /// A `/v1` call with the API token; the answer's status and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(self.api_token());
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        read(req.send().await.unwrap()).await
+    }
+
+    /// A raw request with whatever headers the test sets.
+    pub fn raw(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+}
+
+pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+/// Asserts a JSON error of the API's shape with this status and code.
+#[track_caller]
+pub fn assert_error(answer: &(StatusCode, Value), status: StatusCode, code: &str) {
+    assert_eq!(answer.0, status, "{:?}", answer.1);
+    assert_eq!(answer.1["error"]["code"], code, "{:?}", answer.1);
+    assert!(
+        answer.1["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{:?}",
+        answer.1
+    );
+}

@@ -1,0 +1,185 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+//! The HTTP contract: authentication, errors for bad input, operations
+//! endpoints and the OpenAPI document.
+
+mod common;
+
+use common::{TestApp, assert_error, read};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+#[tokio::test]
+async fn v1_needs_the_api_token() {
+    let app = TestApp::spawn().await;
+    let path = format!("/v1/users/{}", Uuid::new_v4());
+    let none = read(app.raw(Method::GET, &path).send().await.unwrap()).await;
+    assert_error(&none, StatusCode::UNAUTHORIZED, "unauthorized");
+    let wrong = read(
+        app.raw(Method::PUT, &path)
+            .bearer_auth("not-the-token")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(&wrong, StatusCode::UNAUTHORIZED, "unauthorized");
+    let prefix = &app.api_token()[..app.api_token().len() - 1];
+    let prefix = read(
+        app.raw(Method::GET, &path)
+            .bearer_auth(prefix)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(&prefix, StatusCode::UNAUTHORIZED, "unauthorized");
+    let basic = read(
+        app.raw(Method::GET, &path)
+            .basic_auth("x", Some(app.api_token()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(&basic, StatusCode::UNAUTHORIZED, "unauthorized");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_json_error() {
+    let app = TestApp::spawn().await;
+    let user = Uuid::new_v4();
+    let path = format!("/v1/users/{user}");
+
+    for bad in [
+        "not-a-uuid",
+        "1234",
+        "550e8400e29b41d4a716446655440000",
+        "%7B550e8400-e29b-41d4-a716-446655440000%7D",
+    ] {
+        let answer = app
+            .call(Method::PUT, &format!("/v1/users/{bad}"), None)
+            .await;
+        assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_id");
+        let answer = app
+            .call(Method::GET, &format!("/v1/users/{bad}"), None)
+            .await;
+        assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_id");
+    }
+
+    let malformed = app
+        .raw(Method::PUT, &path)
+        .bearer_auth(app.api_token())
+        .body("{\"display_name\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        &read(malformed).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    );
+    let wrong_type = app
+        .call(Method::PUT, &path, Some(json!({"display_name": 42})))
+        .await;
+    assert_error(&wrong_type, StatusCode::BAD_REQUEST, "invalid_json");
+    let not_object = app.call(Method::PUT, &path, Some(json!([1, 2]))).await;
+    assert_error(&not_object, StatusCode::BAD_REQUEST, "invalid_json");
+    let blank_name = app
+        .call(Method::PUT, &path, Some(json!({"display_name": "  "})))
+        .await;
+    assert_error(&blank_name, StatusCode::BAD_REQUEST, "bad_request");
+    let long_name = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"display_name": "x".repeat(257)})),
+        )
+        .await;
+    assert_error(&long_name, StatusCode::BAD_REQUEST, "bad_request");
+
+    let huge = json!({"display_name": "x".repeat(100 * 1024)}).to_string();
+    let oversized = app
+        .raw(Method::PUT, &path)
+        .bearer_auth(app.api_token())
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        &read(oversized).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+
+    // None of that wrote anything.
+    let answer = app.call(Method::GET, &path, None).await;
+    assert_error(&answer, StatusCode::NOT_FOUND, "not_found");
+    let unknown = app.call(Method::GET, "/v1/nothing-here", None).await;
+    assert_error(&unknown, StatusCode::NOT_FOUND, "not_found");
+    let wrong_method = app.call(Method::POST, &path, None).await;
+    assert_error(
+        &wrong_method,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn operations_endpoints_answer() {
+    let app = TestApp::spawn().await;
+    let (status, health) = read(app.raw(Method::GET, "/healthz").send().await.unwrap()).await;
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (status, ready) = read(app.raw(Method::GET, "/readyz").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(ready["database"], "ok");
+    assert_eq!(ready["homeserver"], "ok");
+
+    // One provisioning, then the metrics show it.
+    let (status, _) = app
+        .call(Method::PUT, &format!("/v1/users/{}", Uuid::new_v4()), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, metrics) = read(app.raw(Method::GET, "/metrics").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = metrics.as_str().unwrap().to_owned();
+    for needle in [
+        "matrix_sync_http_requests_total{method=\"PUT\",route=\"/v1/users/{user}\",status=\"200\"} 1",
+        "matrix_sync_homeserver_requests_total{endpoint=\"register\",outcome=\"ok\"}",
+        "matrix_sync_jobs_pending 0",
+        "matrix_sync_jobs_dead 0",
+    ] {
+        assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn openapi_document_describes_the_api() {
+    let app = TestApp::spawn().await;
+    let (status, doc) = read(app.raw(Method::GET, "/openapi.json").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for path in ["/v1/users/{user}", "/healthz", "/readyz", "/metrics"] {
+        assert!(paths.contains_key(path), "{path} missing");
+    }
+    assert!(doc["paths"]["/v1/users/{user}"]["put"].is_object());
+    assert!(doc["paths"]["/v1/users/{user}"]["get"].is_object());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["api_token"]["scheme"],
+        "bearer"
+    );
+    assert!(doc["components"]["schemas"]["UserRecord"].is_object());
+    assert_eq!(
+        matrix_sync::api::openapi_json().parse::<Value>().unwrap(),
+        doc
+    );
+    app.stop().await;
+}

@@ -1,0 +1,63 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The settings `dev/synapse.sh start NAME` wrote to `.dev/NAME/env`.
+#[derive(Debug, Clone)]
+pub struct LocalHomeserver {
+    pub settings: BTreeMap<String, String>,
+}
+
+impl LocalHomeserver {
+    /// The instance the tests use: `MATRIX_SYNC_TEST_ENV` names its env file,
+    /// else `.dev/test/env` at the workspace root. Panics with what to run
+    /// when it is missing: these tests need a real homeserver.
+    pub fn for_tests() -> Self {
+        let path = std::env::var_os("MATRIX_SYNC_TEST_ENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join(".dev/test/env"));
+        Self::from_file(&path).unwrap_or_else(|e| {
+            panic!(
+                "no local homeserver settings at {} ({e}). Run `make test`, or `dev/synapse.sh start test` first.",
+                path.display()
+            )
+        })
+    }
+
+    pub fn from_file(path: &Path) -> std::io::Result<Self> {
+        let text = std::fs::read_to_string(path)?;
+        let settings = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        Ok(Self { settings })
+    }
+
+    pub fn get(&self, key: &str) -> &str {
+        self.settings
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("{key} missing from the local homeserver settings"))
+    }
+
+    pub fn url(&self) -> &str {
+        self.get("MATRIX_HOMESERVER_URL")
+    }
+
+    pub fn server_name(&self) -> &str {
+        self.get("MATRIX_SERVER_NAME")
+    }
+
+    pub fn as_token(&self) -> &str {
+        self.get("MATRIX_BOT_ACCESS_TOKEN")
+    }
+
+    pub fn matrix_id(&self, user: uuid::Uuid) -> String {
+        format!("@{}:{}", user.hyphenated(), self.server_name())
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}

@@ -1,0 +1,138 @@
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::LocalHomeserver;
+
+/// A Matrix error answer, as a user's client sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatrixError {
+    pub status: StatusCode,
+    pub errcode: String,
+    pub message: String,
+}
+
+/// A plain client-server client holding one user's own access token.
+#[derive(Debug, Clone)]
+pub struct UserClient {
+    http: reqwest::Client,
+    base: String,
+    pub user_id: String,
+    pub access_token: String,
+    pub device_id: String,
+}
+
+impl UserClient {
+    /// Logs in as a namespace user through the appservice login, which is
+    /// how the platform's users get their tokens.
+    pub async fn login(hs: &LocalHomeserver, user_id: &str) -> Result<Self, MatrixError> {
+        let http = reqwest::Client::new();
+        let localpart = user_id
+            .trim_start_matches('@')
+            .split(':')
+            .next()
+            .unwrap_or_default();
+        let body = json!({
+            "type": "m.login.application_service",
+            "identifier": { "type": "m.id.user", "user": localpart },
+        });
+        let v = send(
+            &http,
+            Method::POST,
+            &format!("{}/_matrix/client/v3/login", hs.url()),
+            Some(hs.as_token()),
+            Some(body),
+        )
+        .await?;
+        Ok(Self {
+            http,
+            base: hs.url().to_owned(),
+            user_id: v["user_id"].as_str().unwrap_or_default().to_owned(),
+            access_token: v["access_token"].as_str().unwrap_or_default().to_owned(),
+            device_id: v["device_id"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// A client for a token obtained elsewhere.
+    pub fn with_token(hs: &LocalHomeserver, user_id: &str, access_token: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: hs.url().to_owned(),
+            user_id: user_id.to_owned(),
+            access_token: access_token.to_owned(),
+            device_id: String::new(),
+        }
+    }
+
+    /// `GET /_matrix/client/v3/account/whoami` with the user's own token.
+    pub async fn whoami(&self) -> Result<String, MatrixError> {
+        let v = self.get("/_matrix/client/v3/account/whoami").await?;
+        Ok(v["user_id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// The user's display name from their public profile.
+    pub async fn display_name(&self, user_id: &str) -> Result<Option<String>, MatrixError> {
+        let path = format!("/_matrix/client/v3/profile/{}", encode(user_id));
+        let v = self.get(&path).await?;
+        Ok(v["displayname"].as_str().map(str::to_owned))
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Value, MatrixError> {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, MatrixError> {
+        send(
+            &self.http,
+            method,
+            &format!("{}{path}", self.base),
+            Some(&self.access_token),
+            body,
+        )
+        .await
+    }
+}
+
+/// Percent-encodes one path segment.
+pub fn encode(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+async fn send(
+    http: &reqwest::Client,
+    method: Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Result<Value, MatrixError> {
+    let mut req = http.request(method, url);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let unreachable = |e: reqwest::Error| MatrixError {
+        status: StatusCode::BAD_GATEWAY,
+        errcode: "UNREACHABLE".into(),
+        message: e.to_string(),
+    };
+    let response = req.send().await.map_err(unreachable)?;
+    let status = response.status();
+    let v: Value = response.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        Ok(v)
+    } else {
+        Err(MatrixError {
+            status,
+            errcode: v["errcode"].as_str().unwrap_or_default().to_owned(),
+            message: v["error"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The demo: a local Synapse, matrix-sync on its embedded defaults (SQLite in
+# .dev/demo), and a scenario that shows what the service did, as the users
+# see it. The service keeps running afterwards until Ctrl-C (DEMO_EXIT=1 ends
+# the demo right after the scenario).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dir="$root/.dev/demo"
+target="${CARGO_TARGET_DIR:-$root/target}"
+bin="${MATRIX_SYNC_BIN:-$target/debug/matrix-sync}"
+
+(cd "$root" && cargo build --quiet --bin matrix-sync --bin matrix-sync-demo)
+"$root/dev/synapse.sh" start demo
+
+set -a; . "$dir/env"; set +a
+# The embedded defaults: DATABASE_URL=sqlite://matrix-sync.db and ./data,
+# relative to the folder the service runs in.
+unset DATABASE_URL MATRIX_SYNC_DATA_DIR
+cd "$dir"
+"$bin" serve > "$dir/matrix-sync.log" 2>&1 &
+service=$!
+trap 'kill $service 2>/dev/null || true; wait $service 2>/dev/null || true' EXIT
+
+for _ in $(seq 1 100); do
+  curl -fsS "http://$MATRIX_SYNC_LISTEN/readyz" >/dev/null 2>&1 && break
+  kill -0 $service 2>/dev/null || { cat "$dir/matrix-sync.log" >&2; exit 1; }
+  sleep 0.2
+done
+
+"$target/debug/matrix-sync-demo" "$dir/env"
+
+if [ "${DEMO_EXIT:-0}" = "1" ]; then
+  exit 0
+fi
+echo
+echo "matrix-sync is running at http://$MATRIX_SYNC_LISTEN (log: $dir/matrix-sync.log); Ctrl-C stops it."
+wait $service
