@@ -14,7 +14,7 @@ build:
 test: build
 	dev/postgres.sh
 	dev/synapse.sh start test
-	cargo test --workspace --no-fail-fast
+	MATRIX_SYNC_TEST_ENV=$(CURDIR)/.dev/test/env cargo test --workspace --no-fail-fast
 
 ## demo: a local Synapse and the service on the embedded defaults (SQLite), and what it did.
 demo: build

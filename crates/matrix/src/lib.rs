@@ -8,5 +8,5 @@ mod registration;
 
 pub use client::{AppserviceClient, ClientSettings, Registered, UserSession};
 pub use error::HomeserverError;
-pub use metrics::HomeserverMetrics;
+pub use metrics::{CallLabels, HomeserverMetrics};
 pub use registration::Registration;

@@ -159,3 +159,34 @@ async fn a_homeserver_that_is_down_gets_a_clear_error_and_nothing_is_written() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_service_mints_sessions_for_its_users_and_reuses_devices() {
+    let app = TestApp::spawn().await;
+    let user = Uuid::new_v4();
+    let (status, _) = app
+        .call(Method::PUT, &format!("/v1/users/{user}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let hs = &app.state.homeserver;
+    let matrix_id = hs.ids().user(user);
+
+    let first = hs
+        .login(&matrix_id, None, "matrix-sync test")
+        .await
+        .unwrap();
+    assert_eq!(first.user_id, matrix_id);
+    assert_eq!(
+        hs.whoami_with_token(&first.access_token).await.unwrap(),
+        matrix_id
+    );
+    let again = hs
+        .login(&matrix_id, Some(&first.device_id), "matrix-sync test")
+        .await
+        .unwrap();
+    assert_eq!(again.device_id, first.device_id, "the device is reused");
+
+    // Masquerading: the appservice token acting as the user.
+    assert_eq!(hs.whoami(Some(&matrix_id)).await.unwrap(), matrix_id);
+    app.stop().await;
+}

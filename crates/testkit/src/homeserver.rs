@@ -13,6 +13,7 @@ impl LocalHomeserver {
     /// when it is missing: these tests need a real homeserver.
     pub fn for_tests() -> Self {
         let path = std::env::var_os("MATRIX_SYNC_TEST_ENV")
+            .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace_root().join(".dev/test/env"));
         Self::from_file(&path).unwrap_or_else(|e| {
@@ -58,6 +59,16 @@ impl LocalHomeserver {
     }
 }
 
+/// The workspace root of the crate under test, read at run time: `cargo test`
+/// sets `CARGO_MANIFEST_DIR` for the test process. (The compile-time value
+/// would be wrong when one target directory serves several clones, since
+/// cargo reuses artifacts across them.)
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    manifest_dir
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").exists())
+        .map_or(manifest_dir.clone(), Path::to_path_buf)
 }
