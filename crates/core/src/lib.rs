@@ -1,10 +1,21 @@
-//! The pure heart of matrix-sync: identifiers, scopes of reconciliation and the
-//! retry policy. Nothing here does I/O or needs an async runtime, so it builds
-//! in seconds and is tested without a homeserver.
+//! The pure heart of matrix-sync: identifiers, scopes of reconciliation, the
+//! trust → power-level mapping, desired and observed state, the planner, and
+//! the retry policy. Nothing here does I/O or needs an async runtime, so it
+//! builds in seconds and is tested without a homeserver.
 
 pub mod backoff;
+pub mod desired;
 pub mod ids;
+pub mod observed;
+pub mod plan;
+pub mod power;
+pub mod rooms;
 pub mod scope;
+
+#[cfg(test)]
+mod plan_tests;
+#[cfg(test)]
+mod simulate;
 
 pub use backoff::Backoff;
 pub use ids::{IdError, MatrixIds};

@@ -1,0 +1,113 @@
+//! What the homeserver should look like for one scope, derived from the
+//! platform's records. Pure data: built here, compared by the planner.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ruma::OwnedUserId;
+use uuid::Uuid;
+
+use crate::power::{CommunityRole, PowerLevels, TrustLevels, community_level};
+use crate::rooms::{RoomKey, RoomRole};
+use crate::Scope;
+
+/// How users get into a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DesiredJoinRule {
+    /// Only by invitation (Spaces, council rooms, DMs).
+    Invite,
+    /// Anyone who is a member of this Space may join (the General room).
+    Restricted { space: RoomKey },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredRoom {
+    pub key: RoomKey,
+    pub name: String,
+    pub is_space: bool,
+    pub join_rule: DesiredJoinRule,
+    pub encrypted: bool,
+    /// The Space this room belongs to (linked both ways).
+    pub parent: Option<RoomKey>,
+    /// Users who should be joined.
+    pub members: BTreeSet<OwnedUserId>,
+    pub power: PowerLevels,
+}
+
+/// A scope's rooms, parents before children.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DesiredScope {
+    pub rooms: Vec<DesiredRoom>,
+}
+
+/// A community's settings (the specification's `communities.config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommunityConfig {
+    pub matrix_enabled: bool,
+    pub general_encrypted: bool,
+    /// Always true: council rooms are always encrypted.
+    pub council_encrypted: bool,
+}
+
+impl Default for CommunityConfig {
+    fn default() -> Self {
+        Self { matrix_enabled: true, general_encrypted: false, council_encrypted: true }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Community {
+    pub id: Uuid,
+    pub name: String,
+    pub config: CommunityConfig,
+    pub trust_levels: TrustLevels,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommunityMember {
+    pub user: OwnedUserId,
+    pub trust: u64,
+    pub role: CommunityRole,
+}
+
+/// The name of every community's General room.
+pub const GENERAL_ROOM_NAME: &str = "General";
+
+/// A community's Space and General room, with every member joined to both
+/// at the level their trust (or admin role) earns.
+pub fn community_rooms(community: &Community, members: &[CommunityMember]) -> DesiredScope {
+    if !community.config.matrix_enabled {
+        return DesiredScope::default();
+    }
+    let scope = Scope::Community(community.id);
+    let space = RoomKey::new(scope, RoomRole::Space);
+    let general = RoomKey::new(scope, RoomRole::General);
+    let levels: BTreeMap<OwnedUserId, i64> = members
+        .iter()
+        .map(|m| (m.user.clone(), community_level(&community.trust_levels, m.trust, m.role)))
+        .collect();
+    let joined: BTreeSet<OwnedUserId> = members.iter().map(|m| m.user.clone()).collect();
+    DesiredScope {
+        rooms: vec![
+            DesiredRoom {
+                key: space,
+                name: community.name.clone(),
+                is_space: true,
+                join_rule: DesiredJoinRule::Invite,
+                encrypted: false,
+                parent: None,
+                members: joined.clone(),
+                power: PowerLevels::for_room(levels.clone()),
+            },
+            DesiredRoom {
+                key: general,
+                name: GENERAL_ROOM_NAME.to_owned(),
+                is_space: false,
+                join_rule: DesiredJoinRule::Restricted { space },
+                encrypted: community.config.general_encrypted,
+                parent: Some(space),
+                members: joined,
+                power: PowerLevels::for_room(levels),
+            },
+        ],
+    }
+}

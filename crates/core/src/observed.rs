@@ -1,0 +1,75 @@
+//! What the homeserver says a scope's rooms look like, read fresh (never
+//! from a cache) before every plan.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ruma::{OwnedRoomId, OwnedUserId};
+
+use crate::power::PowerLevels;
+use crate::rooms::RoomKey;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    Invite,
+    Join,
+    Leave,
+    Ban,
+    Knock,
+}
+
+impl Membership {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "invite" => Some(Membership::Invite),
+            "join" => Some(Membership::Join),
+            "leave" => Some(Membership::Leave),
+            "ban" => Some(Membership::Ban),
+            "knock" => Some(Membership::Knock),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedMember {
+    pub membership: Membership,
+    /// Who made the membership what it is (the user themselves, or someone
+    /// who invited, kicked or banned them).
+    pub sender: OwnedUserId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObservedJoinRule {
+    Invite,
+    /// `restricted` with the rooms whose members may join.
+    Restricted(BTreeSet<OwnedRoomId>),
+    Other(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedRoom {
+    pub room_id: OwnedRoomId,
+    pub name: Option<String>,
+    pub join_rule: Option<ObservedJoinRule>,
+    pub encrypted: bool,
+    pub power: Option<PowerLevels>,
+    /// Who sent the current power levels.
+    pub power_sender: Option<OwnedUserId>,
+    pub members: BTreeMap<OwnedUserId, ObservedMember>,
+    /// `m.space.child` links (with a non-empty `via`).
+    pub children: BTreeSet<OwnedRoomId>,
+    /// `m.space.parent` links.
+    pub parents: BTreeSet<OwnedRoomId>,
+}
+
+impl ObservedRoom {
+    pub fn membership_of(&self, user: &ruma::UserId) -> Option<Membership> {
+        self.members.get(user).map(|m| m.membership)
+    }
+}
+
+/// A scope's rooms that exist, by key. A key that is missing has no room.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObservedScope {
+    pub rooms: BTreeMap<RoomKey, ObservedRoom>,
+}

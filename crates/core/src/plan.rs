@@ -1,0 +1,232 @@
+//! The planner: a pure function from desired and observed state to the
+//! ordered actions that bring the homeserver to the desired state.
+//! Applying a plan and planning again yields nothing to do.
+
+use std::collections::BTreeSet;
+
+use ruma::{OwnedRoomId, OwnedUserId, UserId};
+
+use crate::MatrixIds;
+use crate::desired::{DesiredJoinRule, DesiredRoom, DesiredScope};
+use crate::observed::{Membership, ObservedJoinRule, ObservedRoom, ObservedScope};
+use crate::power::PowerLevels;
+use crate::rooms::RoomKey;
+
+/// A room in a plan: one that exists, or one the plan creates first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomRef {
+    Existing(OwnedRoomId),
+    New(RoomKey),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlannedJoinRule {
+    Invite,
+    Restricted { space: RoomRef },
+}
+
+/// One user's level changing in one room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelChange {
+    pub user: OwnedUserId,
+    pub old: i64,
+    pub new: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Create the room with all its state in one request: name, join rule,
+    /// encryption, power levels, its parent link, and invitations.
+    CreateRoom {
+        key: RoomKey,
+        name: String,
+        is_space: bool,
+        join_rule: PlannedJoinRule,
+        encrypted: bool,
+        parent: Option<RoomRef>,
+        power: PowerLevels,
+        invite: Vec<OwnedUserId>,
+    },
+    SetName { room: RoomRef, name: String },
+    SetJoinRule { room: RoomRef, rule: PlannedJoinRule },
+    EnableEncryption { room: RoomRef },
+    /// Replace the power levels. `drift` when the current ones were not
+    /// written by the service.
+    SetPowerLevels { room: RoomRef, power: PowerLevels, changes: Vec<LevelChange>, drift: bool },
+    /// `m.space.child` in the parent.
+    LinkChild { parent: RoomRef, child: RoomRef },
+    /// `m.space.parent` in the child.
+    LinkParent { child: RoomRef, parent: RoomRef },
+    Unban { room: RoomRef, user: OwnedUserId },
+    Invite { room: RoomRef, user: OwnedUserId },
+    /// The user joins, the service acting for them.
+    Join { room: RoomRef, user: OwnedUserId },
+    Kick { room: RoomRef, user: OwnedUserId },
+}
+
+impl Action {
+    /// A short name, for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::CreateRoom { .. } => "create_room",
+            Action::SetName { .. } => "set_name",
+            Action::SetJoinRule { .. } => "set_join_rule",
+            Action::EnableEncryption { .. } => "enable_encryption",
+            Action::SetPowerLevels { .. } => "set_power_levels",
+            Action::LinkChild { .. } => "link_child",
+            Action::LinkParent { .. } => "link_parent",
+            Action::Unban { .. } => "unban",
+            Action::Invite { .. } => "invite",
+            Action::Join { .. } => "join",
+            Action::Kick { .. } => "kick",
+        }
+    }
+}
+
+/// Plans the actions that make `observed` match `desired`. Rooms are handled
+/// in the desired order (parents first), and within a room: state, then
+/// links, then memberships, so a user joins a Space before a room that is
+/// restricted to its members.
+///
+/// Users in the service's namespace who are in a room but not wanted there
+/// are removed; anyone else a member invited is left alone. A member who
+/// left a room of their own accord is not pulled back in.
+pub fn plan(desired: &DesiredScope, observed: &ObservedScope, ids: &MatrixIds) -> Vec<Action> {
+    let mut actions = Vec::new();
+    let room_ref = |key: &RoomKey| match observed.rooms.get(key) {
+        Some(room) => RoomRef::Existing(room.room_id.clone()),
+        None => RoomRef::New(*key),
+    };
+    let planned_rule = |rule: &DesiredJoinRule| match rule {
+        DesiredJoinRule::Invite => PlannedJoinRule::Invite,
+        DesiredJoinRule::Restricted { space } => PlannedJoinRule::Restricted { space: room_ref(space) },
+    };
+
+    for want in &desired.rooms {
+        let this = room_ref(&want.key);
+        let parent = want.parent.as_ref().map(room_ref);
+        match observed.rooms.get(&want.key) {
+            None => {
+                let invite = match want.join_rule {
+                    DesiredJoinRule::Invite => want.members.iter().cloned().collect(),
+                    DesiredJoinRule::Restricted { .. } => Vec::new(),
+                };
+                actions.push(Action::CreateRoom {
+                    key: want.key,
+                    name: want.name.clone(),
+                    is_space: want.is_space,
+                    join_rule: planned_rule(&want.join_rule),
+                    encrypted: want.encrypted,
+                    parent: parent.clone(),
+                    power: want.power.clone(),
+                    invite,
+                });
+                if let Some(parent) = parent {
+                    actions.push(Action::LinkChild { parent, child: this.clone() });
+                }
+                for user in &want.members {
+                    actions.push(Action::Join { room: this.clone(), user: user.clone() });
+                }
+            }
+            Some(have) => {
+                plan_state(want, have, &this, planned_rule(&want.join_rule), ids, &mut actions);
+                plan_links(want, have, &this, parent, observed, &mut actions);
+                plan_members(want, have, &this, ids, &mut actions);
+            }
+        }
+    }
+    actions
+}
+
+fn plan_state(
+    want: &DesiredRoom,
+    have: &ObservedRoom,
+    this: &RoomRef,
+    rule: PlannedJoinRule,
+    ids: &MatrixIds,
+    actions: &mut Vec<Action>,
+) {
+    if have.name.as_deref() != Some(want.name.as_str()) {
+        actions.push(Action::SetName { room: this.clone(), name: want.name.clone() });
+    }
+    let rule_matches = match (&rule, &have.join_rule) {
+        (PlannedJoinRule::Invite, Some(ObservedJoinRule::Invite)) => true,
+        (PlannedJoinRule::Restricted { space: RoomRef::Existing(space) }, Some(ObservedJoinRule::Restricted(allow))) => {
+            allow.len() == 1 && allow.contains(space)
+        }
+        _ => false,
+    };
+    if !rule_matches {
+        actions.push(Action::SetJoinRule { room: this.clone(), rule });
+    }
+    // Encryption cannot be turned off; the API refuses to ask for that.
+    if want.encrypted && !have.encrypted {
+        actions.push(Action::EnableEncryption { room: this.clone() });
+    }
+    if have.power.as_ref() != Some(&want.power) {
+        let empty = PowerLevels::for_room(Default::default());
+        let old = have.power.as_ref().unwrap_or(&empty);
+        let users: BTreeSet<&OwnedUserId> = old.users.keys().chain(want.power.users.keys()).collect();
+        let changes = users
+            .into_iter()
+            .filter_map(|user| {
+                let (o, n) = (old.level_of(user), want.power.level_of(user));
+                (o != n).then(|| LevelChange { user: user.clone(), old: o, new: n })
+            })
+            .collect();
+        let drift = have.power_sender.as_deref().is_some_and(|s| s != ids.bot());
+        actions.push(Action::SetPowerLevels { room: this.clone(), power: want.power.clone(), changes, drift });
+    }
+}
+
+fn plan_links(
+    want: &DesiredRoom,
+    have: &ObservedRoom,
+    this: &RoomRef,
+    parent: Option<RoomRef>,
+    observed: &ObservedScope,
+    actions: &mut Vec<Action>,
+) {
+    let (Some(parent_key), Some(parent_ref)) = (want.parent, parent) else { return };
+    let parent_room = observed.rooms.get(&parent_key);
+    let child_linked = parent_room.is_some_and(|p| p.children.contains(&have.room_id));
+    if !child_linked {
+        actions.push(Action::LinkChild { parent: parent_ref.clone(), child: this.clone() });
+    }
+    let parent_linked = parent_room.is_some_and(|p| have.parents.contains(&p.room_id));
+    if !parent_linked {
+        actions.push(Action::LinkParent { child: this.clone(), parent: parent_ref });
+    }
+}
+
+fn plan_members(want: &DesiredRoom, have: &ObservedRoom, this: &RoomRef, ids: &MatrixIds, actions: &mut Vec<Action>) {
+    let invite_only = matches!(want.join_rule, DesiredJoinRule::Invite);
+    for user in &want.members {
+        let current = have.members.get(user);
+        let left_by_choice = |sender: &UserId| sender == &**user;
+        match current.map(|m| (m.membership, &m.sender)) {
+            Some((Membership::Join, _)) => {}
+            Some((Membership::Invite, _)) => actions.push(Action::Join { room: this.clone(), user: user.clone() }),
+            Some((Membership::Leave, sender)) if left_by_choice(sender) => {}
+            Some((Membership::Ban, _)) => {
+                actions.push(Action::Unban { room: this.clone(), user: user.clone() });
+                if invite_only {
+                    actions.push(Action::Invite { room: this.clone(), user: user.clone() });
+                }
+                actions.push(Action::Join { room: this.clone(), user: user.clone() });
+            }
+            None | Some((Membership::Leave | Membership::Knock, _)) => {
+                if invite_only {
+                    actions.push(Action::Invite { room: this.clone(), user: user.clone() });
+                }
+                actions.push(Action::Join { room: this.clone(), user: user.clone() });
+            }
+        }
+    }
+    for (user, member) in &have.members {
+        let present = matches!(member.membership, Membership::Join | Membership::Invite | Membership::Knock);
+        if present && !want.members.contains(user) && ids.platform_user(user).is_some() {
+            actions.push(Action::Kick { room: this.clone(), user: user.clone() });
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Properties of the planner, on generated communities and homeserver states.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use ruma::OwnedUserId;
+use uuid::Uuid;
+
+use crate::desired::{Community, CommunityConfig, CommunityMember, DesiredScope, community_rooms};
+use crate::observed::{Membership, ObservedJoinRule, ObservedMember, ObservedScope};
+use crate::plan::{Action, plan};
+use crate::power::{CommunityRole, TrustLevels};
+use crate::simulate::apply;
+use crate::MatrixIds;
+
+fn ids() -> MatrixIds {
+    MatrixIds::new("example.org", "@matrix-sync:example.org").unwrap()
+}
+
+fn user(n: u8) -> OwnedUserId {
+    ids().user(Uuid::from_u128(u128::from(n) + 1))
+}
+
+fn community(members: &[(u8, u64, bool)], name: &str, encrypted: bool) -> DesiredScope {
+    let c = Community {
+        id: Uuid::from_u128(42),
+        name: name.to_owned(),
+        config: CommunityConfig { general_encrypted: encrypted, ..CommunityConfig::default() },
+        trust_levels: TrustLevels::default(),
+    };
+    let members: Vec<CommunityMember> = members
+        .iter()
+        .map(|(n, trust, admin)| CommunityMember {
+            user: user(*n),
+            trust: *trust,
+            role: if *admin { CommunityRole::Admin } else { CommunityRole::Member },
+        })
+        .collect();
+    community_rooms(&c, &members)
+}
+
+fn members_strategy() -> impl Strategy<Value = Vec<(u8, u64, bool)>> {
+    prop::collection::btree_map(0u8..30, (0u64..60, prop::bool::weighted(0.1)), 0..12)
+        .prop_map(|m| m.into_iter().map(|(n, (t, a))| (n, t, a)).collect())
+}
+
+/// Someone other than the service changes things on the homeserver.
+#[derive(Debug, Clone)]
+enum Tamper {
+    RaiseLevel(u8, i64),
+    Leave(u8),
+    Kicked(u8),
+    Banned(u8),
+    OpenJoinRule,
+    Rename,
+    DropChildLink,
+    OutsiderJoins(u8),
+}
+
+fn tamper_strategy() -> impl Strategy<Value = Tamper> {
+    prop_oneof![
+        (0u8..30, 1i64..100).prop_map(|(u, l)| Tamper::RaiseLevel(u, l)),
+        (0u8..30).prop_map(Tamper::Leave),
+        (0u8..30).prop_map(Tamper::Kicked),
+        (0u8..30).prop_map(Tamper::Banned),
+        Just(Tamper::OpenJoinRule),
+        Just(Tamper::Rename),
+        Just(Tamper::DropChildLink),
+        (0u8..30).prop_map(Tamper::OutsiderJoins),
+    ]
+}
+
+fn tamper(state: &mut ObservedScope, t: &Tamper, room_index: usize) {
+    let admin: OwnedUserId = "@someone:example.org".try_into().unwrap();
+    let count = state.rooms.len().max(1);
+    let Some(room) = state.rooms.values_mut().nth(room_index % count) else { return };
+    let set = |room: &mut crate::observed::ObservedRoom, u: u8, m: Membership, sender: &OwnedUserId| {
+        room.members.insert(user(u), ObservedMember { membership: m, sender: sender.clone() });
+    };
+    match t {
+        Tamper::RaiseLevel(u, level) => {
+            if let Some(p) = room.power.as_mut() {
+                p.users.insert(user(*u), *level);
+                room.power_sender = Some(admin);
+            }
+        }
+        Tamper::Leave(u) => {
+            if room.members.contains_key(&user(*u)) {
+                set(room, *u, Membership::Leave, &user(*u));
+            }
+        }
+        Tamper::Kicked(u) => set(room, *u, Membership::Leave, &admin),
+        Tamper::Banned(u) => set(room, *u, Membership::Ban, &admin),
+        Tamper::OpenJoinRule => room.join_rule = Some(ObservedJoinRule::Other("public".into())),
+        Tamper::Rename => room.name = Some("renamed by hand".into()),
+        Tamper::DropChildLink => room.children.clear(),
+        Tamper::OutsiderJoins(u) => set(room, *u, Membership::Join, &user(*u)),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// From any earlier state (another member list, then hand-made changes),
+    /// applying the plan converges: planning again finds nothing to do.
+    #[test]
+    fn applying_a_plan_converges(
+        before in members_strategy(),
+        after in members_strategy(),
+        tampering in prop::collection::vec((tamper_strategy(), 0usize..2), 0..6),
+        encrypted_before in any::<bool>(),
+        renamed in any::<bool>(),
+    ) {
+        let ids = ids();
+        let bot: OwnedUserId = ids.bot().to_owned();
+        let old = community(&before, "Old name", encrypted_before);
+        let mut state = apply(&ObservedScope::default(), &plan(&old, &ObservedScope::default(), &ids), &bot);
+        for (t, room) in &tampering {
+            tamper(&mut state, t, *room);
+        }
+        let new = community(&after, if renamed { "New name" } else { "Old name" }, true);
+        let actions = plan(&new, &state, &ids);
+        let converged = apply(&state, &actions, &bot);
+        let again = plan(&new, &converged, &ids);
+        prop_assert!(again.is_empty(), "left over: {again:?}");
+
+        // Every wanted member is joined, unless they left of their own accord.
+        for room in &new.rooms {
+            let have = &converged.rooms[&room.key];
+            for u in &room.members {
+                let m = have.members.get(u).unwrap();
+                prop_assert!(
+                    m.membership == Membership::Join || (m.membership == Membership::Leave && &m.sender == u),
+                    "{u} is {m:?}"
+                );
+            }
+            prop_assert_eq!(have.power.as_ref(), Some(&room.power));
+        }
+    }
+
+    #[test]
+    fn planning_is_deterministic(members in members_strategy(), tampering in prop::collection::vec((tamper_strategy(), 0usize..2), 0..4)) {
+        let ids = ids();
+        let desired = community(&members, "C", false);
+        let mut state = apply(&ObservedScope::default(), &plan(&desired, &ObservedScope::default(), &ids), &ids.bot().to_owned());
+        for (t, room) in &tampering {
+            tamper(&mut state, t, *room);
+        }
+        prop_assert_eq!(plan(&desired, &state, &ids), plan(&desired, &state, &ids));
+    }
+
+    /// A burst of trust changes, however long, is one power-levels event
+    /// per room when it is reconciled once.
+    #[test]
+    fn a_burst_of_trust_changes_is_one_power_levels_event_per_room(
+        members in members_strategy(),
+        changes in prop::collection::vec((0usize..12, 0u64..60), 1..50),
+    ) {
+        let ids = ids();
+        let bot: OwnedUserId = ids.bot().to_owned();
+        let desired = community(&members, "C", false);
+        let state = apply(&ObservedScope::default(), &plan(&desired, &ObservedScope::default(), &ids), &bot);
+        let mut now = members.clone();
+        for (i, trust) in changes {
+            if let Some(m) = now.get_mut(i) {
+                m.1 = trust;
+            }
+        }
+        let actions = plan(&community(&now, "C", false), &state, &ids);
+        let per_room = actions.iter().filter(|a| matches!(a, Action::SetPowerLevels { .. })).count();
+        prop_assert!(per_room <= 2);
+        let only_levels = actions.iter().all(|a| matches!(a, Action::SetPowerLevels { .. }));
+        prop_assert!(only_levels, "{:?}", actions);
+    }
+}
+
+#[test]
+fn a_new_community_is_created_in_one_pass_with_the_fewest_requests() {
+    let ids = ids();
+    let desired = community(&[(1, 0, false), (2, 40, false), (3, 0, true)], "Makers", false);
+    let actions = plan(&desired, &ObservedScope::default(), &ids);
+    let names: Vec<&str> = actions.iter().map(Action::name).collect();
+    // Space (with invitations), three joins; General, its child link, three joins.
+    assert_eq!(
+        names,
+        ["create_room", "join", "join", "join", "create_room", "link_child", "join", "join", "join"]
+    );
+    let Action::CreateRoom { power, invite, .. } = &actions[0] else { panic!() };
+    assert_eq!(invite.len(), 3);
+    assert_eq!(power.users, BTreeMap::from([(user(2), 50), (user(3), 100)]));
+}
+
+#[test]
+fn drift_is_recognised_by_its_sender() {
+    let ids = ids();
+    let bot: OwnedUserId = ids.bot().to_owned();
+    let desired = community(&[(1, 0, false), (2, 0, true)], "C", false);
+    let mut state = apply(&ObservedScope::default(), &plan(&desired, &ObservedScope::default(), &ids), &bot);
+    tamper(&mut state, &Tamper::RaiseLevel(1, 50), 0);
+    let actions = plan(&desired, &state, &ids);
+    let [Action::SetPowerLevels { drift, changes, .. }] = actions.as_slice() else { panic!("{actions:?}") };
+    assert!(drift);
+    assert_eq!(changes.len(), 1);
+    assert_eq!((changes[0].old, changes[0].new), (50, 0));
+}
+
+#[test]
+fn removed_platform_users_are_kicked_but_outsiders_stay() {
+    let ids = ids();
+    let bot: OwnedUserId = ids.bot().to_owned();
+    let before = community(&[(1, 0, false), (2, 0, false)], "C", false);
+    let mut state = apply(&ObservedScope::default(), &plan(&before, &ObservedScope::default(), &ids), &bot);
+    let outsider: OwnedUserId = "@guest:elsewhere.org".try_into().unwrap();
+    for room in state.rooms.values_mut() {
+        room.members.insert(outsider.clone(), ObservedMember { membership: Membership::Join, sender: outsider.clone() });
+    }
+    let after = community(&[(1, 0, false)], "C", false);
+    let actions = plan(&after, &state, &ids);
+    let kicks: Vec<_> = actions.iter().filter_map(|a| match a { Action::Kick { user, .. } => Some(user.clone()), _ => None }).collect();
+    assert_eq!(kicks, vec![user(2), user(2)]);
+}
