@@ -18,7 +18,10 @@ use uuid::Uuid;
 
 pub use connect::{DEFAULT_SCHEMA, connect};
 pub use error::StoreError;
-pub use model::{FailOutcome, Job, NewUserMapping, QueueDepth, UserMapping};
+pub use model::{
+    AuditEntry, AuditFilter, CommunityRecord, FailOutcome, Job, MemberRecord, NewAuditEntry,
+    NewUserMapping, QueueDepth, RoomRecord, UserMapping,
+};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -48,6 +51,52 @@ pub trait Store: Send + Sync + 'static {
     async fn upsert_user_mapping(&self, mapping: &NewUserMapping) -> Result<UserMapping>;
 
     async fn user_mapping(&self, user_id: Uuid) -> Result<Option<UserMapping>>;
+
+    // --- communities ---------------------------------------------------------
+
+    /// Creates or updates a community's desired state and enqueues its
+    /// reconcile, in one transaction. `created_at` is kept on update.
+    async fn put_community(&self, community: &CommunityRecord, now: Millis) -> Result<CommunityRecord>;
+
+    async fn community(&self, id: Uuid) -> Result<Option<CommunityRecord>>;
+
+    /// Every community, for the periodic anti-entropy pass.
+    async fn community_ids(&self) -> Result<Vec<Uuid>>;
+
+    /// Adds or updates a member and enqueues the community's reconcile to
+    /// run no later than `run_at`, in one transaction.
+    async fn put_member(&self, community: Uuid, member: &MemberRecord, run_at: Millis, now: Millis)
+    -> Result<()>;
+
+    /// Removes a member and enqueues the community's reconcile; `false` if
+    /// they were not a member.
+    async fn remove_member(&self, community: Uuid, user: Uuid, now: Millis) -> Result<bool>;
+
+    async fn member(&self, community: Uuid, user: Uuid) -> Result<Option<MemberRecord>>;
+
+    async fn members(&self, community: Uuid) -> Result<Vec<MemberRecord>>;
+
+    /// How many members other than `except` hold a level above the default:
+    /// admins, and members with at least `min_trust`.
+    async fn count_elevated_members(&self, community: Uuid, min_trust: i64, except: Uuid) -> Result<i64>;
+
+    // --- rooms ---------------------------------------------------------------
+
+    /// Records the room serving a scope's role (replacing an older record).
+    async fn record_room(&self, room: &RoomRecord, now: Millis) -> Result<()>;
+
+    async fn rooms_of(&self, scope: Scope) -> Result<Vec<RoomRecord>>;
+
+    /// The scopes the given rooms serve (rooms the service did not make are
+    /// ignored), without duplicates.
+    async fn scopes_of_rooms(&self, room_ids: &[String]) -> Result<Vec<Scope>>;
+
+    // --- audit ---------------------------------------------------------------
+
+    async fn append_audit(&self, entries: &[NewAuditEntry]) -> Result<()>;
+
+    /// Entries newest first.
+    async fn audit(&self, filter: AuditFilter) -> Result<Vec<AuditEntry>>;
 
     // --- appservice ----------------------------------------------------------
 
@@ -101,6 +150,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Revives a dead job by id for an operator; `false` if no such dead job.
     async fn retry_dead_job(&self, id: i64, now: Millis) -> Result<bool>;
+
+    /// When the next unclaimed pending job is due, if any.
+    async fn next_run_at(&self) -> Result<Option<Millis>>;
 
     /// How many jobs are pending (including claimed) and dead.
     async fn queue_depth(&self) -> Result<QueueDepth>;

@@ -53,3 +53,63 @@ pub struct QueueDepth {
     pub pending: i64,
     pub dead: i64,
 }
+
+/// A community's desired state as the platform last wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommunityRecord {
+    pub id: Uuid,
+    pub name: String,
+    pub matrix_enabled: bool,
+    pub general_encrypted: bool,
+    /// The trust → power-level table, as JSON.
+    pub trust_levels: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+    pub hard_delete_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRecord {
+    pub user_id: Uuid,
+    pub trust_score: i64,
+    /// `member` or `admin`.
+    pub role: String,
+}
+
+/// A room the service made, by the scope and role it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomRecord {
+    pub room_id: String,
+    pub scope: Scope,
+    /// `space`, `general`, `discussion`, `direct`.
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewAuditEntry {
+    pub at: i64,
+    pub action: String,
+    pub community_id: Option<Uuid>,
+    pub council_id: Option<Uuid>,
+    pub room_id: Option<String>,
+    pub user_id: Option<String>,
+    pub old_level: Option<i64>,
+    pub new_level: Option<i64>,
+    pub cause: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub entry: NewAuditEntry,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub community_id: Option<Uuid>,
+    /// Only entries at or after this time (ms).
+    pub since: Option<i64>,
+    pub limit: i64,
+}

@@ -13,6 +13,13 @@ macro_rules! job_columns {
 }
 pub(crate) use job_columns;
 
+macro_rules! community_columns {
+    () => {
+        "id, name, matrix_enabled, general_encrypted, trust_levels, created_at, updated_at, deleted_at, hard_delete_at"
+    };
+}
+pub(crate) use community_columns;
+
 pub(crate) const ENQUEUE: &str = "
 INSERT INTO jobs (scope, state, generation, attempts, run_at, created_at, updated_at)
 VALUES ($1, 'pending', 0, 0, $2, $3, $3)
@@ -69,6 +76,40 @@ macro_rules! sql_store_impl {
                     run_at: row.try_get("run_at")?,
                     dead: state == "dead",
                     last_error: row.try_get("last_error")?,
+                })
+            }
+
+            fn community_from_row(row: &$row) -> $crate::Result<$crate::CommunityRecord> {
+                use sqlx::Row;
+                Ok($crate::CommunityRecord {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    matrix_enabled: row.try_get("matrix_enabled")?,
+                    general_encrypted: row.try_get("general_encrypted")?,
+                    trust_levels: row.try_get("trust_levels")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                    deleted_at: row.try_get("deleted_at")?,
+                    hard_delete_at: row.try_get("hard_delete_at")?,
+                })
+            }
+
+            fn member_from_row(row: &$row) -> $crate::Result<$crate::MemberRecord> {
+                use sqlx::Row;
+                Ok($crate::MemberRecord {
+                    user_id: row.try_get("user_id")?,
+                    trust_score: row.try_get("trust_score")?,
+                    role: row.try_get("role")?,
+                })
+            }
+
+            fn room_from_row(row: &$row) -> $crate::Result<$crate::RoomRecord> {
+                use sqlx::Row;
+                let scope: String = row.try_get("scope")?;
+                Ok($crate::RoomRecord {
+                    room_id: row.try_get("room_id")?,
+                    scope: $crate::sql_store::validate_job_scope(&scope)?,
+                    role: row.try_get("role")?,
                 })
             }
 
@@ -137,6 +178,278 @@ macro_rules! sql_store_impl {
                 .fetch_optional(&self.pool)
                 .await?;
                 row.as_ref().map(Self::mapping_from_row).transpose()
+            }
+
+            async fn put_community(
+                &self,
+                c: &$crate::CommunityRecord,
+                now: $crate::Millis,
+            ) -> $crate::Result<$crate::CommunityRecord> {
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query(concat!(
+                    "INSERT INTO communities (id, name, matrix_enabled, general_encrypted, trust_levels,
+                         created_at, updated_at, deleted_at, hard_delete_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)
+                     ON CONFLICT (id) DO UPDATE SET
+                         name = excluded.name, matrix_enabled = excluded.matrix_enabled,
+                         general_encrypted = excluded.general_encrypted,
+                         trust_levels = excluded.trust_levels, updated_at = excluded.updated_at,
+                         deleted_at = excluded.deleted_at, hard_delete_at = excluded.hard_delete_at
+                     RETURNING ", $crate::sql_store::community_columns!()
+                ))
+                .bind(c.id)
+                .bind(&c.name)
+                .bind(c.matrix_enabled)
+                .bind(c.general_encrypted)
+                .bind(&c.trust_levels)
+                .bind(now)
+                .bind(c.deleted_at)
+                .bind(c.hard_delete_at)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query($crate::sql_store::ENQUEUE)
+                    .bind(matrix_sync_core::Scope::Community(c.id).to_string())
+                    .bind(now)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Self::community_from_row(&row)
+            }
+
+            async fn community(&self, id: uuid::Uuid) -> $crate::Result<Option<$crate::CommunityRecord>> {
+                let row = sqlx::query(concat!(
+                    "SELECT ", $crate::sql_store::community_columns!(), " FROM communities WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(Self::community_from_row).transpose()
+            }
+
+            async fn community_ids(&self) -> $crate::Result<Vec<uuid::Uuid>> {
+                use sqlx::Row;
+                let rows = sqlx::query("SELECT id FROM communities ORDER BY id").fetch_all(&self.pool).await?;
+                rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+            }
+
+            async fn put_member(
+                &self,
+                community: uuid::Uuid,
+                m: &$crate::MemberRecord,
+                run_at: $crate::Millis,
+                now: $crate::Millis,
+            ) -> $crate::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO community_members (community_id, user_id, trust_score, role, updated_at)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (community_id, user_id) DO UPDATE SET
+                         trust_score = excluded.trust_score, role = excluded.role,
+                         updated_at = excluded.updated_at",
+                )
+                .bind(community)
+                .bind(m.user_id)
+                .bind(m.trust_score)
+                .bind(&m.role)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query($crate::sql_store::ENQUEUE)
+                    .bind(matrix_sync_core::Scope::Community(community).to_string())
+                    .bind(run_at)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn remove_member(
+                &self,
+                community: uuid::Uuid,
+                user: uuid::Uuid,
+                now: $crate::Millis,
+            ) -> $crate::Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let removed = sqlx::query("DELETE FROM community_members WHERE community_id = $1 AND user_id = $2")
+                    .bind(community)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if removed == 0 {
+                    return Ok(false);
+                }
+                sqlx::query($crate::sql_store::ENQUEUE)
+                    .bind(matrix_sync_core::Scope::Community(community).to_string())
+                    .bind(now)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn member(
+                &self,
+                community: uuid::Uuid,
+                user: uuid::Uuid,
+            ) -> $crate::Result<Option<$crate::MemberRecord>> {
+                let row = sqlx::query(
+                    "SELECT user_id, trust_score, role FROM community_members
+                     WHERE community_id = $1 AND user_id = $2",
+                )
+                .bind(community)
+                .bind(user)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(Self::member_from_row).transpose()
+            }
+
+            async fn members(&self, community: uuid::Uuid) -> $crate::Result<Vec<$crate::MemberRecord>> {
+                let rows = sqlx::query(
+                    "SELECT user_id, trust_score, role FROM community_members
+                     WHERE community_id = $1 ORDER BY user_id",
+                )
+                .bind(community)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::member_from_row).collect()
+            }
+
+            async fn count_elevated_members(
+                &self,
+                community: uuid::Uuid,
+                min_trust: i64,
+                except: uuid::Uuid,
+            ) -> $crate::Result<i64> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM community_members
+                     WHERE community_id = $1 AND user_id <> $2
+                       AND (role = 'admin' OR trust_score >= $3)",
+                )
+                .bind(community)
+                .bind(except)
+                .bind(min_trust)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(row.try_get("n")?)
+            }
+
+            async fn record_room(&self, room: &$crate::RoomRecord, now: $crate::Millis) -> $crate::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM matrix_rooms WHERE scope = $1 AND role = $2 AND room_id <> $3")
+                    .bind(room.scope.to_string())
+                    .bind(&room.role)
+                    .bind(&room.room_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO matrix_rooms (room_id, scope, role, created_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (room_id) DO UPDATE SET scope = excluded.scope, role = excluded.role",
+                )
+                .bind(&room.room_id)
+                .bind(room.scope.to_string())
+                .bind(&room.role)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn rooms_of(&self, scope: matrix_sync_core::Scope) -> $crate::Result<Vec<$crate::RoomRecord>> {
+                let rows = sqlx::query("SELECT room_id, scope, role FROM matrix_rooms WHERE scope = $1 ORDER BY role")
+                    .bind(scope.to_string())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(Self::room_from_row).collect()
+            }
+
+            async fn scopes_of_rooms(&self, room_ids: &[String]) -> $crate::Result<Vec<matrix_sync_core::Scope>> {
+                let mut scopes = std::collections::BTreeSet::new();
+                for room_id in room_ids {
+                    let row = sqlx::query("SELECT room_id, scope, role FROM matrix_rooms WHERE room_id = $1")
+                        .bind(room_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    if let Some(row) = row {
+                        scopes.insert(Self::room_from_row(&row)?.scope);
+                    }
+                }
+                Ok(scopes.into_iter().collect())
+            }
+
+            async fn append_audit(&self, entries: &[$crate::NewAuditEntry]) -> $crate::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for e in entries {
+                    sqlx::query(
+                        "INSERT INTO audit_log (at, action, community_id, council_id, room_id, user_id,
+                             old_level, new_level, cause, detail)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(e.at)
+                    .bind(&e.action)
+                    .bind(e.community_id)
+                    .bind(e.council_id)
+                    .bind(&e.room_id)
+                    .bind(&e.user_id)
+                    .bind(e.old_level)
+                    .bind(e.new_level)
+                    .bind(&e.cause)
+                    .bind(&e.detail)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn audit(&self, f: $crate::AuditFilter) -> $crate::Result<Vec<$crate::AuditEntry>> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT id, at, action, community_id, council_id, room_id, user_id, old_level,
+                            new_level, cause, detail
+                     FROM audit_log
+                     WHERE ($1 IS NULL OR community_id = $1) AND ($2 IS NULL OR at >= $2)
+                     ORDER BY id DESC LIMIT $3",
+                )
+                .bind(f.community_id)
+                .bind(f.since)
+                .bind(f.limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::AuditEntry {
+                            id: r.try_get("id")?,
+                            entry: $crate::NewAuditEntry {
+                                at: r.try_get("at")?,
+                                action: r.try_get("action")?,
+                                community_id: r.try_get("community_id")?,
+                                council_id: r.try_get("council_id")?,
+                                room_id: r.try_get("room_id")?,
+                                user_id: r.try_get("user_id")?,
+                                old_level: r.try_get("old_level")?,
+                                new_level: r.try_get("new_level")?,
+                                cause: r.try_get("cause")?,
+                                detail: r.try_get("detail")?,
+                            },
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn next_run_at(&self) -> $crate::Result<Option<$crate::Millis>> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT MIN(run_at) AS next FROM jobs WHERE state = 'pending' AND lease_token IS NULL",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(row.try_get("next")?)
             }
 
             async fn accept_transaction(

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use matrix_sync_core::{Backoff, Scope};
-use matrix_sync_store::{FailOutcome, NewUserMapping, PgStore, SqliteStore, Store};
+use matrix_sync_store::{
+    AuditFilter, CommunityRecord, FailOutcome, MemberRecord, NewAuditEntry, NewUserMapping, PgStore,
+    RoomRecord, SqliteStore, Store,
+};
 use uuid::Uuid;
 
 const LEASE: i64 = 30_000;
@@ -101,6 +104,10 @@ contract!(
     a_stale_worker_cannot_finish_a_job,
     racing_workers_claim_each_job_once,
     transactions_are_taken_once,
+    communities_are_upserted_with_their_reconcile,
+    members_are_kept_per_community,
+    rooms_are_recorded_per_scope_and_role,
+    audit_is_filtered_and_newest_first,
 );
 
 fn community() -> Scope {
@@ -412,4 +419,114 @@ async fn postgres_keeps_its_tables_in_its_own_schema() {
         PgStore::connect(&pg_url(), "Bad;Schema").await,
         Err(matrix_sync_store::StoreError::InvalidSchema(_))
     ));
+}
+
+fn community_record(id: Uuid, name: &str) -> CommunityRecord {
+    CommunityRecord {
+        id,
+        name: name.to_owned(),
+        matrix_enabled: true,
+        general_encrypted: false,
+        trust_levels: "[]".to_owned(),
+        created_at: 0,
+        updated_at: 0,
+        deleted_at: None,
+        hard_delete_at: None,
+    }
+}
+
+async fn communities_are_upserted_with_their_reconcile(store: Arc<dyn Store>) {
+    let id = Uuid::new_v4();
+    assert_eq!(store.community(id).await.unwrap(), None);
+    let first = store.put_community(&community_record(id, "Makers"), 100).await.unwrap();
+    assert_eq!((first.created_at, first.updated_at), (100, 100));
+    assert!(store.job_for_scope(Scope::Community(id)).await.unwrap().is_some(), "reconcile enqueued");
+    let updated = store
+        .put_community(&CommunityRecord { general_encrypted: true, ..community_record(id, "Makers & Co") }, 200)
+        .await
+        .unwrap();
+    assert_eq!((updated.created_at, updated.updated_at), (100, 200), "created_at is kept");
+    assert_eq!(updated.name, "Makers & Co");
+    assert!(updated.general_encrypted);
+    assert_eq!(store.community(id).await.unwrap(), Some(updated));
+    assert!(store.community_ids().await.unwrap().contains(&id));
+}
+
+async fn members_are_kept_per_community(store: Arc<dyn Store>) {
+    let (c, other) = (Uuid::new_v4(), Uuid::new_v4());
+    store.put_community(&community_record(c, "C"), 0).await.unwrap();
+    store.put_community(&community_record(other, "O"), 0).await.unwrap();
+    let job = store.claim(0, LEASE).await.unwrap().unwrap();
+    store.complete(&job, 0).await.unwrap();
+    let job = store.claim(0, LEASE).await.unwrap().unwrap();
+    store.complete(&job, 0).await.unwrap();
+
+    let (a, b, admin) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let m = |user_id, trust_score, role: &str| MemberRecord { user_id, trust_score, role: role.to_owned() };
+    store.put_member(c, &m(a, 3, "member"), 500, 10).await.unwrap();
+    store.put_member(c, &m(b, 40, "member"), 600, 20).await.unwrap();
+    store.put_member(c, &m(admin, 0, "admin"), 700, 30).await.unwrap();
+    store.put_member(other, &m(a, 99, "member"), 0, 30).await.unwrap();
+    let job = store.job_for_scope(Scope::Community(c)).await.unwrap().unwrap();
+    assert_eq!((job.run_at, job.generation), (500, 2), "member writes coalesce into one job");
+
+    store.put_member(c, &m(a, 16, "member"), 800, 40).await.unwrap();
+    assert_eq!(store.member(c, a).await.unwrap(), Some(m(a, 16, "member")));
+    assert_eq!(store.members(c).await.unwrap().len(), 3);
+    assert_eq!(store.count_elevated_members(c, 5, Uuid::nil()).await.unwrap(), 3);
+    assert_eq!(store.count_elevated_members(c, 30, Uuid::nil()).await.unwrap(), 2);
+    assert_eq!(store.count_elevated_members(c, 30, b).await.unwrap(), 1);
+
+    assert!(store.remove_member(c, a, 50).await.unwrap());
+    assert!(!store.remove_member(c, a, 60).await.unwrap());
+    assert_eq!(store.member(c, a).await.unwrap(), None);
+    assert_eq!(store.member(other, a).await.unwrap().map(|m| m.trust_score), Some(99));
+}
+
+async fn rooms_are_recorded_per_scope_and_role(store: Arc<dyn Store>) {
+    let scope = community();
+    let room = |id: &str, role: &str| RoomRecord { room_id: id.to_owned(), scope, role: role.to_owned() };
+    store.record_room(&room("!space:x", "space"), 0).await.unwrap();
+    store.record_room(&room("!general:x", "general"), 0).await.unwrap();
+    store.record_room(&room("!general:x", "general"), 1).await.unwrap();
+    assert_eq!(store.rooms_of(scope).await.unwrap(), vec![room("!general:x", "general"), room("!space:x", "space")]);
+    // A room found again under another id replaces the record.
+    store.record_room(&room("!general2:x", "general"), 2).await.unwrap();
+    assert_eq!(store.rooms_of(scope).await.unwrap().len(), 2);
+    let other = Scope::Council(Uuid::new_v4());
+    store.record_room(&RoomRecord { room_id: "!c:x".into(), scope: other, role: "space".into() }, 0).await.unwrap();
+    let ids = ["!space:x", "!general2:x", "!c:x", "!unknown:x", "!general:x"].map(str::to_owned);
+    let mut found = store.scopes_of_rooms(&ids).await.unwrap();
+    found.sort();
+    let mut want = vec![scope, other];
+    want.sort();
+    assert_eq!(found, want);
+}
+
+async fn audit_is_filtered_and_newest_first(store: Arc<dyn Store>) {
+    let (c, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let entry = |at, community: Uuid, action: &str| NewAuditEntry {
+        at,
+        action: action.to_owned(),
+        community_id: Some(community),
+        room_id: Some("!r:x".into()),
+        user_id: Some("@u:x".into()),
+        old_level: Some(0),
+        new_level: Some(50),
+        cause: Some("trust".into()),
+        ..NewAuditEntry::default()
+    };
+    store
+        .append_audit(&[entry(10, c, "room_created"), entry(20, other, "room_created"), entry(30, c, "power_level_changed")])
+        .await
+        .unwrap();
+    let all = store.audit(AuditFilter { community_id: Some(c), since: None, limit: 10 }).await.unwrap();
+    let actions: Vec<&str> = all.iter().map(|e| e.entry.action.as_str()).collect();
+    assert_eq!(actions, ["power_level_changed", "room_created"]);
+    assert_eq!(all[0].entry, entry(30, c, "power_level_changed"));
+    let recent = store.audit(AuditFilter { community_id: Some(c), since: Some(15), limit: 10 }).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    let limited = store.audit(AuditFilter { community_id: None, since: None, limit: 2 }).await.unwrap();
+    assert_eq!(limited.len(), 2);
+    assert!(limited[0].id > limited[1].id);
 }
