@@ -16,11 +16,7 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self {
-            base: Duration::from_millis(500),
-            cap: Duration::from_secs(300),
-            max_attempts: 20,
-        }
+        Self { base: Duration::from_millis(500), cap: Duration::from_secs(300), max_attempts: 20 }
     }
 }
 
@@ -29,9 +25,7 @@ impl Backoff {
     /// `base · 2^(attempts-1)`, capped.
     pub fn delay(&self, attempts: u32) -> Duration {
         let exponent = attempts.saturating_sub(1).min(31);
-        self.base
-            .checked_mul(1u32 << exponent)
-            .map_or(self.cap, |d| d.min(self.cap))
+        self.base.checked_mul(1u32 << exponent).map_or(self.cap, |d| d.min(self.cap))
     }
 
     /// Whether a job that has failed `attempts` times is dead.
@@ -47,11 +41,7 @@ mod tests {
 
     #[test]
     fn doubles_then_caps() {
-        let b = Backoff {
-            base: Duration::from_secs(1),
-            cap: Duration::from_secs(10),
-            max_attempts: 5,
-        };
+        let b = Backoff { base: Duration::from_secs(1), cap: Duration::from_secs(10), max_attempts: 5 };
         let delays: Vec<u64> = (1..=6).map(|a| b.delay(a).as_secs()).collect();
         assert_eq!(delays, vec![1, 2, 4, 8, 10, 10]);
         assert!(!b.is_exhausted(4));

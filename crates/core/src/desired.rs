@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use ruma::OwnedUserId;
 use uuid::Uuid;
 
+use crate::Scope;
 use crate::power::{CommunityRole, PowerLevels, TrustLevels, community_level};
 use crate::rooms::{RoomKey, RoomRole};
-use crate::Scope;
 
 /// How users get into a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,10 +81,8 @@ pub fn community_rooms(community: &Community, members: &[CommunityMember]) -> De
     let scope = Scope::Community(community.id);
     let space = RoomKey::new(scope, RoomRole::Space);
     let general = RoomKey::new(scope, RoomRole::General);
-    let levels: BTreeMap<OwnedUserId, i64> = members
-        .iter()
-        .map(|m| (m.user.clone(), community_level(&community.trust_levels, m.trust, m.role)))
-        .collect();
+    let levels: BTreeMap<OwnedUserId, i64> =
+        members.iter().map(|m| (m.user.clone(), community_level(&community.trust_levels, m.trust, m.role))).collect();
     let joined: BTreeSet<OwnedUserId> = members.iter().map(|m| m.user.clone()).collect();
     DesiredScope {
         rooms: vec![

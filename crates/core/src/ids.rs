@@ -28,15 +28,10 @@ pub struct MatrixIds {
 
 impl MatrixIds {
     pub fn new(server_name: &str, bot_user_id: &str) -> Result<Self, IdError> {
-        let server_name = ServerName::parse(server_name)
-            .map_err(|_| IdError::ServerName(server_name.to_owned()))?;
-        let bot =
-            UserId::parse(bot_user_id).map_err(|_| IdError::UserId(bot_user_id.to_owned()))?;
+        let server_name = ServerName::parse(server_name).map_err(|_| IdError::ServerName(server_name.to_owned()))?;
+        let bot = UserId::parse(bot_user_id).map_err(|_| IdError::UserId(bot_user_id.to_owned()))?;
         if bot.server_name() != server_name {
-            return Err(IdError::BotOnOtherServer {
-                bot: bot.to_string(),
-                server: server_name.to_string(),
-            });
+            return Err(IdError::BotOnOtherServer { bot: bot.to_string(), server: server_name.to_string() });
         }
         if Uuid::try_parse(bot.localpart()).is_ok() {
             return Err(IdError::BotIsPlatformUser(bot.localpart().to_owned()));
@@ -100,10 +95,7 @@ impl MatrixIds {
     /// The regular expression of the room aliases the service reserves, which
     /// give every room it creates a deterministic, recoverable identity.
     pub fn alias_namespace_regex(&self) -> String {
-        format!(
-            "#_matrix_sync_.*:{}",
-            regex_escape(self.server_name.as_str())
-        )
+        format!("#_matrix_sync_.*:{}", regex_escape(self.server_name.as_str()))
     }
 }
 
@@ -129,10 +121,7 @@ mod tests {
     #[test]
     fn user_id_is_lowercase_hyphenated_uuid() {
         let u = Uuid::parse_str("550E8400-E29B-41D4-A716-446655440000").unwrap();
-        assert_eq!(
-            ids().user(u).as_str(),
-            "@550e8400-e29b-41d4-a716-446655440000:example.org"
-        );
+        assert_eq!(ids().user(u).as_str(), "@550e8400-e29b-41d4-a716-446655440000:example.org");
     }
 
     #[test]
@@ -149,23 +138,11 @@ mod tests {
 
     #[test]
     fn bot_must_be_on_the_server_and_not_uuid_shaped() {
-        assert!(matches!(
-            MatrixIds::new("example.org", "@bot:other.org"),
-            Err(IdError::BotOnOtherServer { .. })
-        ));
+        assert!(matches!(MatrixIds::new("example.org", "@bot:other.org"), Err(IdError::BotOnOtherServer { .. })));
         let uuid_bot = format!("@{}:example.org", Uuid::new_v4());
-        assert!(matches!(
-            MatrixIds::new("example.org", &uuid_bot),
-            Err(IdError::BotIsPlatformUser(_))
-        ));
-        assert!(matches!(
-            MatrixIds::new("exa mple", "@bot:exa mple"),
-            Err(IdError::ServerName(_))
-        ));
-        assert!(matches!(
-            MatrixIds::new("example.org", "bot"),
-            Err(IdError::UserId(_))
-        ));
+        assert!(matches!(MatrixIds::new("example.org", &uuid_bot), Err(IdError::BotIsPlatformUser(_))));
+        assert!(matches!(MatrixIds::new("exa mple", "@bot:exa mple"), Err(IdError::ServerName(_))));
+        assert!(matches!(MatrixIds::new("example.org", "bot"), Err(IdError::UserId(_))));
     }
 
     #[test]
@@ -173,10 +150,7 @@ mod tests {
         let ids = MatrixIds::new("localhost:8448", "@matrix-sync:localhost:8448").unwrap();
         assert!(ids.user_namespace_regex().ends_with(":localhost:8448"));
         let ids = ids_for("chat.example.org");
-        assert!(
-            ids.user_namespace_regex()
-                .ends_with(":chat\\.example\\.org")
-        );
+        assert!(ids.user_namespace_regex().ends_with(":chat\\.example\\.org"));
         assert_eq!(ids.bot_regex(), "@matrix-sync:chat\\.example\\.org");
         assert_eq!(ids.sender_localpart(), "matrix-sync-appservice");
     }

@@ -47,24 +47,73 @@ pub enum Action {
         power: PowerLevels,
         invite: Vec<OwnedUserId>,
     },
-    SetName { room: RoomRef, name: String },
-    SetJoinRule { room: RoomRef, rule: PlannedJoinRule },
-    EnableEncryption { room: RoomRef },
+    SetName {
+        room: RoomRef,
+        name: String,
+    },
+    SetJoinRule {
+        room: RoomRef,
+        rule: PlannedJoinRule,
+    },
+    EnableEncryption {
+        room: RoomRef,
+    },
     /// Replace the power levels. `drift` when the current ones were not
     /// written by the service.
-    SetPowerLevels { room: RoomRef, power: PowerLevels, changes: Vec<LevelChange>, drift: bool },
+    SetPowerLevels {
+        room: RoomRef,
+        power: PowerLevels,
+        changes: Vec<LevelChange>,
+        drift: bool,
+    },
     /// `m.space.child` in the parent.
-    LinkChild { parent: RoomRef, child: RoomRef },
+    LinkChild {
+        parent: RoomRef,
+        child: RoomRef,
+    },
     /// `m.space.parent` in the child.
-    LinkParent { child: RoomRef, parent: RoomRef },
-    Unban { room: RoomRef, user: OwnedUserId },
-    Invite { room: RoomRef, user: OwnedUserId },
+    LinkParent {
+        child: RoomRef,
+        parent: RoomRef,
+    },
+    Unban {
+        room: RoomRef,
+        user: OwnedUserId,
+    },
+    Invite {
+        room: RoomRef,
+        user: OwnedUserId,
+    },
     /// The user joins, the service acting for them.
-    Join { room: RoomRef, user: OwnedUserId },
-    Kick { room: RoomRef, user: OwnedUserId },
+    Join {
+        room: RoomRef,
+        user: OwnedUserId,
+    },
+    Kick {
+        room: RoomRef,
+        user: OwnedUserId,
+    },
 }
 
 impl Action {
+    /// The existing (or just created) room the action changes; `None` for a
+    /// creation.
+    pub fn room(&self) -> Option<&RoomRef> {
+        match self {
+            Action::CreateRoom { .. } => None,
+            Action::SetName { room, .. }
+            | Action::SetJoinRule { room, .. }
+            | Action::EnableEncryption { room }
+            | Action::SetPowerLevels { room, .. }
+            | Action::Unban { room, .. }
+            | Action::Invite { room, .. }
+            | Action::Join { room, .. }
+            | Action::Kick { room, .. } => Some(room),
+            Action::LinkChild { parent, .. } => Some(parent),
+            Action::LinkParent { child, .. } => Some(child),
+        }
+    }
+
     /// A short name, for logs and metrics.
     pub fn name(&self) -> &'static str {
         match self {
@@ -151,9 +200,10 @@ fn plan_state(
     }
     let rule_matches = match (&rule, &have.join_rule) {
         (PlannedJoinRule::Invite, Some(ObservedJoinRule::Invite)) => true,
-        (PlannedJoinRule::Restricted { space: RoomRef::Existing(space) }, Some(ObservedJoinRule::Restricted(allow))) => {
-            allow.len() == 1 && allow.contains(space)
-        }
+        (
+            PlannedJoinRule::Restricted { space: RoomRef::Existing(space) },
+            Some(ObservedJoinRule::Restricted(allow)),
+        ) => allow.len() == 1 && allow.contains(space),
         _ => false,
     };
     if !rule_matches {

@@ -6,12 +6,12 @@ use proptest::prelude::*;
 use ruma::OwnedUserId;
 use uuid::Uuid;
 
+use crate::MatrixIds;
 use crate::desired::{Community, CommunityConfig, CommunityMember, DesiredScope, community_rooms};
 use crate::observed::{Membership, ObservedJoinRule, ObservedMember, ObservedScope};
 use crate::plan::{Action, plan};
 use crate::power::{CommunityRole, TrustLevels};
 use crate::simulate::apply;
-use crate::MatrixIds;
 
 fn ids() -> MatrixIds {
     MatrixIds::new("example.org", "@matrix-sync:example.org").unwrap()
@@ -181,10 +181,7 @@ fn a_new_community_is_created_in_one_pass_with_the_fewest_requests() {
     let actions = plan(&desired, &ObservedScope::default(), &ids);
     let names: Vec<&str> = actions.iter().map(Action::name).collect();
     // Space (with invitations), three joins; General, its child link, three joins.
-    assert_eq!(
-        names,
-        ["create_room", "join", "join", "join", "create_room", "link_child", "join", "join", "join"]
-    );
+    assert_eq!(names, ["create_room", "join", "join", "join", "create_room", "link_child", "join", "join", "join"]);
     let Action::CreateRoom { power, invite, .. } = &actions[0] else { panic!() };
     assert_eq!(invite.len(), 3);
     assert_eq!(power.users, BTreeMap::from([(user(2), 50), (user(3), 100)]));
@@ -212,10 +209,17 @@ fn removed_platform_users_are_kicked_but_outsiders_stay() {
     let mut state = apply(&ObservedScope::default(), &plan(&before, &ObservedScope::default(), &ids), &bot);
     let outsider: OwnedUserId = "@guest:elsewhere.org".try_into().unwrap();
     for room in state.rooms.values_mut() {
-        room.members.insert(outsider.clone(), ObservedMember { membership: Membership::Join, sender: outsider.clone() });
+        room.members
+            .insert(outsider.clone(), ObservedMember { membership: Membership::Join, sender: outsider.clone() });
     }
     let after = community(&[(1, 0, false)], "C", false);
     let actions = plan(&after, &state, &ids);
-    let kicks: Vec<_> = actions.iter().filter_map(|a| match a { Action::Kick { user, .. } => Some(user.clone()), _ => None }).collect();
+    let kicks: Vec<_> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Kick { user, .. } => Some(user.clone()),
+            _ => None,
+        })
+        .collect();
     assert_eq!(kicks, vec![user(2), user(2)]);
 }

@@ -69,11 +69,7 @@ impl TrustLevels {
 
     /// The level a trust score earns.
     pub fn level_for(&self, trust: u64) -> i64 {
-        self.0
-            .iter()
-            .rev()
-            .find(|l| trust >= l.min_trust)
-            .map_or(0, |l| l.power_level)
+        self.0.iter().rev().find(|l| trust >= l.min_trust).map_or(0, |l| l.power_level)
     }
 }
 
@@ -160,10 +156,7 @@ impl PowerLevels {
     pub fn for_room(users: BTreeMap<OwnedUserId, i64>) -> Self {
         Self {
             ban: MODERATOR_LEVEL,
-            events: ADMIN_ONLY_EVENTS
-                .iter()
-                .map(|e| ((*e).to_owned(), ADMIN_LEVEL))
-                .collect(),
+            events: ADMIN_ONLY_EVENTS.iter().map(|e| ((*e).to_owned(), ADMIN_LEVEL)).collect(),
             events_default: 0,
             invite: INVITE_LEVEL,
             kick: MODERATOR_LEVEL,
@@ -189,8 +182,7 @@ const ENVELOPE_RESERVE: usize = 2_048;
 /// How many users with a non-default level one power-levels event can list
 /// on this server, counting the longest entry (`"@uuid:server":100,`).
 pub fn power_levels_capacity(server_name: &str) -> usize {
-    let base = serde_json::to_vec(&PowerLevels::for_room(BTreeMap::new()))
-        .map_or(1024, |v| v.len());
+    let base = serde_json::to_vec(&PowerLevels::for_room(BTreeMap::new())).map_or(1024, |v| v.len());
     let entry = "\"@00000000-0000-0000-0000-000000000000:".len() + server_name.len() + "\":100,".len();
     (EVENT_SIZE_LIMIT - ENVELOPE_RESERVE - base) / entry
 }
@@ -229,7 +221,14 @@ mod tests {
         let pl = PowerLevels::for_room(BTreeMap::from([(alice.clone(), 50), (bob.clone(), 0)]));
         assert_eq!((pl.users_default, pl.events_default, pl.invite), (0, 0, 25));
         assert_eq!((pl.kick, pl.ban, pl.redact), (50, 50, 50));
-        for e in ["m.room.power_levels", "m.room.encryption", "m.room.join_rules", "m.room.history_visibility", "m.space.child", "m.space.parent"] {
+        for e in [
+            "m.room.power_levels",
+            "m.room.encryption",
+            "m.room.join_rules",
+            "m.room.history_visibility",
+            "m.space.child",
+            "m.space.parent",
+        ] {
             assert_eq!(pl.events.get(e), Some(&100), "{e}");
         }
         assert_eq!(pl.users.len(), 1, "level-0 users are not listed");
@@ -250,9 +249,7 @@ mod tests {
         let server = "communities.example.org";
         let n = power_levels_capacity(server);
         assert!((900..1_000).contains(&n), "{n}");
-        let users = (0..n)
-            .map(|_| (format!("@{}:{server}", uuid::Uuid::new_v4()).try_into().unwrap(), 100))
-            .collect();
+        let users = (0..n).map(|_| (format!("@{}:{server}", uuid::Uuid::new_v4()).try_into().unwrap(), 100)).collect();
         let size = serde_json::to_vec(&PowerLevels::for_room(users)).unwrap().len();
         assert!(size + ENVELOPE_RESERVE <= EVENT_SIZE_LIMIT, "{size}");
     }

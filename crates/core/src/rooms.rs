@@ -56,12 +56,7 @@ impl RoomKey {
 
     /// The localpart of the room's alias: `_matrix_sync_{kind}_{uuid}_{role}`.
     pub fn alias_localpart(&self) -> String {
-        format!(
-            "{ALIAS_PREFIX}{}_{}_{}",
-            self.scope.kind(),
-            self.scope.id().simple(),
-            self.role.as_str()
-        )
+        format!("{ALIAS_PREFIX}{}_{}_{}", self.scope.kind(), self.scope.id().simple(), self.role.as_str())
     }
 
     /// The full alias on a server.

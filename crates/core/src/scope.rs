@@ -83,11 +83,7 @@ mod tests {
 
     #[test]
     fn rejects_unknown_kinds_and_bad_ids() {
-        assert!(
-            "room:550e8400-e29b-41d4-a716-446655440000"
-                .parse::<Scope>()
-                .is_err()
-        );
+        assert!("room:550e8400-e29b-41d4-a716-446655440000".parse::<Scope>().is_err());
         assert!("community:nope".parse::<Scope>().is_err());
         assert!("community".parse::<Scope>().is_err());
     }

@@ -28,17 +28,20 @@ pub fn apply(observed: &ObservedScope, actions: &[Action], bot: &OwnedUserId) ->
                     members.insert(user.clone(), member(Membership::Invite, bot));
                 }
                 let parents = parent.iter().map(|p| id_of(&state, p)).collect();
-                state.rooms.insert(*key, ObservedRoom {
-                    room_id,
-                    name: Some(name.clone()),
-                    join_rule: Some(join_rule),
-                    encrypted: *encrypted,
-                    power: Some(power.clone()),
-                    power_sender: Some(bot.clone()),
-                    members,
-                    children: Default::default(),
-                    parents,
-                });
+                state.rooms.insert(
+                    *key,
+                    ObservedRoom {
+                        room_id,
+                        name: Some(name.clone()),
+                        join_rule: Some(join_rule),
+                        encrypted: *encrypted,
+                        power: Some(power.clone()),
+                        power_sender: Some(bot.clone()),
+                        members,
+                        children: Default::default(),
+                        parents,
+                    },
+                );
             }
             Action::SetName { room, name } => room_mut(&mut state, room, &id_of).name = Some(name.clone()),
             Action::SetJoinRule { room, rule: r } => {
@@ -94,11 +97,7 @@ fn room_mut<'a>(
     id_of: &impl Fn(&ObservedScope, &RoomRef) -> OwnedRoomId,
 ) -> &'a mut ObservedRoom {
     let id = id_of(state, room);
-    let key: RoomKey = *state
-        .rooms
-        .iter()
-        .find(|(_, r)| r.room_id == id)
-        .map(|(k, _)| k)
-        .unwrap_or_else(|| panic!("no room {id}"));
+    let key: RoomKey =
+        *state.rooms.iter().find(|(_, r)| r.room_id == id).map(|(k, _)| k).unwrap_or_else(|| panic!("no room {id}"));
     state.rooms.get_mut(&key).unwrap()
 }

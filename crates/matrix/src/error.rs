@@ -14,24 +14,13 @@ pub enum HomeserverError {
     Timeout { endpoint: &'static str },
     /// Still rate-limited after the allowed number of waits.
     #[error("the homeserver kept rate-limiting ({endpoint}); retry after {retry_after_ms} ms")]
-    RateLimited {
-        endpoint: &'static str,
-        retry_after_ms: u64,
-    },
+    RateLimited { endpoint: &'static str, retry_after_ms: u64 },
     /// The homeserver answered with a Matrix error.
     #[error("the homeserver refused ({endpoint}): {status} {errcode}: {message}")]
-    Refused {
-        endpoint: &'static str,
-        status: StatusCode,
-        errcode: String,
-        message: String,
-    },
+    Refused { endpoint: &'static str, status: StatusCode, errcode: String, message: String },
     /// The answer was not what the Matrix specification says.
     #[error("unexpected answer from the homeserver ({endpoint}): {detail}")]
-    Protocol {
-        endpoint: &'static str,
-        detail: String,
-    },
+    Protocol { endpoint: &'static str, detail: String },
 }
 
 impl HomeserverError {

@@ -1,12 +1,18 @@
 //! The homeserver side of matrix-sync: the application-service client that
 //! acts for the platform's users, and the registration the homeserver needs.
 
+mod accounts;
+mod apply;
 mod client;
 mod error;
 mod metrics;
 mod registration;
+mod rooms;
 
-pub use client::{AppserviceClient, ClientSettings, Registered, UserSession};
+pub use accounts::{Registered, UserSession};
+pub use apply::Applier;
+pub use client::{AppserviceClient, ClientSettings};
 pub use error::HomeserverError;
 pub use metrics::{CallLabels, HomeserverMetrics};
 pub use registration::Registration;
+pub use rooms::{MEGOLM, Moderation, NewRoom, ROOM_VERSION, join_rule_content, observed_room};

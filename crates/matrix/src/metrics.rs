@@ -29,9 +29,7 @@ impl Default for HomeserverMetrics {
         Self {
             calls: Family::default(),
             duration: Family::new_with_constructor(|| {
-                Histogram::new([
-                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                ])
+                Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
             }),
         }
     }
@@ -52,31 +50,15 @@ impl HomeserverMetrics {
     }
 
     pub(crate) fn record(&self, endpoint: &'static str, outcome: &'static str, seconds: f64) {
-        self.calls
-            .get_or_create(&CallLabels { endpoint, outcome })
-            .inc();
-        self.duration
-            .get_or_create(&EndpointLabels { endpoint })
-            .observe(seconds);
+        self.calls.get_or_create(&CallLabels { endpoint, outcome }).inc();
+        self.duration.get_or_create(&EndpointLabels { endpoint }).observe(seconds);
     }
 
     /// How many requests have been made to an endpoint, whatever the outcome.
     pub fn count(&self, endpoint: &'static str) -> u64 {
-        [
-            "ok",
-            "refused",
-            "server_error",
-            "unreachable",
-            "timeout",
-            "rate_limited",
-            "protocol_error",
-        ]
-        .iter()
-        .map(|outcome| {
-            self.calls
-                .get_or_create(&CallLabels { endpoint, outcome })
-                .get()
-        })
-        .sum()
+        ["ok", "refused", "server_error", "unreachable", "timeout", "rate_limited", "protocol_error"]
+            .iter()
+            .map(|outcome| self.calls.get_or_create(&CallLabels { endpoint, outcome }).get())
+            .sum()
     }
 }

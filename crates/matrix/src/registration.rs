@@ -65,13 +65,8 @@ mod tests {
         let ids = MatrixIds::new("example.org", "@matrix-sync:example.org").unwrap();
         let as_token = SecretString::from("as\"tok");
         let hs_token = SecretString::from("hs-tok");
-        let yaml = Registration {
-            ids: &ids,
-            url: "http://127.0.0.1:8090",
-            as_token: &as_token,
-            hs_token: &hs_token,
-        }
-        .to_yaml();
+        let yaml = Registration { ids: &ids, url: "http://127.0.0.1:8090", as_token: &as_token, hs_token: &hs_token }
+            .to_yaml();
         for needle in [
             "id: \"matrix-sync\"",
             "url: \"http://127.0.0.1:8090\"",

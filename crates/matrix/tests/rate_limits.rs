@@ -48,8 +48,7 @@ async fn canned(answers: Vec<(u16, &'static str)>) -> (url::Url, Arc<AtomicUsize
 fn client(url: url::Url, settings: ClientSettings) -> (AppserviceClient, HomeserverMetrics) {
     let metrics = HomeserverMetrics::default();
     let ids = MatrixIds::new("example.org", "@matrix-sync:example.org").unwrap();
-    let client =
-        AppserviceClient::new(url, SecretString::from("t"), ids, settings, metrics.clone());
+    let client = AppserviceClient::new(url, SecretString::from("t"), ids, settings, metrics.clone());
     (client.unwrap(), metrics)
 }
 
@@ -61,10 +60,7 @@ async fn waits_as_long_as_the_homeserver_asks_then_succeeds() {
     let (client, metrics) = client(url, ClientSettings::default());
     let started = Instant::now();
     assert_eq!(client.register("a").await.unwrap(), Registered::Created);
-    assert!(
-        started.elapsed() >= Duration::from_millis(600),
-        "honoured retry_after_ms twice"
-    );
+    assert!(started.elapsed() >= Duration::from_millis(600), "honoured retry_after_ms twice");
     assert_eq!(served.load(Ordering::SeqCst), 3);
     assert_eq!(metrics.count("register"), 3, "every request is counted");
 }
@@ -73,22 +69,10 @@ async fn waits_as_long_as_the_homeserver_asks_then_succeeds() {
 async fn gives_up_after_its_retry_limit_with_a_transient_error() {
     let limited = r#"{"errcode":"M_LIMIT_EXCEEDED","error":"slow down","retry_after_ms":10}"#;
     let (url, served) = canned(vec![(429, limited)]).await;
-    let settings = ClientSettings {
-        rate_limit_retries: 2,
-        ..ClientSettings::default()
-    };
+    let settings = ClientSettings { rate_limit_retries: 2, ..ClientSettings::default() };
     let (client, _) = client(url, settings);
     let err = client.register("a").await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            HomeserverError::RateLimited {
-                retry_after_ms: 10,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, HomeserverError::RateLimited { retry_after_ms: 10, .. }), "{err}");
     assert!(err.is_transient());
     assert_eq!(served.load(Ordering::SeqCst), 3);
 }
@@ -96,22 +80,13 @@ async fn gives_up_after_its_retry_limit_with_a_transient_error() {
 #[tokio::test]
 async fn a_silent_homeserver_times_out_instead_of_hanging() {
     let (url, _) = canned(vec![(0, "")]).await;
-    let settings = ClientSettings {
-        request_timeout: Duration::from_millis(300),
-        ..ClientSettings::default()
-    };
+    let settings = ClientSettings { request_timeout: Duration::from_millis(300), ..ClientSettings::default() };
     let (client, metrics) = client(url, settings);
     let started = Instant::now();
     let err = client.whoami(None).await.unwrap_err();
     assert!(matches!(err, HomeserverError::Timeout { .. }), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
-    let timeouts = metrics
-        .calls
-        .get_or_create(&CallLabels {
-            endpoint: "whoami",
-            outcome: "timeout",
-        })
-        .get();
+    let timeouts = metrics.calls.get_or_create(&CallLabels { endpoint: "whoami", outcome: "timeout" }).get();
     assert_eq!(timeouts, 1);
 }
 

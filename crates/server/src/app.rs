@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use matrix_sync_core::Backoff;
 use matrix_sync_matrix::{AppserviceClient, ClientSettings, HomeserverMetrics, Registered};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -41,11 +42,7 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let store = matrix_sync_store::connect(
-            config.database.url.expose_secret(),
-            &config.database.schema,
-        )
-        .await?;
+        let store = matrix_sync_store::connect(config.database.url.expose_secret(), &config.database.schema).await?;
         let homeserver_metrics = HomeserverMetrics::default();
         let homeserver = AppserviceClient::new(
             config.matrix.homeserver_url.clone(),
@@ -55,23 +52,20 @@ impl App {
             homeserver_metrics.clone(),
         )?;
         let addr = config.api.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind { addr, source })?;
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
         let state = AppState {
             config: Arc::new(config),
             store,
             homeserver,
             metrics: Arc::new(Metrics::new(homeserver_metrics)),
+            wakeup: Arc::new(tokio::sync::Notify::new()),
         };
         Ok(Self { listener, state })
     }
 
     /// The address actually bound (the port chosen when asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or(self.state.config.api.listen)
+        self.listener.local_addr().unwrap_or(self.state.config.api.listen)
     }
 
     pub fn state(&self) -> &AppState {
@@ -79,23 +73,20 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then stops in order.
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), StartError> {
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let Self { listener, state } = self;
         let cancel = CancellationToken::new();
         let mut background = JoinSet::new();
-        background.spawn(ensure_bot_registered(
-            state.homeserver.clone(),
-            cancel.clone(),
-        ));
+        background.spawn(ensure_bot_registered(state.homeserver.clone(), cancel.clone()));
+        let reconcile = &state.config.reconcile;
+        for _ in 0..reconcile.workers {
+            background.spawn(crate::worker::run(state.clone(), cancel.clone(), Backoff::default()));
+        }
+        background.spawn(crate::worker::anti_entropy(state.clone(), cancel.clone(), reconcile.anti_entropy));
 
         tracing::info!(addr = %listener.local_addr().map_err(StartError::Serve)?, backend = state.store.backend(), "matrix-sync is serving");
         let router = crate::api::router(state.clone());
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
 
         tracing::info!("shutting down: stopping background work");
         cancel.cancel();

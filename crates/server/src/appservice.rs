@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use matrix_sync_core::Scope;
 use ruma::UserId;
 use serde_json::{Value, json};
 
@@ -36,46 +35,29 @@ fn ok() -> Response {
 /// Takes a transaction in once: its id is recorded durably together with
 /// the reconcile jobs its events call for, so a replay (after a restart on
 /// either side) changes nothing.
-async fn transaction(
-    State(state): State<AppState>,
-    Path(txn_id): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn transaction(State(state): State<AppState>, Path(txn_id): Path<String>, body: Bytes) -> Response {
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
-        return matrix_error(
-            StatusCode::BAD_REQUEST,
-            "M_BAD_JSON",
-            "the transaction is not a JSON object",
-        );
+        return matrix_error(StatusCode::BAD_REQUEST, "M_BAD_JSON", "the transaction is not a JSON object");
     };
     let Some(Value::Array(events)) = body.get("events") else {
-        return matrix_error(
-            StatusCode::BAD_REQUEST,
-            "M_BAD_JSON",
-            "the transaction has no `events` list",
-        );
+        return matrix_error(StatusCode::BAD_REQUEST, "M_BAD_JSON", "the transaction has no `events` list");
     };
     if txn_id.is_empty() || txn_id.len() > 255 {
-        return matrix_error(
-            StatusCode::BAD_REQUEST,
-            "M_INVALID_PARAM",
-            "bad transaction id",
-        );
+        return matrix_error(StatusCode::BAD_REQUEST, "M_INVALID_PARAM", "bad transaction id");
     }
-    let scopes = scopes_touched(events);
+    let bot = state.homeserver.ids().bot().as_str();
+    let rooms = crate::push::rooms_with_foreign_changes(events, bot);
+    let scopes = match state.store.scopes_of_rooms(&rooms).await {
+        Ok(scopes) => scopes,
+        Err(e) => {
+            tracing::warn!(txn_id, error = %e, "cannot route appservice transaction");
+            return matrix_error(StatusCode::SERVICE_UNAVAILABLE, "M_UNKNOWN", "cannot record the transaction now");
+        }
+    };
     let now = crate::clock::now_millis();
-    match state
-        .store
-        .accept_transaction(&txn_id, events.len(), &scopes, now)
-        .await
-    {
+    match state.store.accept_transaction(&txn_id, events.len(), &scopes, now).await {
         Ok(true) => {
-            tracing::debug!(
-                txn_id,
-                events = events.len(),
-                scopes = scopes.len(),
-                "appservice transaction taken in"
-            );
+            tracing::debug!(txn_id, events = events.len(), scopes = scopes.len(), "appservice transaction taken in");
             ok()
         }
         Ok(false) => {
@@ -85,30 +67,16 @@ async fn transaction(
         Err(e) => {
             // Not acknowledged: the homeserver sends it again later.
             tracing::warn!(txn_id, error = %e, "cannot record appservice transaction");
-            matrix_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "M_UNKNOWN",
-                "cannot record the transaction now",
-            )
+            matrix_error(StatusCode::SERVICE_UNAVAILABLE, "M_UNKNOWN", "cannot record the transaction now")
         }
     }
-}
-
-/// The scopes whose rooms the pushed events touch. Rooms are known to the
-/// service once it creates them (communities, councils, DMs); until a room
-/// belongs to a scope, its events call for no work.
-fn scopes_touched(_events: &[Value]) -> Vec<Scope> {
-    Vec::new()
 }
 
 /// The homeserver asks whether a user in our namespace exists: it does when
 /// the platform has provisioned it.
 async fn user_query(State(state): State<AppState>, Path(user_id): Path<String>) -> Response {
     let ids = state.homeserver.ids();
-    let Some(user) = UserId::parse(&user_id)
-        .ok()
-        .and_then(|u| ids.platform_user(&u))
-    else {
+    let Some(user) = UserId::parse(&user_id).ok().and_then(|u| ids.platform_user(&u)) else {
         return matrix_error(StatusCode::NOT_FOUND, "M_NOT_FOUND", "not a platform user");
     };
     match state.store.user_mapping(user).await {
@@ -116,11 +84,7 @@ async fn user_query(State(state): State<AppState>, Path(user_id): Path<String>) 
         Ok(None) => matrix_error(StatusCode::NOT_FOUND, "M_NOT_FOUND", "not provisioned"),
         Err(e) => {
             tracing::warn!(error = %e, "user query failed");
-            matrix_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "M_UNKNOWN",
-                "try again later",
-            )
+            matrix_error(StatusCode::SERVICE_UNAVAILABLE, "M_UNKNOWN", "try again later")
         }
     }
 }

@@ -13,10 +13,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn constant_time_eq(given: &str, expected: &SecretString) -> bool {
-    given
-        .as_bytes()
-        .ct_eq(expected.expose_secret().as_bytes())
-        .into()
+    given.as_bytes().ct_eq(expected.expose_secret().as_bytes()).into()
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -26,11 +23,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// `/v1/*`: `Authorization: Bearer $MATRIX_SYNC_API_TOKEN`, else 401.
-pub async fn require_api_token(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn require_api_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
     match bearer(req.headers()) {
         Some(token) if constant_time_eq(token, &state.config.api.api_token) => next.run(req).await,
         _ => ApiError::Unauthorized.into_response(),
@@ -42,31 +35,19 @@ pub async fn require_api_token(
 /// Missing: 401 `M_UNAUTHORIZED`; wrong: 403 `M_FORBIDDEN`.
 pub async fn require_hs_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let from_query = req.uri().query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "access_token")
-            .map(|(_, v)| v.into_owned())
+        url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "access_token").map(|(_, v)| v.into_owned())
     });
     let given = bearer(req.headers()).map(str::to_owned).or(from_query);
     match given {
-        None => matrix_error(
-            StatusCode::UNAUTHORIZED,
-            "M_UNAUTHORIZED",
-            "missing hs_token",
-        ),
-        Some(token) if constant_time_eq(&token, &state.config.matrix.hs_token) => {
-            next.run(req).await
-        }
+        None => matrix_error(StatusCode::UNAUTHORIZED, "M_UNAUTHORIZED", "missing hs_token"),
+        Some(token) if constant_time_eq(&token, &state.config.matrix.hs_token) => next.run(req).await,
         Some(_) => matrix_error(StatusCode::FORBIDDEN, "M_FORBIDDEN", "wrong hs_token"),
     }
 }
 
 /// An error in the Matrix specification's shape, for the appservice API.
 pub fn matrix_error(status: StatusCode, errcode: &str, error: &str) -> Response {
-    (
-        status,
-        axum::Json(serde_json::json!({ "errcode": errcode, "error": error })),
-    )
-        .into_response()
+    (status, axum::Json(serde_json::json!({ "errcode": errcode, "error": error }))).into_response()
 }
 
 #[cfg(test)]

@@ -11,11 +11,7 @@ use crate::App;
 use crate::config::{Config, ConfigError, DatabaseConfig, MatrixConfig, Source};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "matrix-sync",
-    version,
-    about = "Matrix chat for a community platform"
-)]
+#[command(name = "matrix-sync", version, about = "Matrix chat for a community platform")]
 pub struct Cli {
     /// A TOML file with the same keys as the environment (the environment wins).
     #[arg(long, global = true, env = "MATRIX_SYNC_CONFIG")]
@@ -46,10 +42,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_json);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
@@ -123,12 +116,7 @@ async fn run(cli: Cli) -> ExitCode {
 /// Writes a file only its owner can read: the registration holds both tokens.
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
     file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     file.write_all(text.as_bytes())
 }

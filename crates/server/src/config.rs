@@ -33,10 +33,7 @@ pub struct Source {
 impl Source {
     /// The process environment, plus the TOML file if one is named.
     pub fn from_env(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut source = Self {
-            env: std::env::vars().collect(),
-            file: HashMap::new(),
-        };
+        let mut source = Self { env: std::env::vars().collect(), file: HashMap::new() };
         if let Some(path) = file {
             source.file = read_toml(path)?;
         }
@@ -45,13 +42,7 @@ impl Source {
 
     /// Settings given as pairs (tests, embedding).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Self {
-            env: pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-            file: HashMap::new(),
-        }
+        Self { env: pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(), file: HashMap::new() }
     }
 
     fn get(&self, key: &str) -> Option<&str> {
@@ -72,34 +63,22 @@ impl Source {
         key: &'static str,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Result<Option<T>, ConfigError> {
-        self.get(key)
-            .map(|v| parse(v).map_err(|problem| ConfigError::Malformed { key, problem }))
-            .transpose()
+        self.get(key).map(|v| parse(v).map_err(|problem| ConfigError::Malformed { key, problem })).transpose()
     }
 }
 
 fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
-    let file_err = |problem: String| ConfigError::File {
-        path: path.display().to_string(),
-        problem,
-    };
+    let file_err = |problem: String| ConfigError::File { path: path.display().to_string(), problem };
     let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| file_err(e.message().to_owned()))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.message().to_owned()))?;
     table
         .into_iter()
         .map(|(k, v)| {
             let v = match v {
                 toml::Value::String(s) => s,
-                toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_) => {
-                    v.to_string()
-                }
+                toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_) => v.to_string(),
                 other => {
-                    return Err(file_err(format!(
-                        "{k}: expected a string, found {}",
-                        other.type_str()
-                    )));
+                    return Err(file_err(format!("{k}: expected a string, found {}", other.type_str())));
                 }
             };
             Ok((k, v))
@@ -150,6 +129,19 @@ pub struct LifecycleConfig {
     pub retention: Duration,
 }
 
+/// How the reconciler runs. Not in the contract; defaults suit most sites.
+#[derive(Debug, Clone)]
+pub struct ReconcileConfig {
+    /// Concurrent reconcile workers in this process (`MATRIX_SYNC_WORKERS`).
+    pub workers: usize,
+    /// How long member writes wait for more changes to the same community,
+    /// so a burst ends in one power-levels event per room (`MATRIX_SYNC_COALESCE`).
+    pub coalesce: Duration,
+    /// How often every scope is reconciled even without a change, to catch
+    /// pushes that never arrived (`MATRIX_SYNC_ANTI_ENTROPY`).
+    pub anti_entropy: Duration,
+}
+
 /// Everything `serve` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -157,6 +149,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub api: ApiConfig,
     pub lifecycle: LifecycleConfig,
+    pub reconcile: ReconcileConfig,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8090";
@@ -169,15 +162,38 @@ impl Config {
             database: DatabaseConfig::load(source)?,
             api: ApiConfig::load(source)?,
             lifecycle: LifecycleConfig::load(source)?,
+            reconcile: ReconcileConfig::load(source)?,
+        })
+    }
+}
+
+fn duration(key: &'static str, source: &Source, default: Duration) -> Result<Duration, ConfigError> {
+    Ok(source
+        .parsed(key, |v| {
+            humantime::parse_duration(v).map_err(|e| format!("`{v}`: {e} (use e.g. 60d, 12h, 90s, 200ms)"))
+        })?
+        .unwrap_or(default))
+}
+
+impl ReconcileConfig {
+    pub fn load(source: &Source) -> Result<Self, ConfigError> {
+        let workers = source
+            .parsed("MATRIX_SYNC_WORKERS", |v| match v.parse::<usize>() {
+                Ok(n) if (1..=64).contains(&n) => Ok(n),
+                _ => Err(format!("`{v}` is not a number from 1 to 64")),
+            })?
+            .unwrap_or(2);
+        Ok(Self {
+            workers,
+            coalesce: duration("MATRIX_SYNC_COALESCE", source, Duration::from_millis(200))?,
+            anti_entropy: duration("MATRIX_SYNC_ANTI_ENTROPY", source, Duration::from_secs(600))?,
         })
     }
 }
 
 fn listen(source: &Source) -> Result<SocketAddr, ConfigError> {
     Ok(source
-        .parsed("MATRIX_SYNC_LISTEN", |v| {
-            v.parse::<SocketAddr>().map_err(|e| e.to_string())
-        })?
+        .parsed("MATRIX_SYNC_LISTEN", |v| v.parse::<SocketAddr>().map_err(|e| e.to_string()))?
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8090))))
 }
 
@@ -191,13 +207,8 @@ fn http_url(v: &str) -> Result<Url, String> {
 
 impl MatrixConfig {
     pub fn load(source: &Source) -> Result<Self, ConfigError> {
-        let homeserver_url =
-            http_url(source.required("MATRIX_HOMESERVER_URL")?).map_err(|problem| {
-                ConfigError::Malformed {
-                    key: "MATRIX_HOMESERVER_URL",
-                    problem,
-                }
-            })?;
+        let homeserver_url = http_url(source.required("MATRIX_HOMESERVER_URL")?)
+            .map_err(|problem| ConfigError::Malformed { key: "MATRIX_HOMESERVER_URL", problem })?;
         let server_name = source.required("MATRIX_SERVER_NAME")?;
         let bot = source.required("MATRIX_BOT_USER_ID")?;
         let ids = MatrixIds::new(server_name, bot).map_err(|e| {
@@ -205,10 +216,7 @@ impl MatrixConfig {
                 matrix_sync_core::IdError::ServerName(_) => "MATRIX_SERVER_NAME",
                 _ => "MATRIX_BOT_USER_ID",
             };
-            ConfigError::Malformed {
-                key,
-                problem: e.to_string(),
-            }
+            ConfigError::Malformed { key, problem: e.to_string() }
         })?;
         let appservice_url = match source.parsed("MATRIX_SYNC_APPSERVICE_URL", http_url)? {
             Some(url) => url.to_string().trim_end_matches('/').to_owned(),
@@ -220,9 +228,7 @@ impl MatrixConfig {
             appservice_url,
             as_token: SecretString::from(source.required("MATRIX_BOT_ACCESS_TOKEN")?),
             hs_token: SecretString::from(source.required("MATRIX_AS_HS_TOKEN")?),
-            admin_token: source
-                .get("MATRIX_ADMIN_ACCESS_TOKEN")
-                .map(SecretString::from),
+            admin_token: source.get("MATRIX_ADMIN_ACCESS_TOKEN").map(SecretString::from),
         })
     }
 }
@@ -230,41 +236,27 @@ impl MatrixConfig {
 impl DatabaseConfig {
     pub fn load(source: &Source) -> Result<Self, ConfigError> {
         let url = source.get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL);
-        if !["sqlite:", "postgres://", "postgresql://"]
-            .iter()
-            .any(|p| url.starts_with(p))
-        {
+        if !["sqlite:", "postgres://", "postgresql://"].iter().any(|p| url.starts_with(p)) {
             return Err(ConfigError::Malformed {
                 key: "DATABASE_URL",
                 problem: "expected postgres://… or sqlite://…".into(),
             });
         }
-        let schema = source
-            .get("MATRIX_SYNC_DB_SCHEMA")
-            .unwrap_or(matrix_sync_store::DEFAULT_SCHEMA);
-        Ok(Self {
-            url: SecretString::from(url),
-            schema: schema.to_owned(),
-        })
+        let schema = source.get("MATRIX_SYNC_DB_SCHEMA").unwrap_or(matrix_sync_store::DEFAULT_SCHEMA);
+        Ok(Self { url: SecretString::from(url), schema: schema.to_owned() })
     }
 }
 
 impl ApiConfig {
     pub fn load(source: &Source) -> Result<Self, ConfigError> {
-        let oidc_keys = [
-            "MATRIX_SYNC_OIDC_ISSUER",
-            "MATRIX_SYNC_OIDC_AUDIENCE",
-            "MATRIX_SYNC_OIDC_JWKS_URL",
-        ];
+        let oidc_keys = ["MATRIX_SYNC_OIDC_ISSUER", "MATRIX_SYNC_OIDC_AUDIENCE", "MATRIX_SYNC_OIDC_JWKS_URL"];
         let oidc = if oidc_keys.iter().any(|k| source.get(k).is_some()) {
             Some(OidcConfig {
                 issuer: source.required("MATRIX_SYNC_OIDC_ISSUER")?.to_owned(),
                 audience: source.required("MATRIX_SYNC_OIDC_AUDIENCE")?.to_owned(),
                 jwks_url: source
                     .parsed("MATRIX_SYNC_OIDC_JWKS_URL", http_url)?
-                    .ok_or(ConfigError::Missing {
-                        key: "MATRIX_SYNC_OIDC_JWKS_URL",
-                    })?,
+                    .ok_or(ConfigError::Missing { key: "MATRIX_SYNC_OIDC_JWKS_URL" })?,
             })
         } else {
             None
@@ -284,8 +276,7 @@ impl LifecycleConfig {
             data_dir: PathBuf::from(source.get("MATRIX_SYNC_DATA_DIR").unwrap_or("./data")),
             retention: source
                 .parsed("MATRIX_SYNC_RETENTION", |v| {
-                    humantime::parse_duration(v)
-                        .map_err(|e| format!("`{v}`: {e} (use e.g. 60d, 12h, 90s)"))
+                    humantime::parse_duration(v).map_err(|e| format!("`{v}`: {e} (use e.g. 60d, 12h, 90s)"))
                 })?
                 .unwrap_or(Duration::from_secs(60 * 24 * 3600)),
         })
@@ -357,12 +348,7 @@ mod tests {
     #[test]
     fn oidc_needs_all_three_settings() {
         let err = Config::load(&with(&[("MATRIX_SYNC_OIDC_ISSUER", "http://idp")])).unwrap_err();
-        assert_eq!(
-            err,
-            ConfigError::Missing {
-                key: "MATRIX_SYNC_OIDC_AUDIENCE"
-            }
-        );
+        assert_eq!(err, ConfigError::Missing { key: "MATRIX_SYNC_OIDC_AUDIENCE" });
         let c = Config::load(&with(&[
             ("MATRIX_SYNC_OIDC_ISSUER", "http://idp/realms/x"),
             ("MATRIX_SYNC_OIDC_AUDIENCE", "platform"),
@@ -389,18 +375,10 @@ mod tests {
             "MATRIX_HOMESERVER_URL = \"http://file:8008\"\nmatrix_server_name = \"example.org\"\nMATRIX_SYNC_RETENTION = \"5s\"\n",
         )
         .unwrap();
-        let mut source = Source::from_pairs(
-            MINIMAL
-                .into_iter()
-                .filter(|(k, _)| *k != "MATRIX_SERVER_NAME"),
-        );
+        let mut source = Source::from_pairs(MINIMAL.into_iter().filter(|(k, _)| *k != "MATRIX_SERVER_NAME"));
         source.file = read_toml(&path).unwrap();
         let c = Config::load(&source).unwrap();
-        assert_eq!(
-            c.matrix.homeserver_url.as_str(),
-            "http://127.0.0.1:8008/",
-            "environment wins"
-        );
+        assert_eq!(c.matrix.homeserver_url.as_str(), "http://127.0.0.1:8008/", "environment wins");
         assert_eq!(c.matrix.ids.server_name().as_str(), "example.org");
         assert_eq!(c.lifecycle.retention, Duration::from_secs(5));
 

@@ -23,10 +23,10 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    Unprocessable(String),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     #[error("the homeserver is unavailable; try again later")]
     HomeserverUnavailable(#[source] HomeserverError),
     #[error("the homeserver refused the request")]
@@ -54,17 +54,13 @@ pub struct ErrorDetail {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) | ApiError::InvalidId(_) | ApiError::InvalidJson(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::BadRequest(_) | ApiError::InvalidId(_) | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::HomeserverUnavailable(_) | ApiError::DatabaseUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::HomeserverUnavailable(_) | ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::HomeserverRefused(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -78,8 +74,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::Unprocessable(_) => "unprocessable",
+            ApiError::Conflict { code, .. } | ApiError::Unprocessable { code, .. } => code,
             ApiError::HomeserverUnavailable(_) => "homeserver_unavailable",
             ApiError::HomeserverRefused(_) => "homeserver_refused",
             ApiError::DatabaseUnavailable(_) => "database_unavailable",
@@ -90,21 +85,13 @@ impl ApiError {
 
 impl From<HomeserverError> for ApiError {
     fn from(e: HomeserverError) -> Self {
-        if e.is_transient() {
-            ApiError::HomeserverUnavailable(e)
-        } else {
-            ApiError::HomeserverRefused(e)
-        }
+        if e.is_transient() { ApiError::HomeserverUnavailable(e) } else { ApiError::HomeserverRefused(e) }
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        if e.is_unavailable() {
-            ApiError::DatabaseUnavailable(e)
-        } else {
-            ApiError::Internal(e.to_string())
-        }
+        if e.is_unavailable() { ApiError::DatabaseUnavailable(e) } else { ApiError::Internal(e.to_string()) }
     }
 }
 
@@ -120,12 +107,7 @@ impl IntoResponse for ApiError {
                 _ => tracing::warn!(code = self.code(), cause, "request failed"),
             }
         }
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code(),
-                message: self.to_string(),
-            },
-        };
+        let body = ErrorBody { error: ErrorDetail { code: self.code(), message: self.to_string() } };
         (status, Json(body)).into_response()
     }
 }

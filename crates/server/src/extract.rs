@@ -46,9 +46,7 @@ where
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
-        serde_json::from_slice(&bytes)
-            .map(Self)
-            .map_err(|e| ApiError::InvalidJson(e.to_string()))
+        serde_json::from_slice(&bytes).map(Self).map_err(|e| ApiError::InvalidJson(e.to_string()))
     }
 }
 
@@ -68,10 +66,7 @@ mod tests {
             "{550e8400-e29b-41d4-a716-446655440000}",
             "550e8400-e29b-41d4-a716-44665544000g",
         ] {
-            assert!(
-                matches!(platform_id(bad), Err(ApiError::InvalidId(_))),
-                "{bad}"
-            );
+            assert!(matches!(platform_id(bad), Err(ApiError::InvalidId(_))), "{bad}");
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod app;
 pub mod appservice;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod clock;
@@ -13,7 +14,11 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod provision;
+pub mod push;
+pub mod reconcile;
 pub mod state;
+pub mod status;
+pub mod worker;
 
 pub use app::{App, StartError};
 pub use config::{Config, ConfigError, Source};

@@ -30,12 +30,20 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NameLabels {
+    pub name: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
     pub http_duration: Family<RouteLabels, Histogram>,
     pub jobs_pending: Gauge,
     pub jobs_dead: Gauge,
+    pub reconciles: Family<NameLabels, Counter>,
+    pub actions: Family<NameLabels, Counter>,
+    pub power_levels_full: Counter,
     pub homeserver: HomeserverMetrics,
 }
 
@@ -48,25 +56,23 @@ impl Metrics {
         });
         let jobs_pending = Gauge::default();
         let jobs_dead = Gauge::default();
-        registry.register(
-            "matrix_sync_http_requests",
-            "HTTP requests served",
-            http_requests.clone(),
-        );
+        registry.register("matrix_sync_http_requests", "HTTP requests served", http_requests.clone());
         registry.register(
             "matrix_sync_http_request_duration_seconds",
             "Time to answer HTTP requests",
             http_duration.clone(),
         );
+        registry.register("matrix_sync_jobs_pending", "Reconcile jobs waiting or running", jobs_pending.clone());
+        registry.register("matrix_sync_jobs_dead", "Reconcile jobs that used up their attempts", jobs_dead.clone());
+        let reconciles = Family::<NameLabels, Counter>::default();
+        let actions = Family::<NameLabels, Counter>::default();
+        let power_levels_full = Counter::default();
+        registry.register("matrix_sync_reconciles", "Reconciles by outcome (ok, retry, dead)", reconciles.clone());
+        registry.register("matrix_sync_plan_actions", "Planned actions applied, by kind", actions.clone());
         registry.register(
-            "matrix_sync_jobs_pending",
-            "Reconcile jobs waiting or running",
-            jobs_pending.clone(),
-        );
-        registry.register(
-            "matrix_sync_jobs_dead",
-            "Reconcile jobs that used up their attempts",
-            jobs_dead.clone(),
+            "matrix_sync_power_levels_full",
+            "Writes refused because a room's power levels would exceed the event size limit",
+            power_levels_full.clone(),
         );
         homeserver.register(&mut registry);
         Self {
@@ -75,8 +81,19 @@ impl Metrics {
             http_duration,
             jobs_pending,
             jobs_dead,
+            reconciles,
+            actions,
+            power_levels_full,
             homeserver,
         }
+    }
+
+    pub fn count_reconcile(&self, outcome: &'static str) {
+        self.reconciles.get_or_create(&NameLabels { name: outcome }).inc();
+    }
+
+    pub fn count_action(&self, action: &'static str) {
+        self.actions.get_or_create(&NameLabels { name: action }).inc();
     }
 
     /// The text exposition, with the queue depth read fresh from the store.
@@ -97,23 +114,14 @@ impl Metrics {
 /// Counts and times every request by its route template (not its path, so
 /// ids do not multiply the series).
 pub async fn track_http(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = req.method().to_string();
     let started = Instant::now();
     let response = next.run(req).await;
     let m = &state.metrics;
     m.http_requests
-        .get_or_create(&HttpLabels {
-            method,
-            route: route.clone(),
-            status: response.status().as_u16(),
-        })
+        .get_or_create(&HttpLabels { method, route: route.clone(), status: response.status().as_u16() })
         .inc();
-    m.http_duration
-        .get_or_create(&RouteLabels { route })
-        .observe(started.elapsed().as_secs_f64());
+    m.http_duration.get_or_create(&RouteLabels { route }).observe(started.elapsed().as_secs_f64());
     response
 }

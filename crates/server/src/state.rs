@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use matrix_sync_matrix::AppserviceClient;
 use matrix_sync_store::Store;
+use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -13,4 +14,6 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub homeserver: AppserviceClient,
     pub metrics: Arc<Metrics>,
+    /// Wakes idle workers when new work is enqueued in this process.
+    pub wakeup: Arc<Notify>,
 }

@@ -15,55 +15,19 @@ async fn hs_token_is_required() {
     let path = "/_matrix/app/v1/transactions/t1";
     let body = json!({"events": []});
     let (status, v) = read(app.raw(Method::PUT, path).json(&body).send().await.unwrap()).await;
-    assert_eq!(
-        (status, v["errcode"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("M_UNAUTHORIZED"))
-    );
-    let (status, v) = read(
-        app.raw(Method::PUT, path)
-            .bearer_auth("wrong")
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, v["errcode"].as_str()),
-        (StatusCode::FORBIDDEN, Some("M_FORBIDDEN"))
-    );
-    let (status, v) = read(
-        app.raw(Method::PUT, &format!("{path}?access_token=wrong"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, v["errcode"].as_str()),
-        (StatusCode::FORBIDDEN, Some("M_FORBIDDEN"))
-    );
-    let api_token_is_not_hs_token = read(
-        app.raw(Method::PUT, path)
-            .bearer_auth(app.api_token())
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    assert_eq!((status, v["errcode"].as_str()), (StatusCode::UNAUTHORIZED, Some("M_UNAUTHORIZED")));
+    let (status, v) = read(app.raw(Method::PUT, path).bearer_auth("wrong").json(&body).send().await.unwrap()).await;
+    assert_eq!((status, v["errcode"].as_str()), (StatusCode::FORBIDDEN, Some("M_FORBIDDEN")));
+    let (status, v) =
+        read(app.raw(Method::PUT, &format!("{path}?access_token=wrong")).json(&body).send().await.unwrap()).await;
+    assert_eq!((status, v["errcode"].as_str()), (StatusCode::FORBIDDEN, Some("M_FORBIDDEN")));
+    let api_token_is_not_hs_token =
+        read(app.raw(Method::PUT, path).bearer_auth(app.api_token()).json(&body).send().await.unwrap()).await;
     assert_eq!(api_token_is_not_hs_token.0, StatusCode::FORBIDDEN);
     // The legacy query parameter is still accepted with the right token.
     let hs_token = app.hs.get("MATRIX_AS_HS_TOKEN").to_owned();
-    let (status, _) = read(
-        app.raw(Method::PUT, &format!("{path}?access_token={hs_token}"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) =
+        read(app.raw(Method::PUT, &format!("{path}?access_token={hs_token}")).json(&body).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     app.stop().await;
 }
@@ -76,36 +40,14 @@ async fn transactions_are_taken_once_even_across_restarts() {
     let path = format!("/_matrix/app/v1/transactions/{txn}");
     let body = json!({"events": [{"type": "m.room.message", "room_id": "!r:localhost", "sender": "@x:localhost", "content": {}}]});
     for _ in 0..2 {
-        let (status, v) = read(
-            app.raw(Method::PUT, &path)
-                .bearer_auth(&hs_token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, v) =
+            read(app.raw(Method::PUT, &path).bearer_auth(&hs_token).json(&body).send().await.unwrap()).await;
         assert_eq!(status, StatusCode::OK, "{v}");
     }
     let app = app.restart().await;
-    let (status, _) = read(
-        app.raw(Method::PUT, &path)
-            .bearer_auth(&hs_token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = read(app.raw(Method::PUT, &path).bearer_auth(&hs_token).json(&body).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK, "a replay is acknowledged");
-    assert!(
-        !app.state
-            .store
-            .accept_transaction(&txn, 1, &[], 0)
-            .await
-            .unwrap(),
-        "the id was recorded durably, once"
-    );
+    assert!(!app.state.store.accept_transaction(&txn, 1, &[], 0).await.unwrap(), "the id was recorded durably, once");
 
     for malformed in ["not json", "[]", "{\"no_events\": true}", "{\"events\": 5}"] {
         let (status, v) = read(
@@ -117,18 +59,10 @@ async fn transactions_are_taken_once_even_across_restarts() {
                 .unwrap(),
         )
         .await;
-        assert_eq!(
-            (status, v["errcode"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("M_BAD_JSON")),
-            "{malformed}"
-        );
+        assert_eq!((status, v["errcode"].as_str()), (StatusCode::BAD_REQUEST, Some("M_BAD_JSON")), "{malformed}");
     }
     assert!(
-        app.state
-            .store
-            .accept_transaction("bad", 0, &[], 0)
-            .await
-            .unwrap(),
+        app.state.store.accept_transaction("bad", 0, &[], 0).await.unwrap(),
         "a malformed transaction is not recorded"
     );
     app.stop().await;
@@ -140,41 +74,18 @@ async fn user_and_room_queries() {
     let hs_token = app.hs.get("MATRIX_AS_HS_TOKEN").to_owned();
     let user = Uuid::new_v4();
     let query = |id: String| {
-        let path = format!(
-            "/_matrix/app/v1/users/{}",
-            matrix_sync_testkit::encode_segment(&id)
-        );
+        let path = format!("/_matrix/app/v1/users/{}", matrix_sync_testkit::encode_segment(&id));
         app.raw(Method::GET, &path).bearer_auth(&hs_token).send()
     };
-    assert_eq!(
-        query(app.hs.matrix_id(user)).await.unwrap().status(),
-        StatusCode::NOT_FOUND
-    );
-    let (status, _) = app
-        .call(Method::PUT, &format!("/v1/users/{user}"), None)
-        .await;
+    assert_eq!(query(app.hs.matrix_id(user)).await.unwrap().status(), StatusCode::NOT_FOUND);
+    let (status, _) = app.call(Method::PUT, &format!("/v1/users/{user}"), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        query(app.hs.matrix_id(user)).await.unwrap().status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        query(format!("@{user}:elsewhere.org"))
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        query("garbage".into()).await.unwrap().status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(query(app.hs.matrix_id(user)).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(query(format!("@{user}:elsewhere.org")).await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(query("garbage".into()).await.unwrap().status(), StatusCode::NOT_FOUND);
 
     let room = app
-        .raw(
-            Method::GET,
-            "/_matrix/app/v1/rooms/%23_matrix_sync_x%3Alocalhost",
-        )
+        .raw(Method::GET, "/_matrix/app/v1/rooms/%23_matrix_sync_x%3Alocalhost")
         .bearer_auth(&hs_token)
         .send()
         .await
@@ -188,14 +99,10 @@ async fn user_and_room_queries() {
 /// This test binds the listen address written into the registration.
 #[tokio::test]
 async fn the_homeserver_reaches_the_service_through_the_registration() {
-    let hs = matrix_sync_testkit::LocalHomeserver::for_tests();
-    let listen = hs.get("MATRIX_SYNC_LISTEN").to_owned();
-    let app = TestApp::spawn_with(common::Db::Sqlite, &[("MATRIX_SYNC_LISTEN", &listen)]).await;
+    let app = TestApp::spawn_receiving_pushes(&[]).await;
+    let hs = app.hs.clone();
     let response = reqwest::Client::new()
-        .post(format!(
-            "{}/_matrix/client/v1/appservice/matrix-sync/ping",
-            hs.url()
-        ))
+        .post(format!("{}/_matrix/client/v1/appservice/matrix-sync/ping", hs.url()))
         .bearer_auth(hs.as_token())
         .json(&json!({"transaction_id": "ping-1"}))
         .send()

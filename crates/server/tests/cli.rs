@@ -7,8 +7,7 @@ use std::process::Command;
 
 fn matrix_sync() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_matrix-sync"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
     cmd
 }
 
@@ -22,16 +21,8 @@ const SETTINGS: [(&str, &str); 5] = [
 
 #[test]
 fn registration_is_printed_from_the_configuration() {
-    let out = matrix_sync()
-        .envs(SETTINGS)
-        .arg("registration")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = matrix_sync().envs(SETTINGS).arg("registration").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let yaml = String::from_utf8(out.stdout).unwrap();
     assert!(yaml.contains("url: \"http://127.0.0.1:8090\""), "{yaml}");
     assert!(yaml.contains("as_token: \"as-token-secret\""));
@@ -48,40 +39,21 @@ fn registration_file_is_private() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = matrix_sync()
         .envs(SETTINGS)
-        .env(
-            "MATRIX_SYNC_APPSERVICE_URL",
-            "http://matrix-sync.internal:9000",
-        )
+        .env("MATRIX_SYNC_APPSERVICE_URL", "http://matrix-sync.internal:9000")
         .args(["registration", "--output"])
         .arg(&path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    assert!(
-        std::fs::read_to_string(&path)
-            .unwrap()
-            .contains("url: \"http://matrix-sync.internal:9000\"")
-    );
+    assert!(std::fs::read_to_string(&path).unwrap().contains("url: \"http://matrix-sync.internal:9000\""));
 }
 
 #[test]
 fn a_missing_setting_stops_start_up_with_one_line_naming_it() {
-    let without_url = SETTINGS
-        .iter()
-        .filter(|(k, _)| *k != "MATRIX_HOMESERVER_URL")
-        .copied();
-    let out = matrix_sync()
-        .envs(without_url)
-        .env("MATRIX_SYNC_API_TOKEN", "t")
-        .arg("serve")
-        .output()
-        .unwrap();
+    let without_url = SETTINGS.iter().filter(|(k, _)| *k != "MATRIX_HOMESERVER_URL").copied();
+    let out = matrix_sync().envs(without_url).env("MATRIX_SYNC_API_TOKEN", "t").arg("serve").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -90,10 +62,7 @@ fn a_missing_setting_stops_start_up_with_one_line_naming_it() {
     let out = matrix_sync().envs(SETTINGS).arg("serve").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("MATRIX_SYNC_API_TOKEN") && stderr.lines().count() == 1,
-        "{stderr}"
-    );
+    assert!(stderr.contains("MATRIX_SYNC_API_TOKEN") && stderr.lines().count() == 1, "{stderr}");
 
     let out = matrix_sync()
         .envs(SETTINGS)
@@ -104,10 +73,7 @@ fn a_missing_setting_stops_start_up_with_one_line_naming_it() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("MATRIX_SYNC_RETENTION") && stderr.lines().count() == 1,
-        "{stderr}"
-    );
+    assert!(stderr.contains("MATRIX_SYNC_RETENTION") && stderr.lines().count() == 1, "{stderr}");
     assert!(!stderr.contains("as-token-secret") && !stderr.contains("hs-token-secret"));
 }
 
@@ -115,16 +81,8 @@ fn a_missing_setting_stops_start_up_with_one_line_naming_it() {
 fn migrate_creates_the_sqlite_database_and_its_folder() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("nested/deeper/matrix-sync.db");
-    let out = matrix_sync()
-        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
-        .arg("migrate")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = matrix_sync().env("DATABASE_URL", format!("sqlite://{}", db.display())).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(db.exists());
 }
 

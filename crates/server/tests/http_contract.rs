@@ -16,33 +16,12 @@ async fn v1_needs_the_api_token() {
     let path = format!("/v1/users/{}", Uuid::new_v4());
     let none = read(app.raw(Method::GET, &path).send().await.unwrap()).await;
     assert_error(&none, StatusCode::UNAUTHORIZED, "unauthorized");
-    let wrong = read(
-        app.raw(Method::PUT, &path)
-            .bearer_auth("not-the-token")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let wrong = read(app.raw(Method::PUT, &path).bearer_auth("not-the-token").send().await.unwrap()).await;
     assert_error(&wrong, StatusCode::UNAUTHORIZED, "unauthorized");
     let prefix = &app.api_token()[..app.api_token().len() - 1];
-    let prefix = read(
-        app.raw(Method::GET, &path)
-            .bearer_auth(prefix)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let prefix = read(app.raw(Method::GET, &path).bearer_auth(prefix).send().await.unwrap()).await;
     assert_error(&prefix, StatusCode::UNAUTHORIZED, "unauthorized");
-    let basic = read(
-        app.raw(Method::GET, &path)
-            .basic_auth("x", Some(app.api_token()))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let basic = read(app.raw(Method::GET, &path).basic_auth("x", Some(app.api_token())).send().await.unwrap()).await;
     assert_error(&basic, StatusCode::UNAUTHORIZED, "unauthorized");
     app.stop().await;
 }
@@ -53,66 +32,29 @@ async fn bad_input_gets_a_clear_json_error() {
     let user = Uuid::new_v4();
     let path = format!("/v1/users/{user}");
 
-    for bad in [
-        "not-a-uuid",
-        "1234",
-        "550e8400e29b41d4a716446655440000",
-        "%7B550e8400-e29b-41d4-a716-446655440000%7D",
-    ] {
-        let answer = app
-            .call(Method::PUT, &format!("/v1/users/{bad}"), None)
-            .await;
+    for bad in ["not-a-uuid", "1234", "550e8400e29b41d4a716446655440000", "%7B550e8400-e29b-41d4-a716-446655440000%7D"]
+    {
+        let answer = app.call(Method::PUT, &format!("/v1/users/{bad}"), None).await;
         assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_id");
-        let answer = app
-            .call(Method::GET, &format!("/v1/users/{bad}"), None)
-            .await;
+        let answer = app.call(Method::GET, &format!("/v1/users/{bad}"), None).await;
         assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_id");
     }
 
-    let malformed = app
-        .raw(Method::PUT, &path)
-        .bearer_auth(app.api_token())
-        .body("{\"display_name\": ")
-        .send()
-        .await
-        .unwrap();
-    assert_error(
-        &read(malformed).await,
-        StatusCode::BAD_REQUEST,
-        "invalid_json",
-    );
-    let wrong_type = app
-        .call(Method::PUT, &path, Some(json!({"display_name": 42})))
-        .await;
+    let malformed =
+        app.raw(Method::PUT, &path).bearer_auth(app.api_token()).body("{\"display_name\": ").send().await.unwrap();
+    assert_error(&read(malformed).await, StatusCode::BAD_REQUEST, "invalid_json");
+    let wrong_type = app.call(Method::PUT, &path, Some(json!({"display_name": 42}))).await;
     assert_error(&wrong_type, StatusCode::BAD_REQUEST, "invalid_json");
     let not_object = app.call(Method::PUT, &path, Some(json!([1, 2]))).await;
     assert_error(&not_object, StatusCode::BAD_REQUEST, "invalid_json");
-    let blank_name = app
-        .call(Method::PUT, &path, Some(json!({"display_name": "  "})))
-        .await;
+    let blank_name = app.call(Method::PUT, &path, Some(json!({"display_name": "  "}))).await;
     assert_error(&blank_name, StatusCode::BAD_REQUEST, "bad_request");
-    let long_name = app
-        .call(
-            Method::PUT,
-            &path,
-            Some(json!({"display_name": "x".repeat(257)})),
-        )
-        .await;
+    let long_name = app.call(Method::PUT, &path, Some(json!({"display_name": "x".repeat(257)}))).await;
     assert_error(&long_name, StatusCode::BAD_REQUEST, "bad_request");
 
     let huge = json!({"display_name": "x".repeat(100 * 1024)}).to_string();
-    let oversized = app
-        .raw(Method::PUT, &path)
-        .bearer_auth(app.api_token())
-        .body(huge)
-        .send()
-        .await
-        .unwrap();
-    assert_error(
-        &read(oversized).await,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-    );
+    let oversized = app.raw(Method::PUT, &path).bearer_auth(app.api_token()).body(huge).send().await.unwrap();
+    assert_error(&read(oversized).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
 
     // None of that wrote anything.
     let answer = app.call(Method::GET, &path, None).await;
@@ -120,11 +62,7 @@ async fn bad_input_gets_a_clear_json_error() {
     let unknown = app.call(Method::GET, "/v1/nothing-here", None).await;
     assert_error(&unknown, StatusCode::NOT_FOUND, "not_found");
     let wrong_method = app.call(Method::POST, &path, None).await;
-    assert_error(
-        &wrong_method,
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-    );
+    assert_error(&wrong_method, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
     app.stop().await;
 }
 
@@ -132,19 +70,14 @@ async fn bad_input_gets_a_clear_json_error() {
 async fn operations_endpoints_answer() {
     let app = TestApp::spawn().await;
     let (status, health) = read(app.raw(Method::GET, "/healthz").send().await.unwrap()).await;
-    assert_eq!(
-        (status, health["status"].as_str()),
-        (StatusCode::OK, Some("ok"))
-    );
+    assert_eq!((status, health["status"].as_str()), (StatusCode::OK, Some("ok")));
     let (status, ready) = read(app.raw(Method::GET, "/readyz").send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{ready}");
     assert_eq!(ready["database"], "ok");
     assert_eq!(ready["homeserver"], "ok");
 
     // One provisioning, then the metrics show it.
-    let (status, _) = app
-        .call(Method::PUT, &format!("/v1/users/{}", Uuid::new_v4()), None)
-        .await;
+    let (status, _) = app.call(Method::PUT, &format!("/v1/users/{}", Uuid::new_v4()), None).await;
     assert_eq!(status, StatusCode::OK);
     let (status, metrics) = read(app.raw(Method::GET, "/metrics").send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
@@ -172,14 +105,8 @@ async fn openapi_document_describes_the_api() {
     }
     assert!(doc["paths"]["/v1/users/{user}"]["put"].is_object());
     assert!(doc["paths"]["/v1/users/{user}"]["get"].is_object());
-    assert_eq!(
-        doc["components"]["securitySchemes"]["api_token"]["scheme"],
-        "bearer"
-    );
+    assert_eq!(doc["components"]["securitySchemes"]["api_token"]["scheme"], "bearer");
     assert!(doc["components"]["schemas"]["UserRecord"].is_object());
-    assert_eq!(
-        matrix_sync::api::openapi_json().parse::<Value>().unwrap(),
-        doc
-    );
+    assert_eq!(matrix_sync::api::openapi_json().parse::<Value>().unwrap(), doc);
     app.stop().await;
 }

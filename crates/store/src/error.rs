@@ -16,11 +16,6 @@ impl StoreError {
     /// Whether the database could not be reached (as opposed to refusing a
     /// statement), so callers can answer "unavailable" rather than "failed".
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Database(
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-            )
-        )
+        matches!(self, StoreError::Database(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed))
     }
 }

@@ -19,8 +19,8 @@ use uuid::Uuid;
 pub use connect::{DEFAULT_SCHEMA, connect};
 pub use error::StoreError;
 pub use model::{
-    AuditEntry, AuditFilter, CommunityRecord, FailOutcome, Job, MemberRecord, NewAuditEntry,
-    NewUserMapping, QueueDepth, RoomRecord, UserMapping,
+    AuditEntry, AuditFilter, CommunityRecord, FailOutcome, Job, MemberRecord, NewAuditEntry, NewUserMapping,
+    QueueDepth, RoomRecord, UserMapping,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -52,6 +52,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn user_mapping(&self, user_id: Uuid) -> Result<Option<UserMapping>>;
 
+    /// The members of a community who have no Matrix account yet.
+    async fn unprovisioned_members(&self, community: Uuid) -> Result<Vec<Uuid>>;
+
     // --- communities ---------------------------------------------------------
 
     /// Creates or updates a community's desired state and enqueues its
@@ -65,8 +68,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Adds or updates a member and enqueues the community's reconcile to
     /// run no later than `run_at`, in one transaction.
-    async fn put_member(&self, community: Uuid, member: &MemberRecord, run_at: Millis, now: Millis)
-    -> Result<()>;
+    async fn put_member(&self, community: Uuid, member: &MemberRecord, run_at: Millis, now: Millis) -> Result<()>;
 
     /// Removes a member and enqueues the community's reconcile; `false` if
     /// they were not a member.
@@ -103,13 +105,8 @@ pub trait Store: Send + Sync + 'static {
     /// Takes in an appservice transaction once: records its id and enqueues
     /// the scopes its events touch, in one database transaction. Returns
     /// `false` (and changes nothing) when the id was seen before.
-    async fn accept_transaction(
-        &self,
-        txn_id: &str,
-        event_count: usize,
-        scopes: &[Scope],
-        now: Millis,
-    ) -> Result<bool>;
+    async fn accept_transaction(&self, txn_id: &str, event_count: usize, scopes: &[Scope], now: Millis)
+    -> Result<bool>;
 
     // --- the job queue -------------------------------------------------------
 
@@ -134,13 +131,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// The job failed: it is retried after the backoff, or is dead once its
     /// attempts are used up (the error is kept either way).
-    async fn fail(
-        &self,
-        job: &Job,
-        error: &str,
-        now: Millis,
-        backoff: &Backoff,
-    ) -> Result<FailOutcome>;
+    async fn fail(&self, job: &Job, error: &str, now: Millis, backoff: &Backoff) -> Result<FailOutcome>;
 
     /// Gives a claimed job back without counting the attempt (shutdown).
     async fn release(&self, job: &Job, now: Millis) -> Result<()>;

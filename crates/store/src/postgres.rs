@@ -23,11 +23,7 @@ impl PgStore {
         let base = PgConnectOptions::from_str(url)?;
         let mut conn = PgConnection::connect_with(&base).await?;
         // The name was checked by `valid_schema`: nothing to inject.
-        sqlx::query(AssertSqlSafe(format!(
-            "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
-        )))
-        .execute(&mut conn)
-        .await?;
+        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))).execute(&mut conn).await?;
         conn.close().await?;
 
         let options = base.options([("search_path", schema)]);
@@ -46,11 +42,7 @@ impl PgStore {
             return Err(StoreError::InvalidSchema(schema.to_owned()));
         }
         let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(url)?).await?;
-        sqlx::query(AssertSqlSafe(format!(
-            "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
-        )))
-        .execute(&mut conn)
-        .await?;
+        sqlx::query(AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))).execute(&mut conn).await?;
         conn.close().await?;
         Ok(())
     }
@@ -63,9 +55,4 @@ pub(crate) fn valid_schema(schema: &str) -> bool {
         && schema.len() <= 63
 }
 
-sql_store_impl!(
-    PgStore,
-    sqlx::postgres::PgRow,
-    "postgres",
-    claim_lock = "FOR UPDATE SKIP LOCKED"
-);
+sql_store_impl!(PgStore, sqlx::postgres::PgRow, "postgres", claim_lock = "FOR UPDATE SKIP LOCKED");

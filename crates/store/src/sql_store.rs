@@ -55,9 +55,7 @@ macro_rules! claim_sql {
 pub(crate) use claim_sql;
 
 pub(crate) fn validate_job_scope(scope: &str) -> crate::Result<matrix_sync_core::Scope> {
-    scope
-        .parse()
-        .map_err(|e: matrix_sync_core::ScopeParseError| crate::StoreError::Corrupt(e.to_string()))
+    scope.parse().map_err(|e: matrix_sync_core::ScopeParseError| crate::StoreError::Corrupt(e.to_string()))
 }
 
 macro_rules! sql_store_impl {
@@ -141,10 +139,7 @@ macro_rules! sql_store_impl {
                 self.pool.close().await;
             }
 
-            async fn upsert_user_mapping(
-                &self,
-                m: &$crate::NewUserMapping,
-            ) -> $crate::Result<$crate::UserMapping> {
+            async fn upsert_user_mapping(&self, m: &$crate::NewUserMapping) -> $crate::Result<$crate::UserMapping> {
                 let row = sqlx::query(
                     "INSERT INTO matrix_user_mappings
                          (id, user_id, matrix_user_id, display_name, provisioned_at)
@@ -165,10 +160,7 @@ macro_rules! sql_store_impl {
                 Self::mapping_from_row(&row)
             }
 
-            async fn user_mapping(
-                &self,
-                user_id: uuid::Uuid,
-            ) -> $crate::Result<Option<$crate::UserMapping>> {
+            async fn user_mapping(&self, user_id: uuid::Uuid) -> $crate::Result<Option<$crate::UserMapping>> {
                 let row = sqlx::query(
                     "SELECT id, user_id, matrix_user_id, display_name, provisioned_at,
                             last_seen_at
@@ -195,7 +187,8 @@ macro_rules! sql_store_impl {
                          general_encrypted = excluded.general_encrypted,
                          trust_levels = excluded.trust_levels, updated_at = excluded.updated_at,
                          deleted_at = excluded.deleted_at, hard_delete_at = excluded.hard_delete_at
-                     RETURNING ", $crate::sql_store::community_columns!()
+                     RETURNING ",
+                    $crate::sql_store::community_columns!()
                 ))
                 .bind(c.id)
                 .bind(&c.name)
@@ -219,7 +212,9 @@ macro_rules! sql_store_impl {
 
             async fn community(&self, id: uuid::Uuid) -> $crate::Result<Option<$crate::CommunityRecord>> {
                 let row = sqlx::query(concat!(
-                    "SELECT ", $crate::sql_store::community_columns!(), " FROM communities WHERE id = $1"
+                    "SELECT ",
+                    $crate::sql_store::community_columns!(),
+                    " FROM communities WHERE id = $1"
                 ))
                 .bind(id)
                 .fetch_optional(&self.pool)
@@ -444,12 +439,25 @@ macro_rules! sql_store_impl {
 
             async fn next_run_at(&self) -> $crate::Result<Option<$crate::Millis>> {
                 use sqlx::Row;
-                let row = sqlx::query(
-                    "SELECT MIN(run_at) AS next FROM jobs WHERE state = 'pending' AND lease_token IS NULL",
-                )
-                .fetch_one(&self.pool)
-                .await?;
+                let row =
+                    sqlx::query("SELECT MIN(run_at) AS next FROM jobs WHERE state = 'pending' AND lease_token IS NULL")
+                        .fetch_one(&self.pool)
+                        .await?;
                 Ok(row.try_get("next")?)
+            }
+
+            async fn unprovisioned_members(&self, community: uuid::Uuid) -> $crate::Result<Vec<uuid::Uuid>> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT m.user_id FROM community_members m
+                     WHERE m.community_id = $1
+                       AND NOT EXISTS (SELECT 1 FROM matrix_user_mappings u WHERE u.user_id = m.user_id)
+                     ORDER BY m.user_id",
+                )
+                .bind(community)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(|r| Ok(r.try_get("user_id")?)).collect()
             }
 
             async fn accept_transaction(
@@ -500,11 +508,7 @@ macro_rules! sql_store_impl {
                 Ok(())
             }
 
-            async fn claim(
-                &self,
-                now: $crate::Millis,
-                lease_ms: i64,
-            ) -> $crate::Result<Option<$crate::Job>> {
+            async fn claim(&self, now: $crate::Millis, lease_ms: i64) -> $crate::Result<Option<$crate::Job>> {
                 let token = uuid::Uuid::new_v4().to_string();
                 let row = sqlx::query($crate::sql_store::claim_sql!($lock))
                     .bind(&token)
@@ -515,12 +519,7 @@ macro_rules! sql_store_impl {
                 row.as_ref().map(Self::job_from_row).transpose()
             }
 
-            async fn renew(
-                &self,
-                job: &$crate::Job,
-                now: $crate::Millis,
-                lease_ms: i64,
-            ) -> $crate::Result<bool> {
+            async fn renew(&self, job: &$crate::Job, now: $crate::Millis, lease_ms: i64) -> $crate::Result<bool> {
                 let n = sqlx::query(
                     "UPDATE jobs SET lease_until = $1 + $2, updated_at = $1
                      WHERE id = $3 AND lease_token = $4",
@@ -537,15 +536,13 @@ macro_rules! sql_store_impl {
 
             async fn complete(&self, job: &$crate::Job, now: $crate::Millis) -> $crate::Result<()> {
                 let mut tx = self.pool.begin().await?;
-                let deleted = sqlx::query(
-                    "DELETE FROM jobs WHERE id = $1 AND generation = $2 AND lease_token = $3",
-                )
-                .bind(job.id)
-                .bind(job.generation)
-                .bind(&job.lease_token)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                let deleted = sqlx::query("DELETE FROM jobs WHERE id = $1 AND generation = $2 AND lease_token = $3")
+                    .bind(job.id)
+                    .bind(job.generation)
+                    .bind(&job.lease_token)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 if deleted == 0 {
                     // Enqueued again while it ran: keep it for one more run.
                     sqlx::query(
@@ -571,8 +568,8 @@ macro_rules! sql_store_impl {
                 backoff: &matrix_sync_core::Backoff,
             ) -> $crate::Result<$crate::FailOutcome> {
                 let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
-                let retry_at = now
-                    .saturating_add(i64::try_from(backoff.delay(attempts).as_millis()).unwrap_or(i64::MAX));
+                let retry_at =
+                    now.saturating_add(i64::try_from(backoff.delay(attempts).as_millis()).unwrap_or(i64::MAX));
                 let exhausted = backoff.is_exhausted(attempts);
                 // A newer generation (enqueued while this attempt ran) is new
                 // desired state: try it now rather than after the backoff.
@@ -620,18 +617,12 @@ macro_rules! sql_store_impl {
                 Ok(())
             }
 
-            async fn job_for_scope(
-                &self,
-                scope: matrix_sync_core::Scope,
-            ) -> $crate::Result<Option<$crate::Job>> {
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    $crate::sql_store::job_columns!(),
-                    " FROM jobs WHERE scope = $1"
-                ))
-                .bind(scope.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
+            async fn job_for_scope(&self, scope: matrix_sync_core::Scope) -> $crate::Result<Option<$crate::Job>> {
+                let row =
+                    sqlx::query(concat!("SELECT ", $crate::sql_store::job_columns!(), " FROM jobs WHERE scope = $1"))
+                        .bind(scope.to_string())
+                        .fetch_optional(&self.pool)
+                        .await?;
                 row.as_ref().map(Self::job_from_row).transpose()
             }
 
@@ -657,10 +648,7 @@ macro_rules! sql_store_impl {
                 )
                 .fetch_one(&self.pool)
                 .await?;
-                Ok($crate::QueueDepth {
-                    pending: row.try_get("pending")?,
-                    dead: row.try_get("dead")?,
-                })
+                Ok($crate::QueueDepth { pending: row.try_get("pending")?, dead: row.try_get("dead")? })
             }
         }
     };

@@ -11,8 +11,8 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use matrix_sync_core::{Backoff, Scope};
 use matrix_sync_store::{
-    AuditFilter, CommunityRecord, FailOutcome, MemberRecord, NewAuditEntry, NewUserMapping, PgStore,
-    RoomRecord, SqliteStore, Store,
+    AuditFilter, CommunityRecord, FailOutcome, MemberRecord, NewAuditEntry, NewUserMapping, PgStore, RoomRecord,
+    SqliteStore, Store,
 };
 use uuid::Uuid;
 
@@ -35,28 +35,15 @@ impl Backend {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/nested/store.db", dir.path().display());
         let store = SqliteStore::connect(&url).await.unwrap();
-        Self {
-            store: Arc::new(store),
-            _dir: Some(dir),
-            schema: None,
-        }
+        Self { store: Arc::new(store), _dir: Some(dir), schema: None }
     }
 
     async fn postgres() -> Self {
         let schema = format!("contract_{}", Uuid::new_v4().simple());
         let store = PgStore::connect(&pg_url(), &schema)
             .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "PostgreSQL at {} is needed for the contract tests: {e}",
-                    pg_url()
-                )
-            });
-        Self {
-            store: Arc::new(store),
-            _dir: None,
-            schema: Some(schema),
-        }
+            .unwrap_or_else(|e| panic!("PostgreSQL at {} is needed for the contract tests: {e}", pg_url()));
+        Self { store: Arc::new(store), _dir: None, schema: Some(schema) }
     }
 
     async fn finish(self) {
@@ -138,13 +125,8 @@ async fn user_mapping_is_idempotent(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(again, first, "a repeat keeps the record as it was");
 
-    let renamed = store
-        .upsert_user_mapping(&NewUserMapping {
-            display_name: Some("Alice B".into()),
-            ..new
-        })
-        .await
-        .unwrap();
+    let renamed =
+        store.upsert_user_mapping(&NewUserMapping { display_name: Some("Alice B".into()), ..new }).await.unwrap();
     assert_eq!(renamed.display_name.as_deref(), Some("Alice B"));
     assert_eq!(renamed.id, first.id);
     assert_eq!(store.user_mapping(user).await.unwrap(), Some(renamed));
@@ -165,20 +147,14 @@ async fn claim_honours_run_at_and_lease(store: Arc<dyn Store>) {
     let (a, b) = (community(), community());
     store.enqueue(a, 2_000, 0).await.unwrap();
     store.enqueue(b, 1_000, 0).await.unwrap();
-    assert!(
-        store.claim(500, LEASE).await.unwrap().is_none(),
-        "nothing is due yet"
-    );
+    assert!(store.claim(500, LEASE).await.unwrap().is_none(), "nothing is due yet");
 
     let first = store.claim(2_500, LEASE).await.unwrap().unwrap();
     assert_eq!(first.scope, b, "the most overdue job comes first");
     assert_eq!(first.attempts, 1);
     let second = store.claim(2_500, LEASE).await.unwrap().unwrap();
     assert_eq!(second.scope, a);
-    assert!(
-        store.claim(2_600, LEASE).await.unwrap().is_none(),
-        "both are leased"
-    );
+    assert!(store.claim(2_600, LEASE).await.unwrap().is_none(), "both are leased");
 }
 
 async fn expired_lease_is_claimed_again(store: Arc<dyn Store>) {
@@ -208,11 +184,7 @@ async fn complete_removes_or_keeps_a_newer_generation(store: Arc<dyn Store>) {
     // New desired state arrives while the job runs.
     store.enqueue(scope, 50, 50).await.unwrap();
     store.complete(&job, 60).await.unwrap();
-    let again = store
-        .claim(70, LEASE)
-        .await
-        .unwrap()
-        .expect("runs once more");
+    let again = store.claim(70, LEASE).await.unwrap().expect("runs once more");
     assert_eq!(again.scope, scope);
     assert_eq!(again.attempts, 1);
     store.complete(&again, 80).await.unwrap();
@@ -220,41 +192,22 @@ async fn complete_removes_or_keeps_a_newer_generation(store: Arc<dyn Store>) {
 }
 
 async fn failures_back_off_then_die_and_can_be_revived(store: Arc<dyn Store>) {
-    let backoff = Backoff {
-        base: Duration::from_millis(100),
-        cap: Duration::from_millis(1_000),
-        max_attempts: 3,
-    };
+    let backoff = Backoff { base: Duration::from_millis(100), cap: Duration::from_millis(1_000), max_attempts: 3 };
     let scope = community();
     store.enqueue(scope, 0, 0).await.unwrap();
 
     let job = store.claim(0, LEASE).await.unwrap().unwrap();
-    assert_eq!(
-        store.fail(&job, "boom 1", 0, &backoff).await.unwrap(),
-        FailOutcome::RetryAt(100)
-    );
-    assert!(
-        store.claim(99, LEASE).await.unwrap().is_none(),
-        "backing off"
-    );
+    assert_eq!(store.fail(&job, "boom 1", 0, &backoff).await.unwrap(), FailOutcome::RetryAt(100));
+    assert!(store.claim(99, LEASE).await.unwrap().is_none(), "backing off");
     let job = store.claim(100, LEASE).await.unwrap().unwrap();
-    assert_eq!(
-        store.fail(&job, "boom 2", 100, &backoff).await.unwrap(),
-        FailOutcome::RetryAt(300)
-    );
+    assert_eq!(store.fail(&job, "boom 2", 100, &backoff).await.unwrap(), FailOutcome::RetryAt(300));
     let job = store.claim(300, LEASE).await.unwrap().unwrap();
-    assert_eq!(
-        store.fail(&job, "boom 3", 300, &backoff).await.unwrap(),
-        FailOutcome::Dead
-    );
+    assert_eq!(store.fail(&job, "boom 3", 300, &backoff).await.unwrap(), FailOutcome::Dead);
 
     let dead = store.job_for_scope(scope).await.unwrap().unwrap();
     assert!(dead.dead);
     assert_eq!(dead.last_error.as_deref(), Some("boom 3"));
-    assert!(
-        store.claim(1_000_000, LEASE).await.unwrap().is_none(),
-        "dead jobs are not run"
-    );
+    assert!(store.claim(1_000_000, LEASE).await.unwrap().is_none(), "dead jobs are not run");
     let depth = store.queue_depth().await.unwrap();
     assert_eq!((depth.pending, depth.dead), (0, 1));
 
@@ -265,25 +218,16 @@ async fn failures_back_off_then_die_and_can_be_revived(store: Arc<dyn Store>) {
 
     // An operator revives it.
     assert!(store.retry_dead_job(dead.id, 500).await.unwrap());
-    assert!(
-        !store.retry_dead_job(dead.id, 500).await.unwrap(),
-        "no longer dead"
-    );
+    assert!(!store.retry_dead_job(dead.id, 500).await.unwrap(), "no longer dead");
     let revived = store.claim(500, LEASE).await.unwrap().unwrap();
     assert_eq!((revived.scope, revived.attempts), (scope, 1));
-    assert_eq!(
-        store.fail(&revived, "boom 4", 500, &backoff).await.unwrap(),
-        FailOutcome::RetryAt(600)
-    );
+    assert_eq!(store.fail(&revived, "boom 4", 500, &backoff).await.unwrap(), FailOutcome::RetryAt(600));
 
     // So does new desired state for the scope, once dead again.
     let job = store.claim(600, LEASE).await.unwrap().unwrap();
     store.fail(&job, "boom 5", 600, &backoff).await.unwrap();
     let job = store.claim(800, LEASE).await.unwrap().unwrap();
-    assert_eq!(
-        store.fail(&job, "boom 6", 800, &backoff).await.unwrap(),
-        FailOutcome::Dead
-    );
+    assert_eq!(store.fail(&job, "boom 6", 800, &backoff).await.unwrap(), FailOutcome::Dead);
     store.enqueue(scope, 900, 900).await.unwrap();
     let job = store.claim(900, LEASE).await.unwrap().unwrap();
     assert_eq!((job.scope, job.attempts), (scope, 1));
@@ -294,11 +238,7 @@ async fn release_does_not_count_an_attempt(store: Arc<dyn Store>) {
     store.enqueue(scope, 0, 0).await.unwrap();
     let job = store.claim(0, LEASE).await.unwrap().unwrap();
     store.release(&job, 1).await.unwrap();
-    let again = store
-        .claim(2, LEASE)
-        .await
-        .unwrap()
-        .expect("released jobs are claimable at once");
+    let again = store.claim(2, LEASE).await.unwrap().expect("released jobs are claimable at once");
     assert_eq!(again.attempts, 1);
 }
 
@@ -308,19 +248,9 @@ async fn a_stale_worker_cannot_finish_a_job(store: Arc<dyn Store>) {
     let stale = store.claim(0, LEASE).await.unwrap().unwrap();
     let current = store.claim(LEASE + 1, LEASE).await.unwrap().unwrap();
     assert!(!store.renew(&stale, LEASE + 2, LEASE).await.unwrap());
-    assert_eq!(
-        store
-            .fail(&stale, "late", LEASE + 2, &Backoff::default())
-            .await
-            .unwrap(),
-        FailOutcome::LeaseLost
-    );
+    assert_eq!(store.fail(&stale, "late", LEASE + 2, &Backoff::default()).await.unwrap(), FailOutcome::LeaseLost);
     store.complete(&stale, LEASE + 3).await.unwrap();
-    let job = store
-        .job_for_scope(scope)
-        .await
-        .unwrap()
-        .expect("still held by the current worker");
+    let job = store.job_for_scope(scope).await.unwrap().expect("still held by the current worker");
     assert_eq!(job.lease_token, current.lease_token);
     assert_eq!(job.last_error, None);
     store.complete(&current, LEASE + 4).await.unwrap();
@@ -357,18 +287,8 @@ async fn racing_workers_claim_each_job_once(store: Arc<dyn Store>) {
 
 async fn transactions_are_taken_once(store: Arc<dyn Store>) {
     let (a, b) = (community(), Scope::Council(Uuid::new_v4()));
-    assert!(
-        store
-            .accept_transaction("txn-1", 3, &[a, b], 10)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .accept_transaction("txn-1", 3, &[a, b], 20)
-            .await
-            .unwrap()
-    );
+    assert!(store.accept_transaction("txn-1", 3, &[a, b], 10).await.unwrap());
+    assert!(!store.accept_transaction("txn-1", 3, &[a, b], 20).await.unwrap());
     let job = store.job_for_scope(a).await.unwrap().unwrap();
     assert_eq!(job.generation, 0, "the replay enqueued nothing");
     assert!(store.job_for_scope(b).await.unwrap().is_some());
@@ -388,10 +308,7 @@ async fn sqlite_keeps_everything_across_a_reopen() {
     }
     let store = SqliteStore::connect(&url).await.unwrap();
     assert!(store.job_for_scope(scope).await.unwrap().is_some());
-    assert!(
-        !store.accept_transaction("txn-9", 1, &[], 1).await.unwrap(),
-        "replay after restart"
-    );
+    assert!(!store.accept_transaction("txn-9", 1, &[], 1).await.unwrap(), "replay after restart");
 }
 
 #[tokio::test]
@@ -401,18 +318,14 @@ async fn postgres_keeps_its_tables_in_its_own_schema() {
     store.enqueue(community(), 0, 0).await.unwrap();
     store.close().await;
     let pool = sqlx::PgPool::connect(&pg_url()).await.unwrap();
-    let tables: Vec<(String,)> = sqlx::query_as(
-        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
-    )
-    .bind(&schema)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let tables: Vec<(String,)> =
+        sqlx::query_as("SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1")
+            .bind(&schema)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     let names: Vec<&str> = tables.iter().map(|t| t.0.as_str()).collect();
-    assert!(
-        names.contains(&"jobs") && names.contains(&"matrix_user_mappings"),
-        "{names:?}"
-    );
+    assert!(names.contains(&"jobs") && names.contains(&"matrix_user_mappings"), "{names:?}");
     pool.close().await;
     PgStore::drop_schema(&pg_url(), &schema).await.unwrap();
     assert!(matches!(
@@ -481,6 +394,22 @@ async fn members_are_kept_per_community(store: Arc<dyn Store>) {
     assert!(!store.remove_member(c, a, 60).await.unwrap());
     assert_eq!(store.member(c, a).await.unwrap(), None);
     assert_eq!(store.member(other, a).await.unwrap().map(|m| m.trust_score), Some(99));
+
+    let mut unprovisioned = store.unprovisioned_members(c).await.unwrap();
+    unprovisioned.sort();
+    let mut want = vec![b, admin];
+    want.sort();
+    assert_eq!(unprovisioned, want);
+    store
+        .upsert_user_mapping(&NewUserMapping {
+            user_id: b,
+            matrix_user_id: format!("@{b}:x"),
+            display_name: None,
+            provisioned_at: Utc::now(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.unprovisioned_members(c).await.unwrap(), vec![admin]);
 }
 
 async fn rooms_are_recorded_per_scope_and_role(store: Arc<dyn Store>) {
@@ -517,7 +446,11 @@ async fn audit_is_filtered_and_newest_first(store: Arc<dyn Store>) {
         ..NewAuditEntry::default()
     };
     store
-        .append_audit(&[entry(10, c, "room_created"), entry(20, other, "room_created"), entry(30, c, "power_level_changed")])
+        .append_audit(&[
+            entry(10, c, "room_created"),
+            entry(20, other, "room_created"),
+            entry(30, c, "power_level_changed"),
+        ])
         .await
         .unwrap();
     let all = store.audit(AuditFilter { community_id: Some(c), since: None, limit: 10 }).await.unwrap();

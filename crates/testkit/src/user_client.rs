@@ -26,11 +26,7 @@ impl UserClient {
     /// how the platform's users get their tokens.
     pub async fn login(hs: &LocalHomeserver, user_id: &str) -> Result<Self, MatrixError> {
         let http = reqwest::Client::new();
-        let localpart = user_id
-            .trim_start_matches('@')
-            .split(':')
-            .next()
-            .unwrap_or_default();
+        let localpart = user_id.trim_start_matches('@').split(':').next().unwrap_or_default();
         let body = json!({
             "type": "m.login.application_service",
             "identifier": { "type": "m.id.user", "user": localpart },
@@ -76,32 +72,80 @@ impl UserClient {
         Ok(v["displayname"].as_str().map(str::to_owned))
     }
 
+    /// The rooms the user is joined to.
+    pub async fn joined_rooms(&self) -> Result<Vec<String>, MatrixError> {
+        let v = self.get("/_matrix/client/v3/joined_rooms").await?;
+        Ok(v["joined_rooms"].as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_owned)).collect())
+    }
+
+    /// One state event's content, as the user can read it.
+    pub async fn state(&self, room_id: &str, event_type: &str, state_key: &str) -> Result<Value, MatrixError> {
+        self.get(&format!("/_matrix/client/v3/rooms/{}/state/{event_type}/{}", encode(room_id), encode(state_key)))
+            .await
+    }
+
+    /// The room's whole current state, as the user can read it.
+    pub async fn all_state(&self, room_id: &str) -> Result<Vec<Value>, MatrixError> {
+        let v = self.get(&format!("/_matrix/client/v3/rooms/{}/state", encode(room_id))).await?;
+        Ok(v.as_array().cloned().unwrap_or_default())
+    }
+
+    /// Sets a state event as the user (the homeserver decides if they may).
+    pub async fn put_state(
+        &self,
+        room_id: &str,
+        event_type: &str,
+        state_key: &str,
+        content: Value,
+    ) -> Result<Value, MatrixError> {
+        let path = format!("/_matrix/client/v3/rooms/{}/state/{event_type}/{}", encode(room_id), encode(state_key));
+        self.request(Method::PUT, &path, Some(content)).await
+    }
+
+    /// `invite`, `kick`, `ban`, `unban` of another user, as this user.
+    pub async fn moderate(&self, room_id: &str, verb: &str, user_id: &str) -> Result<Value, MatrixError> {
+        let path = format!("/_matrix/client/v3/rooms/{}/{verb}", encode(room_id));
+        self.request(Method::POST, &path, Some(json!({ "user_id": user_id }))).await
+    }
+
+    /// The room's state events of one type in its timeline, oldest first.
+    pub async fn state_history(&self, room_id: &str, event_type: &str) -> Result<Vec<Value>, MatrixError> {
+        let filter = encode(&json!({ "types": [event_type] }).to_string());
+        let mut events = Vec::new();
+        let mut from: Option<String> = None;
+        loop {
+            let mut path =
+                format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=100&filter={filter}", encode(room_id));
+            if let Some(token) = &from {
+                path.push_str(&format!("&from={}", encode(token)));
+            }
+            let page = self.get(&path).await?;
+            let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
+            if chunk.is_empty() {
+                break;
+            }
+            events.extend(chunk);
+            match page["end"].as_str() {
+                Some(end) => from = Some(end.to_owned()),
+                None => break,
+            }
+        }
+        events.reverse();
+        Ok(events)
+    }
+
     pub async fn get(&self, path: &str) -> Result<Value, MatrixError> {
         self.request(Method::GET, path, None).await
     }
 
-    pub async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, MatrixError> {
-        send(
-            &self.http,
-            method,
-            &format!("{}{path}", self.base),
-            Some(&self.access_token),
-            body,
-        )
-        .await
+    pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, MatrixError> {
+        send(&self.http, method, &format!("{}{path}", self.base), Some(&self.access_token), body).await
     }
 }
 
 /// Percent-encodes one path segment.
 pub fn encode(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
+    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect::<String>().replace('+', "%20")
 }
 
 async fn send(

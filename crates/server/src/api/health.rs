@@ -58,16 +58,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     };
     let (database, homeserver) = tokio::join!(database, homeserver);
     let ready = database == "ok" && homeserver == "ok";
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body = Readiness {
-        status: if ready { "ready" } else { "unavailable" },
-        database,
-        homeserver,
-    };
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = Readiness { status: if ready { "ready" } else { "unavailable" }, database, homeserver };
     (status, Json(body)).into_response()
 }
 
@@ -75,13 +67,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/metrics", responses((status = 200, body = String, content_type = "text/plain")), tag = "operations")]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     match state.metrics.render(state.store.as_ref()).await {
-        Ok(text) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            text,
-        )
+        Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
             .into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }

@@ -1,6 +1,8 @@
 //! The HTTP surface: `/v1/*` for the platform's backend, operations
 //! endpoints, the OpenAPI document, and the appservice API.
 
+pub mod audit;
+pub mod communities;
 pub mod health;
 pub mod users;
 
@@ -37,10 +39,7 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         if let Some(components) = openapi.components.as_mut() {
-            components.add_security_scheme(
-                "api_token",
-                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-            );
+            components.add_security_scheme("api_token", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
         }
     }
 }
@@ -50,6 +49,9 @@ impl Modify for BearerAuth {
 fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
     let (v1, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(users::put_user, users::get_user))
+        .routes(routes!(communities::put_community, communities::get_community))
+        .routes(routes!(communities::put_member, communities::delete_member))
+        .routes(routes!(audit::get_audit))
         .split_for_parts();
     let (ops, ops_doc) = OpenApiRouter::new()
         .routes(routes!(health::healthz))
@@ -71,12 +73,7 @@ pub fn router(state: AppState) -> Router {
     let doc = Arc::new(doc.to_pretty_json().unwrap_or_default());
     let openapi = get(move || {
         let doc = doc.clone();
-        async move {
-            (
-                [(header::CONTENT_TYPE, "application/json")],
-                doc.as_str().to_owned(),
-            )
-        }
+        async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
     });
     Router::new()
         .merge(v1)
@@ -86,18 +83,24 @@ pub fn router(state: AppState) -> Router {
         .nest("/_matrix/app/v1", crate::appservice::router(state.clone()))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async {
-            (StatusCode::METHOD_NOT_ALLOWED, axum::Json(ErrorBody {
-                error: crate::error::ErrorDetail { code: "method_not_allowed", message: "method not allowed here".into() },
-            }))
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                axum::Json(ErrorBody {
+                    error: crate::error::ErrorDetail {
+                        code: "method_not_allowed",
+                        message: "method not allowed here".into(),
+                    },
+                }),
+            )
                 .into_response()
         })
         .layer(from_fn_with_state(state.clone(), track_http))
         .layer(
             // Spans name the method and path only: a query string may carry
             // a token (older homeservers send `access_token=`).
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
-            }),
+            TraceLayer::new_for_http().make_span_with(
+                |req: &Request| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),
+            ),
         )
         .with_state(state)
 }

@@ -43,10 +43,7 @@ impl From<UserMapping> for UserRecord {
 fn validate_display_name(name: Option<String>) -> Result<Option<String>, ApiError> {
     let Some(name) = name else { return Ok(None) };
     let trimmed = name.trim();
-    if trimmed.is_empty()
-        || trimmed.chars().count() > MAX_DISPLAY_NAME
-        || trimmed.chars().any(char::is_control)
-    {
+    if trimmed.is_empty() || trimmed.chars().count() > MAX_DISPLAY_NAME || trimmed.chars().any(char::is_control) {
         return Err(ApiError::BadRequest(format!(
             "display_name must be 1 to {MAX_DISPLAY_NAME} characters without control characters"
         )));
@@ -92,10 +89,7 @@ pub async fn put_user(
     security(("api_token" = [])),
     tag = "users"
 )]
-pub async fn get_user(
-    State(state): State<AppState>,
-    Path(user): Path<String>,
-) -> Result<Json<UserRecord>, ApiError> {
+pub async fn get_user(State(state): State<AppState>, Path(user): Path<String>) -> Result<Json<UserRecord>, ApiError> {
     let user = platform_id(&user)?;
     let mapping = state
         .store

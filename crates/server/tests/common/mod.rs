@@ -24,7 +24,14 @@ pub fn pg_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// Only one app at a time can listen where the registration tells the
+/// homeserver to push; tests in one binary take turns (binaries run one
+/// after another).
+static PUSH_PORT: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+    std::sync::LazyLock::new(Default::default);
+
 pub struct TestApp {
+    push_port: Option<tokio::sync::OwnedMutexGuard<()>>,
     pub base: String,
     pub hs: LocalHomeserver,
     pub http: reqwest::Client,
@@ -48,16 +55,10 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = hs.settings.clone();
         settings.insert("MATRIX_SYNC_LISTEN".into(), "127.0.0.1:0".into());
-        settings.insert(
-            "MATRIX_SYNC_DATA_DIR".into(),
-            dir.path().join("data").display().to_string(),
-        );
+        settings.insert("MATRIX_SYNC_DATA_DIR".into(), dir.path().join("data").display().to_string());
         let schema = match db {
             Db::Sqlite => {
-                settings.insert(
-                    "DATABASE_URL".into(),
-                    format!("sqlite://{}/matrix-sync.db", dir.path().display()),
-                );
+                settings.insert("DATABASE_URL".into(), format!("sqlite://{}/matrix-sync.db", dir.path().display()));
                 None
             }
             Db::Postgres => {
@@ -71,6 +72,19 @@ impl TestApp {
             settings.insert((*k).to_owned(), (*v).to_owned());
         }
         Self::start(hs, settings, dir, schema).await
+    }
+
+    /// Starts the service on the address in the registration, so the
+    /// homeserver's pushes (appservice transactions, pings) reach it.
+    pub async fn spawn_receiving_pushes(overrides: &[(&str, &str)]) -> Self {
+        let guard = PUSH_PORT.clone().lock_owned().await;
+        let hs = LocalHomeserver::for_tests();
+        let listen = hs.get("MATRIX_SYNC_LISTEN").to_owned();
+        let mut all = vec![("MATRIX_SYNC_LISTEN", listen.as_str())];
+        all.extend_from_slice(overrides);
+        let mut app = Self::spawn_with(Db::Sqlite, &all).await;
+        app.push_port = Some(guard);
+        app
     }
 
     async fn start(
@@ -89,6 +103,7 @@ impl TestApp {
             let _ = rx.await;
         }));
         Self {
+            push_port: None,
             base,
             hs,
             http: reqwest::Client::new(),
@@ -106,7 +121,9 @@ impl TestApp {
         self.shutdown_and_wait().await;
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         let schema = self.schema.take();
-        Self::start(self.hs.clone(), self.settings.clone(), dir, schema).await
+        let mut app = Self::start(self.hs.clone(), self.settings.clone(), dir, schema).await;
+        app.push_port = self.push_port.take();
+        app
     }
 
     async fn shutdown_and_wait(&mut self) {
@@ -122,9 +139,7 @@ impl TestApp {
     pub async fn stop(mut self) {
         self.shutdown_and_wait().await;
         if let Some(schema) = self.schema.take() {
-            matrix_sync_store::PgStore::drop_schema(&pg_url(), &schema)
-                .await
-                .unwrap();
+            matrix_sync_store::PgStore::drop_schema(&pg_url(), &schema).await.unwrap();
         }
     }
 
@@ -133,16 +148,8 @@ impl TestApp {
     }
 
     /// A `/v1` call with the API token; the answer's status and JSON body.
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(self.api_token());
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(self.api_token());
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -167,11 +174,5 @@ pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
 pub fn assert_error(answer: &(StatusCode, Value), status: StatusCode, code: &str) {
     assert_eq!(answer.0, status, "{:?}", answer.1);
     assert_eq!(answer.1["error"]["code"], code, "{:?}", answer.1);
-    assert!(
-        answer.1["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{:?}",
-        answer.1
-    );
+    assert!(answer.1["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{:?}", answer.1);
 }

@@ -29,16 +29,8 @@ struct Api {
 }
 
 impl Api {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, String> {
-        let mut req = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(&self.token);
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -46,11 +38,7 @@ impl Api {
         let status = response.status();
         let v: Value = response.json().await.map_err(|e| e.to_string())?;
         println!("  {method} {path} → {status}");
-        if status.is_success() {
-            Ok(v)
-        } else {
-            Err(format!("{method} {path}: {status} {v}"))
-        }
+        if status.is_success() { Ok(v) } else { Err(format!("{method} {path}: {status} {v}")) }
     }
 }
 
@@ -60,53 +48,25 @@ async fn run(hs: &LocalHomeserver) -> Result<(), String> {
         base: format!("http://{}", hs.get("MATRIX_SYNC_LISTEN")),
         token: hs.get("MATRIX_SYNC_API_TOKEN").to_owned(),
     };
-    println!(
-        "matrix-sync demo — homeserver {} ({}), service {}",
-        hs.url(),
-        hs.server_name(),
-        api.base
-    );
+    println!("matrix-sync demo — homeserver {} ({}), service {}", hs.url(), hs.server_name(), api.base);
 
     println!("\n1. The platform provisions two users (as it would on registration):");
     let people = [("Alice", Uuid::new_v4()), ("Bob", Uuid::new_v4())];
     for (name, id) in &people {
-        let v = api
-            .call(
-                reqwest::Method::PUT,
-                &format!("/v1/users/{id}"),
-                Some(json!({"display_name": name})),
-            )
-            .await?;
-        println!(
-            "    {name}: platform id {id} → Matrix id {}",
-            v["matrix_user_id"].as_str().unwrap_or("?")
-        );
+        let v = api.call(reqwest::Method::PUT, &format!("/v1/users/{id}"), Some(json!({"display_name": name}))).await?;
+        println!("    {name}: platform id {id} → Matrix id {}", v["matrix_user_id"].as_str().unwrap_or("?"));
     }
 
     println!("\n2. Provisioning again changes nothing (idempotent):");
     let (name, id) = &people[0];
-    let v = api
-        .call(
-            reqwest::Method::PUT,
-            &format!("/v1/users/{id}"),
-            Some(json!({"display_name": name})),
-        )
-        .await?;
-    println!(
-        "    {name} provisioned_at is still {}",
-        v["provisioned_at"].as_str().unwrap_or("?")
-    );
+    let v = api.call(reqwest::Method::PUT, &format!("/v1/users/{id}"), Some(json!({"display_name": name}))).await?;
+    println!("    {name} provisioned_at is still {}", v["provisioned_at"].as_str().unwrap_or("?"));
 
     println!("\n3. What each user sees on the homeserver, with a token of their own:");
     for (name, id) in &people {
-        let me = UserClient::login(hs, &hs.matrix_id(*id))
-            .await
-            .map_err(|e| format!("{e:?}"))?;
+        let me = UserClient::login(hs, &hs.matrix_id(*id)).await.map_err(|e| format!("{e:?}"))?;
         let whoami = me.whoami().await.map_err(|e| format!("{e:?}"))?;
-        let display = me
-            .display_name(&whoami)
-            .await
-            .map_err(|e| format!("{e:?}"))?;
+        let display = me.display_name(&whoami).await.map_err(|e| format!("{e:?}"))?;
         println!(
             "    {name}: whoami = {whoami}, display name = {}, device {}",
             display.unwrap_or_default(),
@@ -134,10 +94,7 @@ async fn run(hs: &LocalHomeserver) -> Result<(), String> {
         .text()
         .await
         .map_err(|e| e.to_string())?;
-    for line in metrics
-        .lines()
-        .filter(|l| l.starts_with("matrix_sync_homeserver_requests_total"))
-    {
+    for line in metrics.lines().filter(|l| l.starts_with("matrix_sync_homeserver_requests_total")) {
         println!("    {line}");
     }
     Ok(())

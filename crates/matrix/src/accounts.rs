@@ -1,0 +1,176 @@
+//! Accounts: registering the platform's users in the appservice namespace,
+//! their display names, and access tokens minted for them.
+
+use reqwest::Method;
+use ruma::{OwnedUserId, UserId};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use crate::client::{Auth, Request};
+use crate::{AppserviceClient, HomeserverError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registered {
+    Created,
+    AlreadyExisted,
+}
+
+/// A Matrix session minted for a user through the appservice login.
+#[derive(Debug, Clone)]
+pub struct UserSession {
+    pub user_id: OwnedUserId,
+    pub access_token: SecretString,
+    pub device_id: String,
+}
+
+impl AppserviceClient {
+    /// Registers a user in the appservice's namespace. A user that exists
+    /// already is not an error: registration is idempotent.
+    pub async fn register(&self, localpart: &str) -> Result<Registered, HomeserverError> {
+        let result = self
+            .send(Request {
+                endpoint: "register",
+                method: Method::POST,
+                path: &["_matrix", "client", "v3", "register"],
+                as_user: None,
+                body: Some(json!({
+                    "type": "m.login.application_service",
+                    "username": localpart,
+                    "inhibit_login": true,
+                })),
+                auth: Auth::Appservice,
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(Registered::Created),
+            Err(e) if e.errcode() == Some("M_USER_IN_USE") => Ok(Registered::AlreadyExisted),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The user's display name as the homeserver has it.
+    pub async fn display_name(&self, user: &UserId) -> Result<Option<String>, HomeserverError> {
+        let result = self
+            .send(Request {
+                endpoint: "profile.displayname.get",
+                method: Method::GET,
+                path: &["_matrix", "client", "v3", "profile", user.as_str(), "displayname"],
+                as_user: Some(user),
+                body: None,
+                auth: Auth::Appservice,
+            })
+            .await;
+        match result {
+            Ok(v) => Ok(v.get("displayname").and_then(Value::as_str).map(str::to_owned)),
+            Err(e) if e.errcode() == Some("M_NOT_FOUND") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets a user's display name, acting as them. Only called when it
+    /// differs: every change is a membership event in each of their rooms.
+    pub async fn set_display_name(&self, user: &UserId, name: &str) -> Result<(), HomeserverError> {
+        self.send(Request {
+            endpoint: "profile.displayname.set",
+            method: Method::PUT,
+            path: &["_matrix", "client", "v3", "profile", user.as_str(), "displayname"],
+            as_user: Some(user),
+            body: Some(json!({ "displayname": name })),
+            auth: Auth::Appservice,
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Mints an access token for a namespace user (`m.login.application_service`).
+    /// Passing the `device_id` of an earlier session reuses that device instead
+    /// of piling up new ones.
+    pub async fn login(
+        &self,
+        user: &UserId,
+        device_id: Option<&str>,
+        device_name: &str,
+    ) -> Result<UserSession, HomeserverError> {
+        let mut body = json!({
+            "type": "m.login.application_service",
+            "identifier": { "type": "m.id.user", "user": user.localpart() },
+            "initial_device_display_name": device_name,
+        });
+        if let Some(device_id) = device_id {
+            body["device_id"] = json!(device_id);
+        }
+        let v = self
+            .send(Request {
+                endpoint: "login",
+                method: Method::POST,
+                path: &["_matrix", "client", "v3", "login"],
+                as_user: None,
+                body: Some(body),
+                auth: Auth::Appservice,
+            })
+            .await?;
+        let field = |name: &str| {
+            v.get(name).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| HomeserverError::Protocol {
+                endpoint: "login",
+                detail: format!("no `{name}` in the login answer"),
+            })
+        };
+        let user_id = UserId::parse(field("user_id")?)
+            .map_err(|e| HomeserverError::Protocol { endpoint: "login", detail: format!("invalid user_id: {e}") })?;
+        Ok(UserSession {
+            user_id,
+            access_token: SecretString::from(field("access_token")?),
+            device_id: field("device_id")?,
+        })
+    }
+
+    /// Who the homeserver says the appservice token (optionally acting as
+    /// `as_user`) is. Proves the homeserver is up and knows the registration.
+    pub async fn whoami(&self, as_user: Option<&UserId>) -> Result<OwnedUserId, HomeserverError> {
+        let v = self
+            .send(Request {
+                endpoint: "whoami",
+                method: Method::GET,
+                path: &["_matrix", "client", "v3", "account", "whoami"],
+                as_user,
+                body: None,
+                auth: Auth::Appservice,
+            })
+            .await?;
+        parse_whoami(&v)
+    }
+
+    /// Who a user's access token belongs to.
+    pub async fn whoami_with_token(&self, token: &SecretString) -> Result<OwnedUserId, HomeserverError> {
+        let v = self
+            .send(Request {
+                endpoint: "whoami",
+                method: Method::GET,
+                path: &["_matrix", "client", "v3", "account", "whoami"],
+                as_user: None,
+                body: None,
+                auth: Auth::User(token),
+            })
+            .await?;
+        parse_whoami(&v)
+    }
+
+    /// The homeserver's supported versions; needs no token.
+    pub async fn versions(&self) -> Result<Value, HomeserverError> {
+        self.send(Request {
+            endpoint: "versions",
+            method: Method::GET,
+            path: &["_matrix", "client", "versions"],
+            as_user: None,
+            body: None,
+            auth: Auth::None,
+        })
+        .await
+    }
+}
+
+fn parse_whoami(v: &Value) -> Result<OwnedUserId, HomeserverError> {
+    v.get("user_id").and_then(Value::as_str).and_then(|s| UserId::parse(s).ok()).ok_or_else(|| {
+        HomeserverError::Protocol { endpoint: "whoami", detail: "no valid user_id in the answer".into() }
+    })
+}

@@ -1,0 +1,314 @@
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use matrix_sync_core::Scope;
+use matrix_sync_core::power::{CommunityRole, TrustLevel, TrustLevels, community_level, power_levels_capacity};
+use matrix_sync_store::{CommunityRecord, MemberRecord};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::clock::now_millis;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{JsonBody, platform_id};
+use crate::state::AppState;
+use crate::status::{ResourceStatus, http_status, resource_status, scope_status, wait_for_sync, wait_param};
+
+const MAX_NAME: usize = 255;
+
+/// The community settings of the specification (`communities.config`); all
+/// optional on update.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CommunityConfigPatch {
+    #[serde(rename = "matrixEnabled")]
+    pub matrix_enabled: Option<bool>,
+    /// Whether the General room is encrypted; cannot be turned off again.
+    #[serde(rename = "matrixGeneralChatEncrypted")]
+    pub general_encrypted: Option<bool>,
+    /// Council rooms are always encrypted: `false` is refused.
+    #[serde(rename = "matrixCouncilChatsEncrypted")]
+    pub council_encrypted: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PutCommunity {
+    pub name: Option<String>,
+    pub config: Option<CommunityConfigPatch>,
+    /// Replaces the default trust → power-level table: ascending `min_trust`
+    /// from 0, levels below 100.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub trust_levels: Option<Vec<TrustLevel>>,
+}
+
+fn validate_name(name: Option<String>) -> Result<String, ApiError> {
+    let name = name.ok_or_else(|| ApiError::BadRequest("name is required".into()))?;
+    let trimmed = name.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME || trimmed.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!(
+            "name must be 1 to {MAX_NAME} characters without control characters"
+        )));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// The lowest trust that earns a level above the default, if any does.
+fn min_elevated_trust(levels: &TrustLevels) -> i64 {
+    levels
+        .levels()
+        .iter()
+        .find(|l| l.power_level > 0)
+        .map_or(i64::MAX, |l| i64::try_from(l.min_trust).unwrap_or(i64::MAX))
+}
+
+/// Refuses a write that would list more users in a room's power levels
+/// than one event can hold.
+async fn check_capacity(
+    state: &AppState,
+    community: Uuid,
+    levels: &TrustLevels,
+    except: Uuid,
+    adds_one: bool,
+) -> Result<(), ApiError> {
+    let capacity = power_levels_capacity(state.homeserver.ids().server_name().as_str());
+    let elevated = state.store.count_elevated_members(community, min_elevated_trust(levels), except).await?;
+    let total = usize::try_from(elevated).unwrap_or(usize::MAX).saturating_add(usize::from(adds_one));
+    if total > capacity {
+        state.metrics.power_levels_full.inc();
+        return Err(ApiError::Unprocessable {
+            code: "power_levels_full",
+            message: format!(
+                "a room's power levels can list at most {capacity} members above level 0 on this server; this change would make it {total}"
+            ),
+        });
+    }
+    Ok(())
+}
+
+async fn community_status(state: &AppState, id: Uuid) -> Result<ResourceStatus, ApiError> {
+    Ok(resource_status(state, Scope::Community(id), "space", "general").await?)
+}
+
+/// Creates or updates the community's Space and General room.
+#[utoipa::path(
+    put,
+    path = "/v1/communities/{community}",
+    params(("community" = String, Path, description = "The community's UUID"), ("wait" = Option<u64>, Query, description = "Seconds to wait for `synced` (at most 30)")),
+    request_body = PutCommunity,
+    responses(
+        (status = 200, body = ResourceStatus, description = "Synced"),
+        (status = 202, body = ResourceStatus, description = "Recorded; the homeserver is being brought there"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Encryption cannot be turned off"),
+        (status = 422, body = ErrorBody, description = "Unencrypted councils, an invalid trust table, or too many elevated members"),
+    ),
+    security(("api_token" = [])),
+    tag = "communities"
+)]
+pub async fn put_community(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    JsonBody(body): JsonBody<PutCommunity>,
+) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
+    let id = platform_id(&id)?;
+    let wait = wait_param(&query)?;
+    let name = validate_name(body.name)?;
+    let config = body.config.unwrap_or_default();
+    if config.council_encrypted == Some(false) {
+        return Err(ApiError::Unprocessable {
+            code: "encryption_required",
+            message: "council rooms are always end-to-end encrypted; matrixCouncilChatsEncrypted cannot be false"
+                .into(),
+        });
+    }
+    let existing = state.store.community(id).await?;
+    let was_encrypted = existing.as_ref().is_some_and(|c| c.general_encrypted);
+    if was_encrypted && config.general_encrypted == Some(false) {
+        return Err(ApiError::Conflict {
+            code: "encryption_cannot_be_disabled",
+            message: "the General room is encrypted; encryption cannot be turned off".into(),
+        });
+    }
+    let trust_levels = match body.trust_levels {
+        Some(levels) => TrustLevels::new(levels)
+            .map_err(|e| ApiError::Unprocessable { code: "invalid_trust_levels", message: e.to_string() })?,
+        None => match &existing {
+            Some(c) => serde_json::from_str(&c.trust_levels).map_err(|e| ApiError::Internal(e.to_string()))?,
+            None => TrustLevels::default(),
+        },
+    };
+    if existing.is_some() {
+        check_capacity(&state, id, &trust_levels, Uuid::nil(), false).await?;
+    }
+    let record = CommunityRecord {
+        id,
+        name,
+        matrix_enabled: config.matrix_enabled.or(existing.as_ref().map(|c| c.matrix_enabled)).unwrap_or(true),
+        general_encrypted: config.general_encrypted.unwrap_or(was_encrypted),
+        trust_levels: serde_json::to_string(&trust_levels).map_err(|e| ApiError::Internal(e.to_string()))?,
+        created_at: 0,
+        updated_at: 0,
+        deleted_at: existing.as_ref().and_then(|c| c.deleted_at),
+        hard_delete_at: existing.as_ref().and_then(|c| c.hard_delete_at),
+    };
+    state.store.put_community(&record, now_millis()).await?;
+    state.wakeup.notify_waiters();
+    wait_for_sync(&state, Scope::Community(id), wait).await?;
+    let status = community_status(&state, id).await?;
+    Ok((http_status(status.status), Json(status)))
+}
+
+/// The community's status.
+#[utoipa::path(
+    get,
+    path = "/v1/communities/{community}",
+    params(("community" = String, Path, description = "The community's UUID")),
+    responses((status = 200, body = ResourceStatus), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_token" = [])),
+    tag = "communities"
+)]
+pub async fn get_community(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ResourceStatus>, ApiError> {
+    let id = platform_id(&id)?;
+    if state.store.community(id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("community {id} is not known")));
+    }
+    Ok(Json(community_status(&state, id).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PutMember {
+    /// The member's trust score, 0 or more.
+    pub trust_score: Option<i64>,
+    /// `member` (the default) or `admin`; kept as it is when absent on update.
+    #[schema(value_type = Option<String>)]
+    pub role: Option<CommunityRole>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberStatus {
+    pub user_id: Uuid,
+    pub matrix_user_id: String,
+    pub trust_score: i64,
+    pub role: String,
+    /// The level this member holds in the community's rooms.
+    pub power_level: i64,
+    /// The status of the community the member belongs to.
+    pub status: &'static str,
+}
+
+async fn member_answer(
+    state: &AppState,
+    community: Uuid,
+    member: &MemberRecord,
+    levels: &TrustLevels,
+) -> Result<(StatusCode, Json<MemberStatus>), ApiError> {
+    let (status, _) = scope_status(state, Scope::Community(community)).await?;
+    let role = CommunityRole::parse(&member.role).unwrap_or(CommunityRole::Member);
+    let answer = MemberStatus {
+        user_id: member.user_id,
+        matrix_user_id: state.homeserver.ids().user(member.user_id).to_string(),
+        trust_score: member.trust_score,
+        role: member.role.clone(),
+        power_level: community_level(levels, u64::try_from(member.trust_score).unwrap_or(0), role),
+        status,
+    };
+    Ok((http_status(status), Json(answer)))
+}
+
+async fn known_community(state: &AppState, id: Uuid) -> Result<(CommunityRecord, TrustLevels), ApiError> {
+    let record =
+        state.store.community(id).await?.ok_or_else(|| ApiError::NotFound(format!("community {id} is not known")))?;
+    let levels = serde_json::from_str(&record.trust_levels).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((record, levels))
+}
+
+/// Adds or updates a member: provisioned, joined to the Space and the
+/// General room, with the level their trust earns.
+#[utoipa::path(
+    put,
+    path = "/v1/communities/{community}/members/{user}",
+    params(
+        ("community" = String, Path, description = "The community's UUID"),
+        ("user" = String, Path, description = "The platform user's UUID"),
+        ("wait" = Option<u64>, Query, description = "Seconds to wait for the community to be `synced` (at most 30)"),
+    ),
+    request_body = PutMember,
+    responses(
+        (status = 200, body = MemberStatus), (status = 202, body = MemberStatus),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "The room's power levels would be too large"),
+    ),
+    security(("api_token" = [])),
+    tag = "communities"
+)]
+pub async fn put_member(
+    State(state): State<AppState>,
+    Path((community, user)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    JsonBody(body): JsonBody<PutMember>,
+) -> Result<(StatusCode, Json<MemberStatus>), ApiError> {
+    let community = platform_id(&community)?;
+    let user = platform_id(&user)?;
+    let wait = wait_param(&query)?;
+    let trust_score = body.trust_score.ok_or_else(|| ApiError::BadRequest("trust_score is required".into()))?;
+    if trust_score < 0 {
+        return Err(ApiError::BadRequest("trust_score must be 0 or more".into()));
+    }
+    let (_, levels) = known_community(&state, community).await?;
+    let existing = state.store.member(community, user).await?;
+    let role = body
+        .role
+        .or_else(|| existing.as_ref().and_then(|m| CommunityRole::parse(&m.role)))
+        .unwrap_or(CommunityRole::Member);
+    let level = community_level(&levels, u64::try_from(trust_score).unwrap_or(0), role);
+    check_capacity(&state, community, &levels, user, level > 0).await?;
+
+    let member = MemberRecord { user_id: user, trust_score, role: role.as_str().to_owned() };
+    let now = now_millis();
+    let coalesce = i64::try_from(state.config.reconcile.coalesce.as_millis()).unwrap_or(0);
+    state.store.put_member(community, &member, now + coalesce, now).await?;
+    state.wakeup.notify_waiters();
+    wait_for_sync(&state, Scope::Community(community), wait).await?;
+    member_answer(&state, community, &member, &levels).await
+}
+
+/// Removes the member from every room of the community.
+#[utoipa::path(
+    delete,
+    path = "/v1/communities/{community}/members/{user}",
+    params(
+        ("community" = String, Path, description = "The community's UUID"),
+        ("user" = String, Path, description = "The platform user's UUID"),
+        ("wait" = Option<u64>, Query, description = "Seconds to wait for the community to be `synced` (at most 30)"),
+    ),
+    responses(
+        (status = 200, body = MemberStatus), (status = 202, body = MemberStatus),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("api_token" = [])),
+    tag = "communities"
+)]
+pub async fn delete_member(
+    State(state): State<AppState>,
+    Path((community, user)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<(StatusCode, Json<MemberStatus>), ApiError> {
+    let community = platform_id(&community)?;
+    let user = platform_id(&user)?;
+    let wait = wait_param(&query)?;
+    let (_, levels) = known_community(&state, community).await?;
+    let member = state
+        .store
+        .member(community, user)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("user {user} is not a member of community {community}")))?;
+    state.store.remove_member(community, user, now_millis()).await?;
+    state.wakeup.notify_waiters();
+    wait_for_sync(&state, Scope::Community(community), wait).await?;
+    member_answer(&state, community, &member, &levels).await
+}

@@ -1,0 +1,96 @@
+//! The audit trail: every room created, member joined or removed, power
+//! level changed and drift reverted is stored (for `GET /v1/audit`) and
+//! logged as a structured event.
+
+use matrix_sync_core::plan::{Action, LevelChange};
+use matrix_sync_core::power::ADMIN_LEVEL;
+use matrix_sync_store::{NewAuditEntry, Store, StoreError};
+use uuid::Uuid;
+
+/// Where an entry belongs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditScope {
+    pub community_id: Option<Uuid>,
+    pub council_id: Option<Uuid>,
+}
+
+/// Why a level changed: a drift repair, a role (admin is the role's level),
+/// or trust.
+fn level_cause(change: &LevelChange, drift: bool) -> &'static str {
+    if drift {
+        "drift"
+    } else if change.old == ADMIN_LEVEL || change.new == ADMIN_LEVEL {
+        "role"
+    } else {
+        "trust"
+    }
+}
+
+/// The entries an applied action leaves. `room_id` is the room it acted on.
+pub fn entries_for(action: &Action, room_id: &str, scope: AuditScope, at: i64) -> Vec<NewAuditEntry> {
+    let base = |action: &str, cause: &str| NewAuditEntry {
+        at,
+        action: action.to_owned(),
+        community_id: scope.community_id,
+        council_id: scope.council_id,
+        room_id: Some(room_id.to_owned()),
+        cause: Some(cause.to_owned()),
+        ..NewAuditEntry::default()
+    };
+    match action {
+        Action::CreateRoom { key, name, .. } => vec![NewAuditEntry {
+            detail: Some(format!("{} \"{name}\"", key.role.as_str())),
+            ..base("room_created", "lifecycle")
+        }],
+        Action::SetPowerLevels { changes, drift, .. } => {
+            let mut entries = Vec::new();
+            if *drift {
+                entries.push(NewAuditEntry {
+                    detail: Some("power levels changed outside the service were restored".into()),
+                    ..base("drift_reverted", "drift")
+                });
+            }
+            entries.extend(changes.iter().map(|c| NewAuditEntry {
+                user_id: Some(c.user.to_string()),
+                old_level: Some(c.old),
+                new_level: Some(c.new),
+                ..base("power_level_changed", level_cause(c, *drift))
+            }));
+            entries
+        }
+        Action::SetJoinRule { .. } => {
+            vec![NewAuditEntry { detail: Some("join rule restored".into()), ..base("drift_reverted", "drift") }]
+        }
+        Action::Join { user, .. } => {
+            vec![NewAuditEntry { user_id: Some(user.to_string()), ..base("member_joined", "lifecycle") }]
+        }
+        Action::Kick { user, .. } => {
+            vec![NewAuditEntry { user_id: Some(user.to_string()), ..base("member_removed", "lifecycle") }]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Stores the entries and logs each one.
+pub async fn record(store: &dyn Store, entries: &[NewAuditEntry]) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    store.append_audit(entries).await?;
+    for e in entries {
+        tracing::info!(
+            target: "matrix_sync::audit",
+            action = e.action,
+            community_id = e.community_id.map(|id| id.to_string()),
+            council_id = e.council_id.map(|id| id.to_string()),
+            room_id = e.room_id,
+            user_id = e.user_id,
+            old_level = e.old_level,
+            new_level = e.new_level,
+            cause = e.cause,
+            detail = e.detail,
+            "audit"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! Which pushed events call for a reconcile: changes the service did not
+//! make to the state it manages. The bot's own changes, and users joining or
+//! leaving by themselves (which is how the service's own joins look), do not.
+
+use serde_json::Value;
+
+/// State the service owns in its rooms; a change by anyone else is drift.
+const MANAGED_STATE: [&str; 7] = [
+    "m.room.power_levels",
+    "m.room.join_rules",
+    "m.room.encryption",
+    "m.room.name",
+    "m.room.history_visibility",
+    "m.space.child",
+    "m.space.parent",
+];
+
+/// The rooms whose events show a change someone other than the service made.
+pub fn rooms_with_foreign_changes(events: &[Value], bot: &str) -> Vec<String> {
+    let mut rooms: Vec<String> = events
+        .iter()
+        .filter(|e| e.get("state_key").is_some())
+        .filter(|e| e["sender"].as_str().is_some_and(|s| s != bot))
+        .filter(|e| {
+            let kind = e["type"].as_str().unwrap_or_default();
+            if kind == "m.room.member" {
+                // Someone else changed this user's membership (kick, ban, invite).
+                e["state_key"].as_str() != e["sender"].as_str()
+            } else {
+                MANAGED_STATE.contains(&kind)
+            }
+        })
+        .filter_map(|e| e["room_id"].as_str().map(str::to_owned))
+        .collect();
+    rooms.sort();
+    rooms.dedup();
+    rooms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_foreign_changes_to_managed_state_count() {
+        let bot = "@matrix-sync:example.org";
+        let ev = |room: &str, kind: &str, sender: &str, state_key: Option<&str>| {
+            let mut e = json!({"room_id": room, "type": kind, "sender": sender, "content": {}});
+            if let Some(k) = state_key {
+                e["state_key"] = json!(k);
+            }
+            e
+        };
+        let events = vec![
+            ev("!a:x", "m.room.power_levels", bot, Some("")),
+            ev("!b:x", "m.room.power_levels", "@admin:x", Some("")),
+            ev("!c:x", "m.room.message", "@admin:x", None),
+            ev("!d:x", "m.room.member", "@u:x", Some("@u:x")),
+            ev("!e:x", "m.room.member", "@mod:x", Some("@u:x")),
+            ev("!f:x", "m.room.topic", "@mod:x", Some("")),
+            ev("!b:x", "m.room.join_rules", "@admin:x", Some("")),
+        ];
+        assert_eq!(rooms_with_foreign_changes(&events, bot), vec!["!b:x", "!e:x"]);
+    }
+}

@@ -1,0 +1,39 @@
+//! Observing a scope's rooms: by the ids the store recorded, or, for a room
+//! the store does not know (a creation interrupted before it was recorded),
+//! by its deterministic alias.
+
+use matrix_sync_core::Scope;
+use matrix_sync_core::desired::DesiredScope;
+use matrix_sync_core::observed::ObservedScope;
+use matrix_sync_store::RoomRecord;
+use ruma::RoomId;
+
+use super::ReconcileError;
+use crate::clock::now_millis;
+use crate::state::AppState;
+
+pub async fn observe(state: &AppState, scope: Scope, desired: &DesiredScope) -> Result<ObservedScope, ReconcileError> {
+    let known = state.store.rooms_of(scope).await?;
+    let hs = &state.homeserver;
+    let mut observed = ObservedScope::default();
+    for room in &desired.rooms {
+        let recorded = known.iter().find(|r| r.role == room.key.role.as_str());
+        let room_id = match recorded {
+            Some(r) => Some(RoomId::parse(&r.room_id).map_err(|e| ReconcileError::Invalid(e.to_string()))?),
+            None => {
+                let found = hs.resolve_alias(&room.key.alias(hs.ids().server_name().as_str())).await?;
+                if let Some(room_id) = &found {
+                    tracing::info!(room_id = %room_id, role = room.key.role.as_str(), "found a room by its alias; recording it");
+                    let record =
+                        RoomRecord { room_id: room_id.to_string(), scope, role: room.key.role.as_str().to_owned() };
+                    state.store.record_room(&record, now_millis()).await?;
+                }
+                found
+            }
+        };
+        if let Some(room_id) = room_id {
+            observed.rooms.insert(room.key, hs.room_state(&room_id).await?);
+        }
+    }
+    Ok(observed)
+}

@@ -1,0 +1,134 @@
+//! The reconcile workers: claim a due job, reconcile its scope while keeping
+//! the lease alive, then complete it or record the failure for a retry with
+//! backoff. On shutdown a job in progress is released, not lost.
+
+use std::time::Duration;
+
+use matrix_sync_core::Backoff;
+use matrix_sync_store::{FailOutcome, Job};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::clock::now_millis;
+use crate::reconcile::reconcile;
+use crate::state::AppState;
+
+/// A claimed job is the worker's for this long unless renewed.
+const LEASE_MS: i64 = 60_000;
+const RENEW_EVERY: Duration = Duration::from_secs(20);
+/// The longest an idle worker sleeps before looking again (other processes
+/// may have enqueued work it was not woken for).
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+pub async fn run(state: AppState, cancel: CancellationToken, backoff: Backoff) {
+    while !cancel.is_cancelled() {
+        match state.store.claim(now_millis(), LEASE_MS).await {
+            Ok(Some(job)) => process(&state, &cancel, &backoff, job).await,
+            Ok(None) => idle(&state, &cancel).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot claim a job; retrying");
+                tokio::select! {
+                    () = cancel.cancelled() => {}
+                    () = tokio::time::sleep(IDLE_POLL) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps until the next job is due, new work is announced, or shutdown.
+async fn idle(state: &AppState, cancel: &CancellationToken) {
+    let wait = match state.store.next_run_at().await {
+        Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now_millis()).unwrap_or(0)).min(IDLE_POLL),
+        _ => IDLE_POLL,
+    };
+    if wait.is_zero() {
+        return;
+    }
+    tokio::select! {
+        () = cancel.cancelled() => {}
+        () = state.wakeup.notified() => {}
+        () = tokio::time::sleep(wait) => {}
+    }
+}
+
+async fn process(state: &AppState, cancel: &CancellationToken, backoff: &Backoff, job: Job) {
+    let span = tracing::info_span!("reconcile", scope = %job.scope, attempt = job.attempts);
+    async {
+        let work = reconcile(state, job.scope);
+        tokio::pin!(work);
+        let mut renew = tokio::time::interval(RENEW_EVERY);
+        renew.tick().await;
+        let result = loop {
+            tokio::select! {
+                result = &mut work => break Some(result),
+                () = cancel.cancelled() => break None,
+                _ = renew.tick() => {
+                    if !matches!(state.store.renew(&job, now_millis(), LEASE_MS).await, Ok(true)) {
+                        tracing::warn!("lost the lease; another worker will take the job over");
+                    }
+                }
+            }
+        };
+        let now = now_millis();
+        match result {
+            None => {
+                if let Err(e) = state.store.release(&job, now).await {
+                    tracing::warn!(error = %e, "cannot release the job; it is retried after its lease");
+                }
+            }
+            Some(Ok(())) => {
+                state.metrics.count_reconcile("ok");
+                if let Err(e) = state.store.complete(&job, now).await {
+                    tracing::warn!(error = %e, "cannot mark the job done; it will run again");
+                }
+            }
+            Some(Err(e)) => {
+                let error = e.to_string();
+                match state.store.fail(&job, &error, now, backoff).await {
+                    Ok(FailOutcome::Dead) => {
+                        state.metrics.count_reconcile("dead");
+                        tracing::error!(error, "reconcile failed for the last time; the job is dead");
+                    }
+                    Ok(FailOutcome::RetryAt(at)) => {
+                        state.metrics.count_reconcile("retry");
+                        tracing::warn!(error, retry_in_ms = at - now, "reconcile failed; will retry");
+                    }
+                    Ok(FailOutcome::LeaseLost) => tracing::warn!(error, "reconcile failed after the lease was lost"),
+                    Err(store_error) => tracing::warn!(error, %store_error, "cannot record the failure"),
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await;
+}
+
+/// Every so often, reconcile every scope even without a change: this repairs
+/// drift whose push never arrived. Scopes are spread over the interval.
+pub async fn anti_entropy(state: AppState, cancel: CancellationToken, every: Duration) {
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let ids = match state.store.community_ids().await {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!(error = %e, "anti-entropy: cannot list communities");
+                continue;
+            }
+        };
+        let now = now_millis();
+        let spread = i64::try_from(every.as_millis() / 2).unwrap_or(i64::MAX);
+        let count = i64::try_from(ids.len().max(1)).unwrap_or(1);
+        for (i, id) in (0i64..).zip(ids.iter()) {
+            let run_at = now + spread * i / count;
+            if let Err(e) = state.store.enqueue(matrix_sync_core::Scope::Community(*id), run_at, now).await {
+                tracing::warn!(error = %e, "anti-entropy: cannot enqueue");
+            }
+        }
+        tracing::debug!(communities = ids.len(), "anti-entropy pass enqueued");
+        state.wakeup.notify_waiters();
+    }
+}
