@@ -7,7 +7,7 @@ use ruma::OwnedUserId;
 use uuid::Uuid;
 
 use crate::Scope;
-use crate::power::{CommunityRole, PowerLevels, TrustLevels, community_level};
+use crate::power::{CommunityRole, CouncilRole, PowerLevels, TrustLevels, community_level, council_level};
 use crate::rooms::{RoomKey, RoomRole};
 
 /// How users get into a room.
@@ -69,12 +69,23 @@ pub struct CommunityMember {
     pub role: CommunityRole,
 }
 
+/// A council of a community, with its members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Council {
+    pub id: Uuid,
+    pub name: String,
+    /// Council members (who must also be community members) and their roles.
+    pub members: BTreeMap<OwnedUserId, CouncilRole>,
+}
+
 /// The name of every community's General room.
 pub const GENERAL_ROOM_NAME: &str = "General";
 
-/// A community's Space and General room, with every member joined to both
-/// at the level their trust (or admin role) earns.
-pub fn community_rooms(community: &Community, members: &[CommunityMember]) -> DesiredScope {
+/// A community's rooms: its Space and General room, with every member
+/// joined to both at the level their trust (or admin role) earns, and for
+/// each council a Space nested in the community's with an encrypted,
+/// invite-only discussion room, for the council's members only.
+pub fn community_rooms(community: &Community, members: &[CommunityMember], councils: &[Council]) -> DesiredScope {
     if !community.config.matrix_enabled {
         return DesiredScope::default();
     }
@@ -84,8 +95,7 @@ pub fn community_rooms(community: &Community, members: &[CommunityMember]) -> De
     let levels: BTreeMap<OwnedUserId, i64> =
         members.iter().map(|m| (m.user.clone(), community_level(&community.trust_levels, m.trust, m.role))).collect();
     let joined: BTreeSet<OwnedUserId> = members.iter().map(|m| m.user.clone()).collect();
-    DesiredScope {
-        rooms: vec![
+    let mut rooms = vec![
             DesiredRoom {
                 key: space,
                 name: community.name.clone(),
@@ -106,6 +116,36 @@ pub fn community_rooms(community: &Community, members: &[CommunityMember]) -> De
                 members: joined,
                 power: PowerLevels::for_room(levels),
             },
-        ],
+    ];
+    for council in councils {
+        rooms.extend(council_rooms(community, members, council, space));
     }
+    DesiredScope { rooms }
+}
+
+fn council_rooms(community: &Community, members: &[CommunityMember], council: &Council, community_space: RoomKey) -> [DesiredRoom; 2] {
+    let scope = Scope::Council(council.id);
+    let space = RoomKey::new(scope, RoomRole::Space);
+    let levels: BTreeMap<OwnedUserId, i64> = members
+        .iter()
+        .filter_map(|m| {
+            let council_role = council.members.get(&m.user)?;
+            Some((m.user.clone(), council_level(&community.trust_levels, m.trust, m.role, *council_role)))
+        })
+        .collect();
+    let joined: BTreeSet<OwnedUserId> = levels.keys().cloned().collect();
+    let room = |key, name: String, is_space, parent| DesiredRoom {
+        key,
+        name,
+        is_space,
+        join_rule: DesiredJoinRule::Invite,
+        encrypted: true,
+        parent: Some(parent),
+        members: joined.clone(),
+        power: PowerLevels::for_room(levels.clone()),
+    };
+    [
+        room(space, council.name.clone(), true, community_space),
+        room(RoomKey::new(scope, RoomRole::Discussion), format!("{} discussion", council.name), false, space),
+    ]
 }

@@ -7,10 +7,10 @@ use ruma::OwnedUserId;
 use uuid::Uuid;
 
 use crate::MatrixIds;
-use crate::desired::{Community, CommunityConfig, CommunityMember, DesiredScope, community_rooms};
+use crate::desired::{Community, CommunityConfig, CommunityMember, Council, DesiredScope, community_rooms};
 use crate::observed::{Membership, ObservedJoinRule, ObservedMember, ObservedScope};
 use crate::plan::{Action, plan};
-use crate::power::{CommunityRole, TrustLevels};
+use crate::power::{CommunityRole, CouncilRole, TrustLevels};
 use crate::simulate::apply;
 
 fn ids() -> MatrixIds {
@@ -22,6 +22,29 @@ fn user(n: u8) -> OwnedUserId {
 }
 
 fn community(members: &[(u8, u64, bool)], name: &str, encrypted: bool) -> DesiredScope {
+    with_councils(members, name, encrypted, None)
+}
+
+/// Councils picked from the members by `seed`: two councils, each with the
+/// members the seed selects, in roles the seed spreads.
+fn with_councils(members: &[(u8, u64, bool)], name: &str, encrypted: bool, seed: Option<u8>) -> DesiredScope {
+    let councils: Vec<Council> = match seed {
+        None => Vec::new(),
+        Some(seed) => (0..2u8)
+            .map(|k| Council {
+                id: Uuid::from_u128(1000 + u128::from(k)),
+                name: format!("Council {k}"),
+                members: members
+                    .iter()
+                    .filter(|(n, _, _)| (n ^ seed ^ k) % 3 == 0)
+                    .map(|(n, _, _)| {
+                        let role = [CouncilRole::Member, CouncilRole::Moderator, CouncilRole::Admin][usize::from(n.wrapping_add(seed) % 3)];
+                        (user(*n), role)
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
     let c = Community {
         id: Uuid::from_u128(42),
         name: name.to_owned(),
@@ -36,7 +59,7 @@ fn community(members: &[(u8, u64, bool)], name: &str, encrypted: bool) -> Desire
             role: if *admin { CommunityRole::Admin } else { CommunityRole::Member },
         })
         .collect();
-    community_rooms(&c, &members)
+    community_rooms(&c, &members, &councils)
 }
 
 fn members_strategy() -> impl Strategy<Value = Vec<(u8, u64, bool)>> {
@@ -107,18 +130,20 @@ proptest! {
     fn applying_a_plan_converges(
         before in members_strategy(),
         after in members_strategy(),
-        tampering in prop::collection::vec((tamper_strategy(), 0usize..2), 0..6),
+        tampering in prop::collection::vec((tamper_strategy(), 0usize..6), 0..6),
         encrypted_before in any::<bool>(),
         renamed in any::<bool>(),
+        councils_before in prop::option::of(any::<u8>()),
+        councils_after in prop::option::of(any::<u8>()),
     ) {
         let ids = ids();
         let bot: OwnedUserId = ids.bot().to_owned();
-        let old = community(&before, "Old name", encrypted_before);
+        let old = with_councils(&before, "Old name", encrypted_before, councils_before);
         let mut state = apply(&ObservedScope::default(), &plan(&old, &ObservedScope::default(), &ids), &bot);
         for (t, room) in &tampering {
             tamper(&mut state, t, *room);
         }
-        let new = community(&after, if renamed { "New name" } else { "Old name" }, true);
+        let new = with_councils(&after, if renamed { "New name" } else { "Old name" }, true, councils_after);
         let actions = plan(&new, &state, &ids);
         let converged = apply(&state, &actions, &bot);
         let again = plan(&new, &converged, &ids);
@@ -222,4 +247,28 @@ fn removed_platform_users_are_kicked_but_outsiders_stay() {
         })
         .collect();
     assert_eq!(kicks, vec![user(2), user(2)]);
+}
+
+#[test]
+fn councils_nest_in_the_community_space_and_are_encrypted() {
+    let ids = ids();
+    let desired = with_councils(&[(0, 40, false), (3, 0, false), (1, 0, false)], "C", false, Some(0));
+    assert_eq!(desired.rooms.len(), 6);
+    let community_space = desired.rooms[0].key;
+    let council_space = &desired.rooms[2];
+    let discussion = &desired.rooms[3];
+    assert_eq!(council_space.parent, Some(community_space));
+    assert_eq!(discussion.parent, Some(council_space.key));
+    assert!(council_space.is_space && discussion.encrypted && !discussion.is_space);
+    assert_eq!(discussion.join_rule, crate::desired::DesiredJoinRule::Invite);
+    // Member 1 is not on council 0; members 0 and 3 are.
+    assert!(!discussion.members.contains(&user(1)));
+    assert!(discussion.members.contains(&user(0)) && discussion.members.contains(&user(3)));
+    // Both are plain council members: member 0 keeps the 50 their trust of
+    // 40 earns, member 3 (trust 0) is at 0.
+    assert_eq!(discussion.power.level_of(&user(0)), 50);
+    assert_eq!(discussion.power.level_of(&user(3)), 0);
+    let actions = plan(&desired, &ObservedScope::default(), &ids);
+    let creates = actions.iter().filter(|a| matches!(a, Action::CreateRoom { .. })).count();
+    assert_eq!(creates, 6);
 }

@@ -98,6 +98,43 @@ impl CommunityRole {
     }
 }
 
+/// A member's role in a council.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CouncilRole {
+    Member,
+    Moderator,
+    Admin,
+}
+
+impl CouncilRole {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CouncilRole::Member => "member",
+            CouncilRole::Moderator => "moderator",
+            CouncilRole::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "member" => Some(CouncilRole::Member),
+            "moderator" => Some(CouncilRole::Moderator),
+            "admin" => Some(CouncilRole::Admin),
+            _ => None,
+        }
+    }
+
+    /// The level the role alone gives in the council's rooms.
+    pub fn level(&self) -> i64 {
+        match self {
+            CouncilRole::Member => 0,
+            CouncilRole::Moderator => MODERATOR_LEVEL,
+            CouncilRole::Admin => ADMIN_LEVEL,
+        }
+    }
+}
+
 /// A member's level in the community's rooms: their trust level, or 100 for
 /// an admin.
 pub fn community_level(levels: &TrustLevels, trust: u64, role: CommunityRole) -> i64 {
@@ -105,6 +142,12 @@ pub fn community_level(levels: &TrustLevels, trust: u64, role: CommunityRole) ->
         CommunityRole::Admin => ADMIN_LEVEL,
         CommunityRole::Member => levels.level_for(trust),
     }
+}
+
+/// A council member's level in the council's rooms: the higher of what they
+/// hold in the community and what their council role gives.
+pub fn council_level(levels: &TrustLevels, trust: u64, role: CommunityRole, council_role: CouncilRole) -> i64 {
+    community_level(levels, trust, role).max(council_role.level())
 }
 
 /// The content of `m.room.power_levels` as the service writes and compares
@@ -200,6 +243,10 @@ mod tests {
             assert_eq!(t.level_for(trust), level, "trust {trust}");
         }
         assert_eq!(community_level(&t, 0, CommunityRole::Admin), 100);
+        assert_eq!(council_level(&t, 40, CommunityRole::Member, CouncilRole::Member), 50);
+        assert_eq!(council_level(&t, 0, CommunityRole::Member, CouncilRole::Moderator), 50);
+        assert_eq!(council_level(&t, 20, CommunityRole::Member, CouncilRole::Admin), 100);
+        assert_eq!(council_level(&t, 20, CommunityRole::Member, CouncilRole::Member), 25);
     }
 
     #[test]

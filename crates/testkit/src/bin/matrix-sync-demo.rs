@@ -74,7 +74,9 @@ async fn run(hs: &LocalHomeserver) -> Result<(), String> {
         );
     }
 
-    println!("\n4. Readiness and a few metrics:");
+    community(hs, &api).await?;
+
+    println!("\n7. Readiness and a few metrics:");
     let ready: Value = api
         .http
         .get(format!("{}/readyz", api.base))
@@ -96,6 +98,77 @@ async fn run(hs: &LocalHomeserver) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     for line in metrics.lines().filter(|l| l.starts_with("matrix_sync_homeserver_requests_total")) {
         println!("    {line}");
+    }
+    Ok(())
+}
+
+fn err(e: impl std::fmt::Debug) -> String {
+    format!("{e:?}")
+}
+
+async fn community(hs: &LocalHomeserver, api: &Api) -> Result<(), String> {
+    println!("\n4. A community with members at different trust levels (UC-3, UC-4):");
+    let community = Uuid::new_v4();
+    let v = api
+        .call(reqwest::Method::PUT, &format!("/v1/communities/{community}?wait=30"), Some(json!({"name": "Makers' Collective"})))
+        .await?;
+    println!("    community {community}: {} (Space {}, General {})", v["status"], v["matrix_space_id"], v["matrix_room_id"]);
+    let general = v["matrix_room_id"].as_str().unwrap_or_default().to_owned();
+    let people = [("Alice", 2, "member"), ("Bob", 18, "member"), ("Carol", 35, "member"), ("Dana", 0, "admin")];
+    let mut ids = Vec::new();
+    for (name, trust, role) in people {
+        let id = Uuid::new_v4();
+        api.call(reqwest::Method::PUT, &format!("/v1/users/{id}"), Some(json!({"display_name": name}))).await?;
+        let v = api
+            .call(
+                reqwest::Method::PUT,
+                &format!("/v1/communities/{community}/members/{id}?wait=30"),
+                Some(json!({"trust_score": trust, "role": role})),
+            )
+            .await?;
+        println!("    {name}: trust {trust}, role {role} → power level {} ({})", v["power_level"], v["status"]);
+        ids.push((name, id));
+    }
+
+    println!("\n5. What Alice sees, with her own token:");
+    let alice = UserClient::login(hs, &hs.matrix_id(ids[0].1)).await.map_err(err)?;
+    for room in alice.joined_rooms().await.map_err(err)? {
+        let name = alice.state(&room, "m.room.name", "").await.map_err(err)?;
+        let create = alice.state(&room, "m.room.create", "").await.map_err(err)?;
+        let rules = alice.state(&room, "m.room.join_rules", "").await.map_err(err)?;
+        let kind = create["type"].as_str().unwrap_or("room");
+        println!("    {} — {kind}, join rule {}", name["name"].as_str().unwrap_or("?"), rules["join_rule"]);
+    }
+    let levels = alice.state(&general, "m.room.power_levels", "").await.map_err(err)?;
+    for (name, id) in &ids {
+        let level = levels["users"][hs.matrix_id(*id)].as_i64().unwrap_or(0);
+        println!("    General: {name} is at level {level}");
+    }
+    let bob_id = hs.matrix_id(ids[1].1);
+    match alice.moderate(&general, "invite", &bob_id).await {
+        Err(e) => println!("    Alice (trust 2) tries to invite: the homeserver refuses ({} {})", e.status, e.errcode),
+        Ok(_) => println!("    Alice could invite (unexpected)"),
+    }
+
+    println!("\n6. Bob's trust rises to 32; his level follows in every room:");
+    api.call(
+        reqwest::Method::PUT,
+        &format!("/v1/communities/{community}/members/{}?wait=30", ids[1].1),
+        Some(json!({"trust_score": 32})),
+    )
+    .await?;
+    let levels = alice.state(&general, "m.room.power_levels", "").await.map_err(err)?;
+    println!("    General: Bob is now at level {}", levels["users"][&bob_id]);
+    let audit = api.call(reqwest::Method::GET, &format!("/v1/audit?community_id={community}&limit=4"), None).await?;
+    for e in audit["entries"].as_array().into_iter().flatten() {
+        println!(
+            "    audit: {} {} {} → {} ({})",
+            e["action"].as_str().unwrap_or(""),
+            e["user_id"].as_str().unwrap_or(""),
+            e["old_level"],
+            e["new_level"],
+            e["cause"].as_str().unwrap_or("")
+        );
     }
     Ok(())
 }
