@@ -1,1 +1,227 @@
-//! The bot.
+//! The bot's end-to-end encrypted messaging. The bot is a user in the
+//! appservice's namespace (not its sender, which may not sync) with one
+//! device of its own: minted once through the appservice login, then kept
+//! with its crypto store in the data directory, so restarts reuse it. A
+//! matrix-sdk client syncs in the background to keep its keys uploaded and
+//! the members' device lists current; sending shares the room key with every
+//! device of the room's joined and invited members.
+
+#![recursion_limit = "256"]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use matrix_sdk::authentication::matrix::MatrixSession;
+use matrix_sdk::config::{RequestConfig, SyncSettings};
+use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
+use matrix_sdk::ruma::{OwnedDeviceId, OwnedTransactionId, RoomId};
+use matrix_sdk::{Client, LoopCtrl, RoomState, SessionMeta, SessionTokens};
+use matrix_sync_matrix::{AppserviceClient, HomeserverError};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+use url::Url;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    #[error("the bot cannot log in: {0}")]
+    Login(#[from] HomeserverError),
+    #[error("the bot's Matrix client failed: {0}")]
+    Client(Box<matrix_sdk::Error>),
+    #[error("the bot's Matrix client cannot be built: {0}")]
+    Build(Box<matrix_sdk::ClientBuildError>),
+    #[error("the bot's session file {path}: {problem}")]
+    Session { path: String, problem: String },
+}
+
+impl From<matrix_sdk::Error> for BotError {
+    fn from(e: matrix_sdk::Error) -> Self {
+        BotError::Client(Box::new(e))
+    }
+}
+
+impl From<matrix_sdk::ClientBuildError> for BotError {
+    fn from(e: matrix_sdk::ClientBuildError) -> Self {
+        BotError::Build(Box::new(e))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BotSettings {
+    pub homeserver_url: Url,
+    /// Where the session and the crypto store live (`$MATRIX_SYNC_DATA_DIR/bot`).
+    pub dir: PathBuf,
+    pub request_timeout: Duration,
+}
+
+/// What is kept of the bot's device between runs.
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedSession {
+    user_id: String,
+    device_id: String,
+    access_token: String,
+}
+
+pub struct Bot {
+    client: Client,
+    stop: Arc<AtomicBool>,
+    sync_task: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+const DEVICE_NAME: &str = "matrix-sync bot";
+
+impl Bot {
+    /// Restores the bot's device (or creates it the first time), uploads its
+    /// keys with a first sync, and starts syncing in the background.
+    pub async fn start(settings: &BotSettings, appservice: &AppserviceClient) -> Result<Self, BotError> {
+        std::fs::create_dir_all(&settings.dir).map_err(|e| session_error(&settings.dir, e))?;
+        let session_path = settings.dir.join("session.json");
+        let store_dir = settings.dir.join("store");
+        let session = match read_session(&session_path)? {
+            Some(saved) => refresh_if_revoked(saved, appservice).await?,
+            None => {
+                // A store without its session belongs to a device we no
+                // longer have a token for: start both anew.
+                if store_dir.exists() {
+                    std::fs::remove_dir_all(&store_dir).map_err(|e| session_error(&store_dir, e))?;
+                }
+                login(appservice, None).await?
+            }
+        };
+        write_session(&session_path, &session)?;
+
+        let client = Client::builder()
+            .homeserver_url(settings.homeserver_url.as_str())
+            .sqlite_store(&store_dir, None)
+            .request_config(RequestConfig::new().timeout(settings.request_timeout).retry_limit(3))
+            .build()
+            .await?;
+        let user_id = matrix_sdk::ruma::OwnedUserId::try_from(session.user_id.as_str())
+            .map_err(|e| BotError::Session { path: session_path.display().to_string(), problem: e.to_string() })?;
+        client
+            .restore_session(MatrixSession {
+                meta: SessionMeta { user_id, device_id: OwnedDeviceId::from(session.device_id.as_str()) },
+                tokens: SessionTokens { access_token: session.access_token.clone(), refresh_token: None },
+            })
+            .await?;
+        // The first sync uploads the device's keys.
+        client.sync_once(SyncSettings::default().timeout(Duration::ZERO)).await?;
+        tracing::info!(device_id = session.device_id, "the bot's encrypted messaging is ready");
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let sync_task = tokio::spawn(sync_forever(client.clone(), stop.clone()));
+        Ok(Self { client, stop, sync_task: std::sync::Mutex::new(Some(sync_task)) })
+    }
+
+    pub fn device_id(&self) -> Option<String> {
+        self.client.device_id().map(ToString::to_string)
+    }
+
+    /// Sends an `m.notice` into a room the bot is in. In an encrypted room
+    /// the message is encrypted for every device of its members. The same
+    /// `txn_id` makes a retry the same message, not a second one.
+    pub async fn send_notice(
+        &self,
+        room_id: &RoomId,
+        plain: &str,
+        html: &str,
+        txn_id: &str,
+    ) -> Result<String, BotError> {
+        let room = match self.client.get_room(room_id) {
+            Some(room) if room.state() == RoomState::Joined => room,
+            // Not synced yet: joining a room the bot is in already is a no-op
+            // on the server and gives the client the room at once.
+            _ => self.client.join_room_by_id(room_id).await?,
+        };
+        let content = RoomMessageEventContent::notice_html(plain, html);
+        let sent = room.send(content).with_transaction_id(OwnedTransactionId::from(txn_id)).await?;
+        Ok(sent.response.event_id.to_string())
+    }
+
+    /// Stops syncing and closes the stores.
+    pub async fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let task = self.sync_task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+        if let Err(e) = self.client.pause().await {
+            tracing::warn!(error = %e, "cannot close the bot's stores cleanly");
+        }
+    }
+}
+
+async fn sync_forever(client: Client, stop: Arc<AtomicBool>) {
+    let settings = SyncSettings::default().timeout(Duration::from_secs(10));
+    let result = client
+        .sync_with_result_callback(settings, |result| {
+            let stop = stop.clone();
+            async move {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "the bot's sync failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                Ok(if stop.load(Ordering::Relaxed) { LoopCtrl::Break } else { LoopCtrl::Continue })
+            }
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "the bot's sync loop ended");
+    }
+}
+
+async fn login(appservice: &AppserviceClient, device_id: Option<&str>) -> Result<SavedSession, BotError> {
+    let bot = appservice.ids().bot().to_owned();
+    let session = appservice.login(&bot, device_id, DEVICE_NAME).await?;
+    Ok(SavedSession {
+        user_id: session.user_id.to_string(),
+        device_id: session.device_id,
+        access_token: session.access_token.expose_secret().to_owned(),
+    })
+}
+
+/// A saved token that the homeserver no longer accepts is replaced by a new
+/// one for the same device, which keeps its keys.
+async fn refresh_if_revoked(saved: SavedSession, appservice: &AppserviceClient) -> Result<SavedSession, BotError> {
+    let token = secrecy::SecretString::from(saved.access_token.clone());
+    match appservice.whoami_with_token(&token).await {
+        Ok(_) => Ok(saved),
+        Err(e) if e.errcode() == Some("M_UNKNOWN_TOKEN") => {
+            tracing::info!("the bot's token was revoked; logging in again on the same device");
+            login(appservice, Some(&saved.device_id)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn session_error(path: &Path, e: impl std::fmt::Display) -> BotError {
+    BotError::Session { path: path.display().to_string(), problem: e.to_string() }
+}
+
+fn read_session(path: &Path) -> Result<Option<SavedSession>, BotError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| session_error(path, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(session_error(path, e)),
+    }
+}
+
+/// The session holds the bot's token: only its owner may read it.
+fn write_session(path: &Path, session: &SavedSession) -> Result<(), BotError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let text = serde_json::to_string(session).map_err(|e| session_error(path, e))?;
+    let tmp = path.with_extension("json.tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| session_error(&tmp, e))?;
+    file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| session_error(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| session_error(path, e))
+}

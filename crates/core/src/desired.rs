@@ -22,7 +22,10 @@ pub enum DesiredJoinRule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredRoom {
     pub key: RoomKey,
-    pub name: String,
+    /// `None` for direct chats: clients name them after the other person.
+    pub name: Option<String>,
+    /// A direct chat (`is_direct` on its invitations).
+    pub direct: bool,
     pub is_space: bool,
     pub join_rule: DesiredJoinRule,
     pub encrypted: bool,
@@ -96,26 +99,28 @@ pub fn community_rooms(community: &Community, members: &[CommunityMember], counc
         members.iter().map(|m| (m.user.clone(), community_level(&community.trust_levels, m.trust, m.role))).collect();
     let joined: BTreeSet<OwnedUserId> = members.iter().map(|m| m.user.clone()).collect();
     let mut rooms = vec![
-            DesiredRoom {
-                key: space,
-                name: community.name.clone(),
-                is_space: true,
-                join_rule: DesiredJoinRule::Invite,
-                encrypted: false,
-                parent: None,
-                members: joined.clone(),
-                power: PowerLevels::for_room(levels.clone()),
-            },
-            DesiredRoom {
-                key: general,
-                name: GENERAL_ROOM_NAME.to_owned(),
-                is_space: false,
-                join_rule: DesiredJoinRule::Restricted { space },
-                encrypted: community.config.general_encrypted,
-                parent: Some(space),
-                members: joined,
-                power: PowerLevels::for_room(levels),
-            },
+        DesiredRoom {
+            key: space,
+            name: Some(community.name.clone()),
+            direct: false,
+            is_space: true,
+            join_rule: DesiredJoinRule::Invite,
+            encrypted: false,
+            parent: None,
+            members: joined.clone(),
+            power: PowerLevels::for_room(levels.clone()),
+        },
+        DesiredRoom {
+            key: general,
+            name: Some(GENERAL_ROOM_NAME.to_owned()),
+            direct: false,
+            is_space: false,
+            join_rule: DesiredJoinRule::Restricted { space },
+            encrypted: community.config.general_encrypted,
+            parent: Some(space),
+            members: joined,
+            power: PowerLevels::for_room(levels),
+        },
     ];
     for council in councils {
         rooms.extend(council_rooms(community, members, council, space));
@@ -123,7 +128,12 @@ pub fn community_rooms(community: &Community, members: &[CommunityMember], counc
     DesiredScope { rooms }
 }
 
-fn council_rooms(community: &Community, members: &[CommunityMember], council: &Council, community_space: RoomKey) -> [DesiredRoom; 2] {
+fn council_rooms(
+    community: &Community,
+    members: &[CommunityMember],
+    council: &Council,
+    community_space: RoomKey,
+) -> [DesiredRoom; 2] {
     let scope = Scope::Council(council.id);
     let space = RoomKey::new(scope, RoomRole::Space);
     let levels: BTreeMap<OwnedUserId, i64> = members
@@ -136,7 +146,8 @@ fn council_rooms(community: &Community, members: &[CommunityMember], council: &C
     let joined: BTreeSet<OwnedUserId> = levels.keys().cloned().collect();
     let room = |key, name: String, is_space, parent| DesiredRoom {
         key,
-        name,
+        name: Some(name),
+        direct: false,
         is_space,
         join_rule: DesiredJoinRule::Invite,
         encrypted: true,
@@ -148,4 +159,49 @@ fn council_rooms(community: &Community, members: &[CommunityMember], council: &C
         room(space, council.name.clone(), true, community_space),
         room(RoomKey::new(scope, RoomRole::Discussion), format!("{} discussion", council.name), false, space),
     ]
+}
+
+/// The pair id of two users' direct chat: the same whichever order they
+/// are given in.
+pub fn pair_id(a: &ruma::UserId, b: &ruma::UserId) -> Uuid {
+    let (first, second) = if a <= b { (a, b) } else { (b, a) };
+    Uuid::new_v5(&PAIR_NAMESPACE, format!("{first}\n{second}").as_bytes())
+}
+
+/// The namespace of pair ids (a fixed, random UUID).
+const PAIR_NAMESPACE: Uuid = Uuid::from_u128(0x6d2f_1c1e_9a47_4f0b_8d8e_52a3_0c6e_91d4);
+
+/// The encrypted direct chat of two users: invite-only, both joined.
+pub fn direct_room(a: &ruma::UserId, b: &ruma::UserId) -> DesiredScope {
+    let key = RoomKey::new(Scope::Direct(pair_id(a, b)), RoomRole::Direct);
+    DesiredScope {
+        rooms: vec![DesiredRoom {
+            key,
+            name: None,
+            direct: true,
+            is_space: false,
+            join_rule: DesiredJoinRule::Invite,
+            encrypted: true,
+            parent: None,
+            members: [a.to_owned(), b.to_owned()].into(),
+            power: PowerLevels::for_room(BTreeMap::new()),
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pair_is_the_same_in_either_order() {
+        let a: OwnedUserId = "@a:example.org".try_into().unwrap();
+        let b: OwnedUserId = "@b:example.org".try_into().unwrap();
+        let c: OwnedUserId = "@c:example.org".try_into().unwrap();
+        assert_eq!(pair_id(&a, &b), pair_id(&b, &a));
+        assert_ne!(pair_id(&a, &b), pair_id(&a, &c));
+        let dm = direct_room(&a, &b);
+        assert!(dm.rooms[0].encrypted && dm.rooms[0].direct && dm.rooms[0].name.is_none());
+        assert_eq!(dm.rooms[0].members.len(), 2);
+    }
 }

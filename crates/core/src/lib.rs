@@ -5,6 +5,7 @@
 
 pub mod backoff;
 pub mod desired;
+pub mod direct;
 pub mod ids;
 pub mod observed;
 pub mod plan;

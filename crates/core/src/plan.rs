@@ -39,8 +39,9 @@ pub enum Action {
     /// encryption, power levels, its parent link, and invitations.
     CreateRoom {
         key: RoomKey,
-        name: String,
+        name: Option<String>,
         is_space: bool,
+        is_direct: bool,
         join_rule: PlannedJoinRule,
         encrypted: bool,
         parent: Option<RoomRef>,
@@ -164,6 +165,7 @@ pub fn plan(desired: &DesiredScope, observed: &ObservedScope, ids: &MatrixIds) -
                     key: want.key,
                     name: want.name.clone(),
                     is_space: want.is_space,
+                    is_direct: want.direct,
                     join_rule: planned_rule(&want.join_rule),
                     encrypted: want.encrypted,
                     parent: parent.clone(),
@@ -195,8 +197,10 @@ fn plan_state(
     ids: &MatrixIds,
     actions: &mut Vec<Action>,
 ) {
-    if have.name.as_deref() != Some(want.name.as_str()) {
-        actions.push(Action::SetName { room: this.clone(), name: want.name.clone() });
+    if let Some(name) = &want.name
+        && have.name.as_ref() != Some(name)
+    {
+        actions.push(Action::SetName { room: this.clone(), name: name.clone() });
     }
     let rule_matches = match (&rule, &have.join_rule) {
         (PlannedJoinRule::Invite, Some(ObservedJoinRule::Invite)) => true,

@@ -38,7 +38,8 @@ fn with_councils(members: &[(u8, u64, bool)], name: &str, encrypted: bool, seed:
                     .iter()
                     .filter(|(n, _, _)| (n ^ seed ^ k) % 3 == 0)
                     .map(|(n, _, _)| {
-                        let role = [CouncilRole::Member, CouncilRole::Moderator, CouncilRole::Admin][usize::from(n.wrapping_add(seed) % 3)];
+                        let role = [CouncilRole::Member, CouncilRole::Moderator, CouncilRole::Admin]
+                            [usize::from(n.wrapping_add(seed) % 3)];
                         (user(*n), role)
                     })
                     .collect(),

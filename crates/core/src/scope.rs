@@ -15,6 +15,8 @@ pub enum Scope {
     Council(Uuid),
     /// An accepted request: its coordination DM and the bot's message.
     Request(Uuid),
+    /// The direct chat of a pair of users (the id is the pair's).
+    Direct(Uuid),
 }
 
 impl Scope {
@@ -24,12 +26,13 @@ impl Scope {
             Scope::Community(_) => "community",
             Scope::Council(_) => "council",
             Scope::Request(_) => "request",
+            Scope::Direct(_) => "direct",
         }
     }
 
     pub fn id(&self) -> Uuid {
         match self {
-            Scope::User(id) | Scope::Community(id) | Scope::Council(id) | Scope::Request(id) => *id,
+            Scope::User(id) | Scope::Community(id) | Scope::Council(id) | Scope::Request(id) | Scope::Direct(id) => *id,
         }
     }
 }
@@ -42,7 +45,7 @@ impl fmt::Display for Scope {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("`{0}` is not a scope (expected `user|community|council|request:<uuid>`)")]
+#[error("`{0}` is not a scope (expected `user|community|council|request|direct:<uuid>`)")]
 pub struct ScopeParseError(String);
 
 impl FromStr for Scope {
@@ -57,6 +60,7 @@ impl FromStr for Scope {
             "community" => Ok(Scope::Community(id)),
             "council" => Ok(Scope::Council(id)),
             "request" => Ok(Scope::Request(id)),
+            "direct" => Ok(Scope::Direct(id)),
             _ => Err(err()),
         }
     }
@@ -69,12 +73,13 @@ mod tests {
 
     proptest! {
         #[test]
-        fn text_form_round_trips(bytes in any::<[u8; 16]>(), kind in 0u8..4) {
+        fn text_form_round_trips(bytes in any::<[u8; 16]>(), kind in 0u8..5) {
             let id = Uuid::from_bytes(bytes);
             let scope = match kind {
                 0 => Scope::User(id),
                 1 => Scope::Community(id),
                 2 => Scope::Council(id),
+                3 => Scope::Direct(id),
                 _ => Scope::Request(id),
             };
             prop_assert_eq!(scope.to_string().parse::<Scope>(), Ok(scope));

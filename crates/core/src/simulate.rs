@@ -32,7 +32,7 @@ pub fn apply(observed: &ObservedScope, actions: &[Action], bot: &OwnedUserId) ->
                     *key,
                     ObservedRoom {
                         room_id,
-                        name: Some(name.clone()),
+                        name: name.clone(),
                         join_rule: Some(join_rule),
                         encrypted: *encrypted,
                         power: Some(power.clone()),

@@ -24,6 +24,45 @@ pub struct UserSession {
 }
 
 impl AppserviceClient {
+    /// A user's global account data of one type, acting as them (`None`
+    /// when they have none).
+    pub async fn account_data(&self, user: &UserId, event_type: &str) -> Result<Option<Value>, HomeserverError> {
+        let result = self
+            .send(Request {
+                endpoint: "account_data.get",
+                method: Method::GET,
+                path: &["_matrix", "client", "v3", "user", user.as_str(), "account_data", event_type],
+                as_user: Some(user),
+                body: None,
+                auth: Auth::Appservice,
+            })
+            .await;
+        match result {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.errcode() == Some("M_NOT_FOUND") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces a user's global account data of one type, acting as them.
+    pub async fn set_account_data(
+        &self,
+        user: &UserId,
+        event_type: &str,
+        content: Value,
+    ) -> Result<(), HomeserverError> {
+        self.send(Request {
+            endpoint: "account_data.set",
+            method: Method::PUT,
+            path: &["_matrix", "client", "v3", "user", user.as_str(), "account_data", event_type],
+            as_user: Some(user),
+            body: Some(content),
+            auth: Auth::Appservice,
+        })
+        .await
+        .map(drop)
+    }
+
     /// Registers a user in the appservice's namespace. A user that exists
     /// already is not an error: registration is idempotent.
     pub async fn register(&self, localpart: &str) -> Result<Registered, HomeserverError> {

@@ -37,7 +37,7 @@ impl<'a> Applier<'a> {
     pub async fn apply(&mut self, action: &Action) -> Result<Option<OwnedRoomId>, HomeserverError> {
         let c = self.client;
         match action {
-            Action::CreateRoom { key, name, is_space, join_rule, encrypted, parent, power, invite } => {
+            Action::CreateRoom { key, name, is_space, is_direct, join_rule, encrypted, parent, power, invite } => {
                 let restricted_to = match join_rule {
                     PlannedJoinRule::Invite => None,
                     PlannedJoinRule::Restricted { space } => Some(self.room_id(space)?),
@@ -48,7 +48,7 @@ impl<'a> Applier<'a> {
                 let room_id = c
                     .create_room(&NewRoom {
                         alias_localpart: &alias_localpart,
-                        name,
+                        name: name.as_deref(),
                         is_space: *is_space,
                         restricted_to: restricted_to.as_deref(),
                         encrypted: *encrypted,
@@ -56,7 +56,7 @@ impl<'a> Applier<'a> {
                         power,
                         invite,
                         marker: &marker,
-                        is_direct: false,
+                        is_direct: *is_direct,
                     })
                     .await?;
                 self.created.insert(*key, room_id.clone());

@@ -22,7 +22,8 @@ pub const MEGOLM: &str = "m.megolm.v1.aes-sha2";
 #[derive(Debug, Clone)]
 pub struct NewRoom<'a> {
     pub alias_localpart: &'a str,
-    pub name: &'a str,
+    /// `None` for direct chats.
+    pub name: Option<&'a str>,
     pub is_space: bool,
     /// `None`: invite-only; `Some(space)`: restricted to the Space's members.
     pub restricted_to: Option<&'a RoomId>,
@@ -104,6 +105,12 @@ impl AppserviceClient {
             initial_state
                 .push(json!({ "type": "m.room.encryption", "state_key": "", "content": { "algorithm": MEGOLM } }));
         }
+        if room.is_direct {
+            // The alias (in the directory) makes the chat recoverable after a
+            // crash; as the canonical alias, clients would show it as the
+            // chat's name instead of the other person's.
+            initial_state.push(json!({ "type": "m.room.canonical_alias", "state_key": "", "content": {} }));
+        }
         if let Some(parent) = room.parent {
             initial_state.push(json!({
                 "type": "m.space.parent", "state_key": parent,
@@ -114,11 +121,10 @@ impl AppserviceClient {
         if room.is_space {
             creation_content["type"] = json!("m.space");
         }
-        let body = json!({
+        let mut body = json!({
             "room_version": ROOM_VERSION,
             "preset": "private_chat",
             "visibility": "private",
-            "name": room.name,
             "room_alias_name": room.alias_localpart,
             "creation_content": creation_content,
             "power_level_content_override": room.power,
@@ -126,6 +132,9 @@ impl AppserviceClient {
             "invite": room.invite,
             "is_direct": room.is_direct,
         });
+        if let Some(name) = room.name {
+            body["name"] = json!(name);
+        }
         let result = self
             .send(Request {
                 endpoint: "createRoom",

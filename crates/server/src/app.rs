@@ -59,6 +59,7 @@ impl App {
             homeserver,
             metrics: Arc::new(Metrics::new(homeserver_metrics)),
             wakeup: Arc::new(tokio::sync::Notify::new()),
+            bot: Arc::new(tokio::sync::OnceCell::new()),
         };
         Ok(Self { listener, state })
     }
@@ -77,7 +78,7 @@ impl App {
         let Self { listener, state } = self;
         let cancel = CancellationToken::new();
         let mut background = JoinSet::new();
-        background.spawn(ensure_bot_registered(state.homeserver.clone(), cancel.clone()));
+        background.spawn(start_bot(state.clone(), cancel.clone()));
         let reconcile = &state.config.reconcile;
         for _ in 0..reconcile.workers {
             background.spawn(crate::worker::run(state.clone(), cancel.clone(), Backoff::default()));
@@ -91,6 +92,9 @@ impl App {
         tracing::info!("shutting down: stopping background work");
         cancel.cancel();
         while background.join_next().await.is_some() {}
+        if let Some(bot) = state.bot.get() {
+            bot.stop().await;
+        }
         state.store.close().await;
         tracing::info!("stopped");
         served.map_err(StartError::Serve)
@@ -98,27 +102,41 @@ impl App {
 }
 
 /// Registers the bot (a namespace user that can sync, not the appservice
-/// sender). A homeserver that is down delays this, it does not stop the
-/// service: it retries with backoff until it succeeds or shutdown.
-async fn ensure_bot_registered(homeserver: AppserviceClient, cancel: CancellationToken) {
+/// sender) and sets up its encrypted messaging. A homeserver that is down
+/// delays this, it does not stop the service: it retries with backoff until
+/// it succeeds or shutdown; messages wait for it meanwhile.
+async fn start_bot(state: AppState, cancel: CancellationToken) {
+    let homeserver = &state.homeserver;
     let bot = homeserver.ids().bot().to_owned();
+    let settings = matrix_sync_bot::BotSettings {
+        homeserver_url: state.config.matrix.homeserver_url.clone(),
+        dir: state.config.lifecycle.data_dir.join("bot"),
+        request_timeout: Duration::from_secs(30),
+    };
     let mut delay = Duration::from_millis(500);
     loop {
-        match homeserver.register(bot.localpart()).await {
-            Ok(Registered::Created) => {
-                tracing::info!(bot = %bot, "bot registered");
-                return;
+        let attempt = async {
+            match homeserver.register(bot.localpart()).await? {
+                Registered::Created => tracing::info!(bot = %bot, "bot registered"),
+                Registered::AlreadyExisted => tracing::debug!(bot = %bot, "bot already registered"),
             }
-            Ok(Registered::AlreadyExisted) => {
-                tracing::debug!(bot = %bot, "bot already registered");
+            matrix_sync_bot::Bot::start(&settings, homeserver).await
+        };
+        let result = tokio::select! {
+            () = cancel.cancelled() => return,
+            result = attempt => result,
+        };
+        match result {
+            Ok(started) => {
+                if state.bot.set(started).is_err() {
+                    tracing::warn!("the bot was started twice");
+                }
+                state.wakeup.notify_waiters();
                 return;
-            }
-            Err(e) if e.is_transient() => {
-                tracing::warn!(bot = %bot, error = %e, retry_in_ms = delay.as_millis() as u64, "cannot register the bot yet");
             }
             Err(e) => {
-                tracing::error!(bot = %bot, error = %e, "the homeserver refused to register the bot; check the registration");
-                return;
+                let retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                tracing::warn!(bot = %bot, error = %e, retry_in_ms, "the bot is not ready yet");
             }
         }
         tokio::select! {

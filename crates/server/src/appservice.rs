@@ -47,7 +47,7 @@ async fn transaction(State(state): State<AppState>, Path(txn_id): Path<String>, 
     }
     let bot = state.homeserver.ids().bot().as_str();
     let rooms = crate::push::rooms_with_foreign_changes(events, bot);
-    let scopes = match state.store.scopes_of_rooms(&rooms).await {
+    let scopes = match routed_scopes(&state, &rooms).await {
         Ok(scopes) => scopes,
         Err(e) => {
             tracing::warn!(txn_id, error = %e, "cannot route appservice transaction");
@@ -70,6 +70,20 @@ async fn transaction(State(state): State<AppState>, Path(txn_id): Path<String>, 
             matrix_error(StatusCode::SERVICE_UNAVAILABLE, "M_UNKNOWN", "cannot record the transaction now")
         }
     }
+}
+
+/// The jobs that reconcile the given rooms.
+async fn routed_scopes(
+    state: &AppState,
+    rooms: &[String],
+) -> Result<Vec<matrix_sync_core::Scope>, matrix_sync_store::StoreError> {
+    let mut scopes = Vec::new();
+    for scope in state.store.scopes_of_rooms(rooms).await? {
+        scopes.push(crate::reconcile::job_scope(state, scope).await?);
+    }
+    scopes.sort();
+    scopes.dedup();
+    Ok(scopes)
 }
 
 /// The homeserver asks whether a user in our namespace exists: it does when

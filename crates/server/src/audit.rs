@@ -8,7 +8,7 @@ use matrix_sync_store::{NewAuditEntry, Store, StoreError};
 use uuid::Uuid;
 
 /// Where an entry belongs.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AuditScope {
     pub community_id: Option<Uuid>,
     pub council_id: Option<Uuid>,
@@ -39,7 +39,10 @@ pub fn entries_for(action: &Action, room_id: &str, scope: AuditScope, at: i64) -
     };
     match action {
         Action::CreateRoom { key, name, .. } => vec![NewAuditEntry {
-            detail: Some(format!("{} \"{name}\"", key.role.as_str())),
+            detail: Some(match name {
+                Some(name) => format!("{} \"{name}\"", key.role.as_str()),
+                None => key.role.as_str().to_owned(),
+            }),
             ..base("room_created", "lifecycle")
         }],
         Action::SetPowerLevels { changes, drift, .. } => {

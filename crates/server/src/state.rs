@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use matrix_sync_matrix::AppserviceClient;
 use matrix_sync_store::Store;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OnceCell};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -16,4 +16,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes idle workers when new work is enqueued in this process.
     pub wakeup: Arc<Notify>,
+    /// The bot's encrypted messaging, once its device is set up.
+    pub bot: Arc<OnceCell<matrix_sync_bot::Bot>>,
 }

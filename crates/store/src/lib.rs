@@ -19,8 +19,8 @@ use uuid::Uuid;
 pub use connect::{DEFAULT_SCHEMA, connect};
 pub use error::StoreError;
 pub use model::{
-    AuditEntry, AuditFilter, CommunityRecord, FailOutcome, Job, MemberRecord, NewAuditEntry, NewUserMapping,
-    QueueDepth, RoomRecord, UserMapping,
+    AuditEntry, AuditFilter, CommunityRecord, CouncilMemberRecord, CouncilRecord, DirectRecord, FailOutcome, Job,
+    MemberRecord, NewAuditEntry, NewUserMapping, QueueDepth, RequestRecord, RoomRecord, UserMapping,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -70,8 +70,8 @@ pub trait Store: Send + Sync + 'static {
     /// run no later than `run_at`, in one transaction.
     async fn put_member(&self, community: Uuid, member: &MemberRecord, run_at: Millis, now: Millis) -> Result<()>;
 
-    /// Removes a member and enqueues the community's reconcile; `false` if
-    /// they were not a member.
+    /// Removes a member (from the community's councils too) and enqueues
+    /// the community's reconcile; `false` if they were not a member.
     async fn remove_member(&self, community: Uuid, user: Uuid, now: Millis) -> Result<bool>;
 
     async fn member(&self, community: Uuid, user: Uuid) -> Result<Option<MemberRecord>>;
@@ -81,6 +81,50 @@ pub trait Store: Send + Sync + 'static {
     /// How many members other than `except` hold a level above the default:
     /// admins, and members with at least `min_trust`.
     async fn count_elevated_members(&self, community: Uuid, min_trust: i64, except: Uuid) -> Result<i64>;
+
+    // --- councils ------------------------------------------------------------
+
+    /// Creates or updates a council and enqueues its community's reconcile.
+    async fn put_council(&self, council: &CouncilRecord, now: Millis) -> Result<CouncilRecord>;
+
+    async fn council(&self, id: Uuid) -> Result<Option<CouncilRecord>>;
+
+    async fn councils_of(&self, community: Uuid) -> Result<Vec<CouncilRecord>>;
+
+    /// Adds or updates a council member and enqueues the community's reconcile.
+    async fn put_council_member(
+        &self,
+        council: &CouncilRecord,
+        member: &CouncilMemberRecord,
+        now: Millis,
+    ) -> Result<()>;
+
+    /// Removes a council member and enqueues the community's reconcile;
+    /// `false` if they were not one.
+    async fn remove_council_member(&self, council: &CouncilRecord, user: Uuid, now: Millis) -> Result<bool>;
+
+    async fn council_members(&self, council: Uuid) -> Result<Vec<CouncilMemberRecord>>;
+
+    // --- direct chats and requests -------------------------------------------
+
+    /// Records that two users should share a direct chat and enqueues it.
+    async fn put_direct(&self, direct: &DirectRecord, now: Millis) -> Result<()>;
+
+    async fn direct(&self, pair_id: Uuid) -> Result<Option<DirectRecord>>;
+
+    /// Records an accepted request (and its pair's direct chat) and enqueues
+    /// it. Accepting again changes nothing and returns the first record.
+    async fn accept_request(
+        &self,
+        request: &RequestRecord,
+        direct: &DirectRecord,
+        now: Millis,
+    ) -> Result<RequestRecord>;
+
+    async fn request(&self, id: Uuid) -> Result<Option<RequestRecord>>;
+
+    /// Records that the request's context message was sent.
+    async fn mark_request_message_sent(&self, id: Uuid, event_id: &str, now: Millis) -> Result<()>;
 
     // --- rooms ---------------------------------------------------------------
 

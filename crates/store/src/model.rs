@@ -113,3 +113,42 @@ pub struct AuditFilter {
     pub since: Option<i64>,
     pub limit: i64,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouncilRecord {
+    pub id: Uuid,
+    pub community_id: Uuid,
+    pub name: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+    pub hard_delete_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouncilMemberRecord {
+    pub user_id: Uuid,
+    /// `member`, `moderator` or `admin`.
+    pub role: String,
+}
+
+/// The direct chat of two users, by their Matrix ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectRecord {
+    pub pair_id: Uuid,
+    pub user_a: String,
+    pub user_b: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub id: Uuid,
+    pub community_id: Uuid,
+    pub requester: String,
+    pub owner: String,
+    pub title: Option<String>,
+    pub pair_id: Uuid,
+    pub accepted_at: i64,
+    pub message_event_id: Option<String>,
+    pub message_sent_at: Option<i64>,
+}

@@ -20,6 +20,20 @@ macro_rules! community_columns {
 }
 pub(crate) use community_columns;
 
+macro_rules! council_columns {
+    () => {
+        "id, community_id, name, created_at, updated_at, deleted_at, hard_delete_at"
+    };
+}
+pub(crate) use council_columns;
+
+macro_rules! request_columns {
+    () => {
+        "id, community_id, requester, owner, title, pair_id, accepted_at, message_event_id, message_sent_at"
+    };
+}
+pub(crate) use request_columns;
+
 pub(crate) const ENQUEUE: &str = "
 INSERT INTO jobs (scope, state, generation, attempts, run_at, created_at, updated_at)
 VALUES ($1, 'pending', 0, 0, $2, $3, $3)
@@ -108,6 +122,34 @@ macro_rules! sql_store_impl {
                     room_id: row.try_get("room_id")?,
                     scope: $crate::sql_store::validate_job_scope(&scope)?,
                     role: row.try_get("role")?,
+                })
+            }
+
+            fn council_from_row(row: &$row) -> $crate::Result<$crate::CouncilRecord> {
+                use sqlx::Row;
+                Ok($crate::CouncilRecord {
+                    id: row.try_get("id")?,
+                    community_id: row.try_get("community_id")?,
+                    name: row.try_get("name")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                    deleted_at: row.try_get("deleted_at")?,
+                    hard_delete_at: row.try_get("hard_delete_at")?,
+                })
+            }
+
+            fn request_from_row(row: &$row) -> $crate::Result<$crate::RequestRecord> {
+                use sqlx::Row;
+                Ok($crate::RequestRecord {
+                    id: row.try_get("id")?,
+                    community_id: row.try_get("community_id")?,
+                    requester: row.try_get("requester")?,
+                    owner: row.try_get("owner")?,
+                    title: row.try_get("title")?,
+                    pair_id: row.try_get("pair_id")?,
+                    accepted_at: row.try_get("accepted_at")?,
+                    message_event_id: row.try_get("message_event_id")?,
+                    message_sent_at: row.try_get("message_sent_at")?,
                 })
             }
 
@@ -276,6 +318,14 @@ macro_rules! sql_store_impl {
                 if removed == 0 {
                     return Ok(false);
                 }
+                sqlx::query(
+                    "DELETE FROM council_members WHERE user_id = $1
+                       AND council_id IN (SELECT id FROM councils WHERE community_id = $2)",
+                )
+                .bind(user)
+                .bind(community)
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query($crate::sql_store::ENQUEUE)
                     .bind(matrix_sync_core::Scope::Community(community).to_string())
                     .bind(now)
@@ -331,6 +381,221 @@ macro_rules! sql_store_impl {
                 .fetch_one(&self.pool)
                 .await?;
                 Ok(row.try_get("n")?)
+            }
+
+            async fn put_council(
+                &self,
+                c: &$crate::CouncilRecord,
+                now: $crate::Millis,
+            ) -> $crate::Result<$crate::CouncilRecord> {
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query(concat!(
+                    "INSERT INTO councils (id, community_id, name, created_at, updated_at, deleted_at, hard_delete_at)
+                     VALUES ($1, $2, $3, $4, $4, $5, $6)
+                     ON CONFLICT (id) DO UPDATE SET
+                         name = excluded.name, updated_at = excluded.updated_at,
+                         deleted_at = excluded.deleted_at, hard_delete_at = excluded.hard_delete_at
+                     RETURNING ", $crate::sql_store::council_columns!()
+                ))
+                .bind(c.id)
+                .bind(c.community_id)
+                .bind(&c.name)
+                .bind(now)
+                .bind(c.deleted_at)
+                .bind(c.hard_delete_at)
+                .fetch_one(&mut *tx)
+                .await?;
+                let stored = Self::council_from_row(&row)?;
+                sqlx::query($crate::sql_store::ENQUEUE)
+                    .bind(matrix_sync_core::Scope::Community(stored.community_id).to_string())
+                    .bind(now)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(stored)
+            }
+
+            async fn council(&self, id: uuid::Uuid) -> $crate::Result<Option<$crate::CouncilRecord>> {
+                let row = sqlx::query(concat!("SELECT ", $crate::sql_store::council_columns!(), " FROM councils WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(Self::council_from_row).transpose()
+            }
+
+            async fn councils_of(&self, community: uuid::Uuid) -> $crate::Result<Vec<$crate::CouncilRecord>> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ", $crate::sql_store::council_columns!(), " FROM councils WHERE community_id = $1 ORDER BY id"
+                ))
+                .bind(community)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::council_from_row).collect()
+            }
+
+            async fn put_council_member(
+                &self,
+                council: &$crate::CouncilRecord,
+                m: &$crate::CouncilMemberRecord,
+                now: $crate::Millis,
+            ) -> $crate::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO council_members (council_id, user_id, role, updated_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (council_id, user_id) DO UPDATE SET role = excluded.role, updated_at = excluded.updated_at",
+                )
+                .bind(council.id)
+                .bind(m.user_id)
+                .bind(&m.role)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query($crate::sql_store::ENQUEUE)
+                    .bind(matrix_sync_core::Scope::Community(council.community_id).to_string())
+                    .bind(now)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn remove_council_member(
+                &self,
+                council: &$crate::CouncilRecord,
+                user: uuid::Uuid,
+                now: $crate::Millis,
+            ) -> $crate::Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let removed = sqlx::query("DELETE FROM council_members WHERE council_id = $1 AND user_id = $2")
+                    .bind(council.id)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if removed == 0 {
+                    return Ok(false);
+                }
+                sqlx::query($crate::sql_store::ENQUEUE)
+                    .bind(matrix_sync_core::Scope::Community(council.community_id).to_string())
+                    .bind(now)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn council_members(&self, council: uuid::Uuid) -> $crate::Result<Vec<$crate::CouncilMemberRecord>> {
+                use sqlx::Row;
+                let rows = sqlx::query("SELECT user_id, role FROM council_members WHERE council_id = $1 ORDER BY user_id")
+                    .bind(council)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok($crate::CouncilMemberRecord { user_id: r.try_get("user_id")?, role: r.try_get("role")? }))
+                    .collect()
+            }
+
+            async fn put_direct(&self, d: &$crate::DirectRecord, now: $crate::Millis) -> $crate::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO direct_chats (pair_id, user_a, user_b, created_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (pair_id) DO NOTHING",
+                )
+                .bind(d.pair_id)
+                .bind(&d.user_a)
+                .bind(&d.user_b)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query($crate::sql_store::ENQUEUE)
+                    .bind(matrix_sync_core::Scope::Direct(d.pair_id).to_string())
+                    .bind(now)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn direct(&self, pair_id: uuid::Uuid) -> $crate::Result<Option<$crate::DirectRecord>> {
+                use sqlx::Row;
+                let row = sqlx::query("SELECT pair_id, user_a, user_b FROM direct_chats WHERE pair_id = $1")
+                    .bind(pair_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    Ok($crate::DirectRecord { pair_id: r.try_get("pair_id")?, user_a: r.try_get("user_a")?, user_b: r.try_get("user_b")? })
+                })
+                .transpose()
+            }
+
+            async fn accept_request(
+                &self,
+                r: &$crate::RequestRecord,
+                d: &$crate::DirectRecord,
+                now: $crate::Millis,
+            ) -> $crate::Result<$crate::RequestRecord> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO direct_chats (pair_id, user_a, user_b, created_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (pair_id) DO NOTHING",
+                )
+                .bind(d.pair_id)
+                .bind(&d.user_a)
+                .bind(&d.user_b)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO accepted_requests (id, community_id, requester, owner, title, pair_id, accepted_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(r.id)
+                .bind(r.community_id)
+                .bind(&r.requester)
+                .bind(&r.owner)
+                .bind(&r.title)
+                .bind(r.pair_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let row = sqlx::query(concat!("SELECT ", $crate::sql_store::request_columns!(), " FROM accepted_requests WHERE id = $1"))
+                    .bind(r.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let stored = Self::request_from_row(&row)?;
+                if stored.message_sent_at.is_none() {
+                    sqlx::query($crate::sql_store::ENQUEUE)
+                        .bind(matrix_sync_core::Scope::Request(r.id).to_string())
+                        .bind(now)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(stored)
+            }
+
+            async fn request(&self, id: uuid::Uuid) -> $crate::Result<Option<$crate::RequestRecord>> {
+                let row = sqlx::query(concat!("SELECT ", $crate::sql_store::request_columns!(), " FROM accepted_requests WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(Self::request_from_row).transpose()
+            }
+
+            async fn mark_request_message_sent(&self, id: uuid::Uuid, event_id: &str, now: $crate::Millis) -> $crate::Result<()> {
+                sqlx::query("UPDATE accepted_requests SET message_event_id = $1, message_sent_at = $2 WHERE id = $3")
+                    .bind(event_id)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
 
             async fn record_room(&self, room: &$crate::RoomRecord, now: $crate::Millis) -> $crate::Result<()> {

@@ -11,8 +11,8 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use matrix_sync_core::{Backoff, Scope};
 use matrix_sync_store::{
-    AuditFilter, CommunityRecord, FailOutcome, MemberRecord, NewAuditEntry, NewUserMapping, PgStore, RoomRecord,
-    SqliteStore, Store,
+    AuditFilter, CommunityRecord, CouncilMemberRecord, CouncilRecord, DirectRecord, FailOutcome, MemberRecord,
+    NewAuditEntry, NewUserMapping, PgStore, RequestRecord, RoomRecord, SqliteStore, Store,
 };
 use uuid::Uuid;
 
@@ -95,6 +95,8 @@ contract!(
     members_are_kept_per_community,
     rooms_are_recorded_per_scope_and_role,
     audit_is_filtered_and_newest_first,
+    councils_and_their_members,
+    requests_are_accepted_once,
 );
 
 fn community() -> Scope {
@@ -462,4 +464,83 @@ async fn audit_is_filtered_and_newest_first(store: Arc<dyn Store>) {
     let limited = store.audit(AuditFilter { community_id: None, since: None, limit: 2 }).await.unwrap();
     assert_eq!(limited.len(), 2);
     assert!(limited[0].id > limited[1].id);
+}
+
+async fn councils_and_their_members(store: Arc<dyn Store>) {
+    let c = Uuid::new_v4();
+    store.put_community(&community_record(c, "C"), 0).await.unwrap();
+    let job = store.claim(0, LEASE).await.unwrap().unwrap();
+    store.complete(&job, 0).await.unwrap();
+    let council = CouncilRecord {
+        id: Uuid::new_v4(),
+        community_id: c,
+        name: "Disputes".into(),
+        created_at: 0,
+        updated_at: 0,
+        deleted_at: None,
+        hard_delete_at: None,
+    };
+    let stored = store.put_council(&council, 10).await.unwrap();
+    assert_eq!((stored.created_at, stored.name.as_str()), (10, "Disputes"));
+    assert!(store.job_for_scope(Scope::Community(c)).await.unwrap().is_some(), "the community reconciles its councils");
+    let renamed = store.put_council(&CouncilRecord { name: "Mediation".into(), ..council.clone() }, 20).await.unwrap();
+    assert_eq!((renamed.created_at, renamed.updated_at), (10, 20));
+    assert_eq!(store.councils_of(c).await.unwrap(), vec![renamed.clone()]);
+    assert_eq!(store.council(council.id).await.unwrap(), Some(renamed));
+
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    for u in [a, b] {
+        store.put_member(c, &MemberRecord { user_id: u, trust_score: 0, role: "member".into() }, 0, 0).await.unwrap();
+    }
+    let cm = |user_id, role: &str| CouncilMemberRecord { user_id, role: role.to_owned() };
+    store.put_council_member(&council, &cm(a, "member"), 30).await.unwrap();
+    store.put_council_member(&council, &cm(b, "moderator"), 30).await.unwrap();
+    store.put_council_member(&council, &cm(a, "admin"), 40).await.unwrap();
+    let mut members = store.council_members(council.id).await.unwrap();
+    members.sort_by_key(|m| m.user_id);
+    let mut want = vec![cm(a, "admin"), cm(b, "moderator")];
+    want.sort_by_key(|m| m.user_id);
+    assert_eq!(members, want);
+    assert!(store.remove_council_member(&council, b, 50).await.unwrap());
+    assert!(!store.remove_council_member(&council, b, 50).await.unwrap());
+    // Leaving the community means leaving its councils.
+    assert!(store.remove_member(c, a, 60).await.unwrap());
+    assert!(store.council_members(council.id).await.unwrap().is_empty());
+}
+
+async fn requests_are_accepted_once(store: Arc<dyn Store>) {
+    let pair = Uuid::new_v4();
+    let direct = DirectRecord { pair_id: pair, user_a: "@a:x".into(), user_b: "@b:x".into() };
+    let request = RequestRecord {
+        id: Uuid::new_v4(),
+        community_id: Uuid::new_v4(),
+        requester: "@a:x".into(),
+        owner: "@b:x".into(),
+        title: Some("A table".into()),
+        pair_id: pair,
+        accepted_at: 0,
+        message_event_id: None,
+        message_sent_at: None,
+    };
+    let first = store.accept_request(&request, &direct, 100).await.unwrap();
+    assert_eq!(first.accepted_at, 100);
+    assert_eq!(store.direct(pair).await.unwrap(), Some(direct.clone()));
+    let job = store.job_for_scope(Scope::Request(request.id)).await.unwrap().unwrap();
+    store.mark_request_message_sent(request.id, "$ev", 150).await.unwrap();
+    let again = store
+        .accept_request(&RequestRecord { title: Some("changed".into()), ..request.clone() }, &direct, 200)
+        .await
+        .unwrap();
+    assert_eq!(again.accepted_at, 100, "the first acceptance stands");
+    assert_eq!(again.title.as_deref(), Some("A table"));
+    assert_eq!(again.message_event_id.as_deref(), Some("$ev"));
+    let same_job = store.job_for_scope(Scope::Request(request.id)).await.unwrap().unwrap();
+    assert_eq!(same_job.generation, job.generation, "a sent message is not sent again");
+
+    let other_pair = Uuid::new_v4();
+    store
+        .put_direct(&DirectRecord { pair_id: other_pair, user_a: "@c:x".into(), user_b: "@d:x".into() }, 0)
+        .await
+        .unwrap();
+    assert!(store.job_for_scope(Scope::Direct(other_pair)).await.unwrap().is_some());
 }

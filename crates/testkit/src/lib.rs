@@ -3,8 +3,14 @@
 //! that acts as one user with their own access token, to check what a user
 //! really sees. It deliberately shares no code with the service.
 
+#![recursion_limit = "256"]
+// Test support: a panic with its message is how a failed set-up is reported.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod encrypted_user;
 mod homeserver;
 mod user_client;
 
+pub use encrypted_user::{EncryptedUser, SeenMessage};
 pub use homeserver::LocalHomeserver;
 pub use user_client::{MatrixError, UserClient, encode as encode_segment};

@@ -42,7 +42,7 @@ pub struct PutCommunity {
     pub trust_levels: Option<Vec<TrustLevel>>,
 }
 
-fn validate_name(name: Option<String>) -> Result<String, ApiError> {
+pub fn validate_name(name: Option<String>) -> Result<String, ApiError> {
     let name = name.ok_or_else(|| ApiError::BadRequest("name is required".into()))?;
     let trimmed = name.trim();
     if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME || trimmed.chars().any(char::is_control) {

@@ -3,7 +3,9 @@
 
 pub mod audit;
 pub mod communities;
+pub mod councils;
 pub mod health;
+pub mod requests;
 pub mod users;
 
 use std::sync::Arc;
@@ -51,6 +53,11 @@ fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::
         .routes(routes!(users::put_user, users::get_user))
         .routes(routes!(communities::put_community, communities::get_community))
         .routes(routes!(communities::put_member, communities::delete_member))
+        .routes(routes!(councils::put_council, councils::get_council))
+        .routes(routes!(councils::put_council_member, councils::delete_council_member))
+        .routes(routes!(requests::accept_request))
+        .routes(routes!(requests::get_request))
+        .routes(routes!(requests::create_direct))
         .routes(routes!(audit::get_audit))
         .split_for_parts();
     let (ops, ops_doc) = OpenApiRouter::new()

@@ -1,17 +1,16 @@
 //! Reconciling a community: its Space and General room, members and levels.
 
 use matrix_sync_core::Scope;
-use matrix_sync_core::desired::{Community, CommunityConfig, CommunityMember, community_rooms};
-use matrix_sync_core::plan::{Action, plan};
-use matrix_sync_core::power::{CommunityRole, TrustLevels};
-use matrix_sync_matrix::Applier;
-use matrix_sync_store::{CommunityRecord, MemberRecord, RoomRecord};
+use matrix_sync_core::desired::{Community, CommunityConfig, CommunityMember, Council, community_rooms};
+use matrix_sync_core::plan::plan;
+use matrix_sync_core::power::{CommunityRole, CouncilRole, TrustLevels};
+use matrix_sync_store::{CommunityRecord, MemberRecord};
 use uuid::Uuid;
 
 use super::ReconcileError;
+use super::apply::apply_plan;
 use super::observe::observe;
-use crate::audit::{self, AuditScope};
-use crate::clock::now_millis;
+use crate::audit::AuditScope;
 use crate::state::AppState;
 
 /// The core model of a stored community.
@@ -49,41 +48,34 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
         crate::provision::provision_user(state, user, None).await?;
     }
     let members: Vec<CommunityMember> = store.members(id).await?.iter().map(|m| member_model(state, m)).collect();
-    let desired = community_rooms(&community, &members);
-    let scope = Scope::Community(id);
-    let observed = observe(state, scope, &desired).await?;
+    let mut councils = Vec::new();
+    for council in store.councils_of(id).await? {
+        let council_members = store.council_members(council.id).await?;
+        councils.push(Council {
+            id: council.id,
+            name: council.name,
+            members: council_members
+                .iter()
+                .map(|m| {
+                    (state.homeserver.ids().user(m.user_id), CouncilRole::parse(&m.role).unwrap_or(CouncilRole::Member))
+                })
+                .collect(),
+        });
+    }
+    let desired = community_rooms(&community, &members, &councils);
+    let observed = observe(state, &desired).await?;
     let actions = plan(&desired, &observed, state.homeserver.ids());
     if actions.is_empty() {
         tracing::debug!("in sync");
         return Ok(());
     }
     tracing::info!(actions = actions.len(), "applying plan");
-    apply_plan(state, scope, &actions, AuditScope { community_id: Some(id), council_id: None }).await
-}
-
-/// Applies actions in order; each created room is recorded and each action
-/// audited as soon as it is done, so a crash in between loses nothing.
-pub async fn apply_plan(
-    state: &AppState,
-    scope: Scope,
-    actions: &[Action],
-    audit_scope: AuditScope,
-) -> Result<(), ReconcileError> {
-    let mut applier = Applier::new(&state.homeserver);
-    for action in actions {
-        state.metrics.count_action(action.name());
-        let created = applier.apply(action).await?;
-        let room_id = match (&created, action, action.room()) {
-            (Some(room_id), Action::CreateRoom { key, .. }, _) => {
-                let record = RoomRecord { room_id: room_id.to_string(), scope, role: key.role.as_str().to_owned() };
-                state.store.record_room(&record, now_millis()).await?;
-                room_id.to_string()
-            }
-            (_, _, Some(room)) => applier.room_id(room)?.to_string(),
-            (_, _, None) => String::new(),
-        };
-        let entries = audit::entries_for(action, &room_id, audit_scope, now_millis());
-        audit::record(state.store.as_ref(), &entries).await?;
-    }
-    Ok(())
+    apply_plan(state, &actions, &observed, |key| AuditScope {
+        community_id: Some(id),
+        council_id: match key.scope {
+            Scope::Council(council) => Some(council),
+            _ => None,
+        },
+    })
+    .await
 }

@@ -1,8 +1,11 @@
 //! One reconcile of one scope: load its desired state, observe the
 //! homeserver, plan, apply, record. Called by the workers.
 
+mod apply;
 mod community;
+mod direct;
 mod observe;
+mod request;
 
 use matrix_sync_core::Scope;
 use matrix_sync_matrix::HomeserverError;
@@ -18,8 +21,10 @@ pub enum ReconcileError {
     Store(#[from] StoreError),
     #[error("the stored desired state is invalid: {0}")]
     Invalid(String),
-    #[error("scopes of kind `{0}` are not reconciled by this version")]
-    Unsupported(&'static str),
+    #[error("the bot has not started yet (its device is being set up)")]
+    BotNotReady,
+    #[error(transparent)]
+    Bot(#[from] matrix_sync_bot::BotError),
 }
 
 impl From<crate::provision::ProvisionError> for ReconcileError {
@@ -34,10 +39,28 @@ impl From<crate::provision::ProvisionError> for ReconcileError {
 pub async fn reconcile(state: &AppState, scope: Scope) -> Result<(), ReconcileError> {
     match scope {
         Scope::Community(id) => community::reconcile(state, id).await,
+        // A council's rooms are part of its community's plan.
+        Scope::Council(id) => match state.store.council(id).await? {
+            Some(council) => community::reconcile(state, council.community_id).await,
+            None => Ok(()),
+        },
+        Scope::Direct(pair) => direct::reconcile(state, pair).await,
+        Scope::Request(id) => request::reconcile(state, id).await,
         Scope::User(id) => {
             crate::provision::provision_user(state, id, None).await?;
             Ok(())
         }
-        other => Err(ReconcileError::Unsupported(other.kind())),
     }
+}
+
+/// The scope whose job reconciles a room's scope: councils are reconciled
+/// with their community, so that one job (never two at once) plans for it.
+pub async fn job_scope(state: &AppState, scope: Scope) -> Result<Scope, matrix_sync_store::StoreError> {
+    Ok(match scope {
+        Scope::Council(id) => match state.store.council(id).await? {
+            Some(council) => Scope::Community(council.community_id),
+            None => scope,
+        },
+        other => other,
+    })
 }

@@ -2,6 +2,8 @@
 //! the store does not know (a creation interrupted before it was recorded),
 //! by its deterministic alias.
 
+use std::collections::BTreeMap;
+
 use matrix_sync_core::Scope;
 use matrix_sync_core::desired::DesiredScope;
 use matrix_sync_core::observed::ObservedScope;
@@ -12,12 +14,16 @@ use super::ReconcileError;
 use crate::clock::now_millis;
 use crate::state::AppState;
 
-pub async fn observe(state: &AppState, scope: Scope, desired: &DesiredScope) -> Result<ObservedScope, ReconcileError> {
-    let known = state.store.rooms_of(scope).await?;
+pub async fn observe(state: &AppState, desired: &DesiredScope) -> Result<ObservedScope, ReconcileError> {
     let hs = &state.homeserver;
+    let mut known: BTreeMap<Scope, Vec<RoomRecord>> = BTreeMap::new();
     let mut observed = ObservedScope::default();
     for room in &desired.rooms {
-        let recorded = known.iter().find(|r| r.role == room.key.role.as_str());
+        let scope = room.key.scope;
+        if let std::collections::btree_map::Entry::Vacant(entry) = known.entry(scope) {
+            entry.insert(state.store.rooms_of(scope).await?);
+        }
+        let recorded = known.get(&scope).and_then(|rooms| rooms.iter().find(|r| r.role == room.key.role.as_str()));
         let room_id = match recorded {
             Some(r) => Some(RoomId::parse(&r.room_id).map_err(|e| ReconcileError::Invalid(e.to_string()))?),
             None => {

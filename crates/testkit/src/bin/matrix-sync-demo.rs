@@ -110,9 +110,16 @@ async fn community(hs: &LocalHomeserver, api: &Api) -> Result<(), String> {
     println!("\n4. A community with members at different trust levels (UC-3, UC-4):");
     let community = Uuid::new_v4();
     let v = api
-        .call(reqwest::Method::PUT, &format!("/v1/communities/{community}?wait=30"), Some(json!({"name": "Makers' Collective"})))
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/communities/{community}?wait=30"),
+            Some(json!({"name": "Makers' Collective"})),
+        )
         .await?;
-    println!("    community {community}: {} (Space {}, General {})", v["status"], v["matrix_space_id"], v["matrix_room_id"]);
+    println!(
+        "    community {community}: {} (Space {}, General {})",
+        v["status"], v["matrix_space_id"], v["matrix_room_id"]
+    );
     let general = v["matrix_room_id"].as_str().unwrap_or_default().to_owned();
     let people = [("Alice", 2, "member"), ("Bob", 18, "member"), ("Carol", 35, "member"), ("Dana", 0, "admin")];
     let mut ids = Vec::new();

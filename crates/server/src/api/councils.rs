@@ -1,0 +1,251 @@
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use matrix_sync_core::Scope;
+use matrix_sync_core::power::{CommunityRole, CouncilRole, TrustLevels, council_level};
+use matrix_sync_store::{CouncilMemberRecord, CouncilRecord};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::api::communities::validate_name;
+use crate::clock::now_millis;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{JsonBody, platform_id};
+use crate::state::AppState;
+use crate::status::{ResourceStatus, http_status, scope_status, wait_for_sync, wait_param};
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PutCouncil {
+    pub community_id: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A council's status: its community's reconcile covers its rooms.
+async fn council_status(state: &AppState, council: &CouncilRecord) -> Result<ResourceStatus, ApiError> {
+    let (status, last_error) = scope_status(state, Scope::Community(council.community_id)).await?;
+    let rooms = state.store.rooms_of(Scope::Council(council.id)).await?;
+    let room = |role: &str| rooms.iter().find(|r| r.role == role).map(|r| r.room_id.clone());
+    Ok(ResourceStatus {
+        id: council.id,
+        status,
+        matrix_space_id: room("space"),
+        matrix_room_id: room("discussion"),
+        last_error,
+        deleted_at: None,
+        hard_delete_at: None,
+    })
+}
+
+async fn known_council(state: &AppState, id: Uuid) -> Result<CouncilRecord, ApiError> {
+    state.store.council(id).await?.ok_or_else(|| ApiError::NotFound(format!("council {id} is not known")))
+}
+
+/// Creates or updates a council: a Space nested in its community's Space,
+/// with an encrypted, invite-only discussion room.
+#[utoipa::path(
+    put,
+    path = "/v1/councils/{council}",
+    params(("council" = String, Path, description = "The council's UUID"), ("wait" = Option<u64>, Query, description = "Seconds to wait for `synced` (at most 30)")),
+    request_body = PutCouncil,
+    responses(
+        (status = 200, body = ResourceStatus), (status = 202, body = ResourceStatus),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The council belongs to another community"),
+        (status = 422, body = ErrorBody, description = "The community is not known"),
+    ),
+    security(("api_token" = [])),
+    tag = "councils"
+)]
+pub async fn put_council(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    JsonBody(body): JsonBody<PutCouncil>,
+) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
+    let id = platform_id(&id)?;
+    let wait = wait_param(&query)?;
+    let community_id = body.community_id.ok_or_else(|| ApiError::BadRequest("community_id is required".into()))?;
+    let community_id = platform_id(&community_id)?;
+    let name = validate_name(body.name)?;
+    if state.store.community(community_id).await?.is_none() {
+        return Err(ApiError::Unprocessable {
+            code: "unknown_community",
+            message: format!("community {community_id} is not known; create it first"),
+        });
+    }
+    let existing = state.store.council(id).await?;
+    if let Some(existing) = &existing
+        && existing.community_id != community_id
+    {
+        return Err(ApiError::Conflict {
+            code: "council_in_another_community",
+            message: format!("council {id} belongs to community {}", existing.community_id),
+        });
+    }
+    let record = CouncilRecord {
+        id,
+        community_id,
+        name,
+        created_at: 0,
+        updated_at: 0,
+        deleted_at: existing.as_ref().and_then(|c| c.deleted_at),
+        hard_delete_at: existing.as_ref().and_then(|c| c.hard_delete_at),
+    };
+    let stored = state.store.put_council(&record, now_millis()).await?;
+    state.wakeup.notify_waiters();
+    wait_for_sync(&state, Scope::Community(community_id), wait).await?;
+    let status = council_status(&state, &stored).await?;
+    Ok((http_status(status.status), Json(status)))
+}
+
+/// The council's status.
+#[utoipa::path(
+    get,
+    path = "/v1/councils/{council}",
+    params(("council" = String, Path, description = "The council's UUID")),
+    responses((status = 200, body = ResourceStatus), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_token" = [])),
+    tag = "councils"
+)]
+pub async fn get_council(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ResourceStatus>, ApiError> {
+    let council = known_council(&state, platform_id(&id)?).await?;
+    Ok(Json(council_status(&state, &council).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PutCouncilMember {
+    /// `member` (the default), `moderator` or `admin`; kept when absent on update.
+    #[schema(value_type = Option<String>)]
+    pub role: Option<CouncilRole>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CouncilMemberStatus {
+    pub user_id: Uuid,
+    pub matrix_user_id: String,
+    pub trust_score: i64,
+    /// The council role.
+    pub role: String,
+    /// The level in the council's rooms: the higher of trust's and the role's.
+    pub power_level: i64,
+    /// The status of the council.
+    pub status: &'static str,
+}
+
+async fn council_member_answer(
+    state: &AppState,
+    council: &CouncilRecord,
+    user: Uuid,
+    role: CouncilRole,
+) -> Result<(StatusCode, Json<CouncilMemberStatus>), ApiError> {
+    let community = state
+        .store
+        .community(council.community_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("community {} is not known", council.community_id)))?;
+    let levels: TrustLevels =
+        serde_json::from_str(&community.trust_levels).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let member = state.store.member(council.community_id, user).await?;
+    let (trust, community_role) = member.as_ref().map_or((0, CommunityRole::Member), |m| {
+        (m.trust_score, CommunityRole::parse(&m.role).unwrap_or(CommunityRole::Member))
+    });
+    let (status, _) = scope_status(state, Scope::Community(council.community_id)).await?;
+    let answer = CouncilMemberStatus {
+        user_id: user,
+        matrix_user_id: state.homeserver.ids().user(user).to_string(),
+        trust_score: trust,
+        role: role.as_str().to_owned(),
+        power_level: council_level(&levels, u64::try_from(trust).unwrap_or(0), community_role, role),
+        status,
+    };
+    Ok((http_status(status), Json(answer)))
+}
+
+/// Joins a community member to the council's Space and discussion room.
+#[utoipa::path(
+    put,
+    path = "/v1/councils/{council}/members/{user}",
+    params(
+        ("council" = String, Path, description = "The council's UUID"),
+        ("user" = String, Path, description = "The platform user's UUID"),
+        ("wait" = Option<u64>, Query, description = "Seconds to wait for `synced` (at most 30)"),
+    ),
+    request_body = PutCouncilMember,
+    responses(
+        (status = 200, body = CouncilMemberStatus), (status = 202, body = CouncilMemberStatus),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "Not a member of the council's community"),
+    ),
+    security(("api_token" = [])),
+    tag = "councils"
+)]
+pub async fn put_council_member(
+    State(state): State<AppState>,
+    Path((council, user)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    JsonBody(body): JsonBody<PutCouncilMember>,
+) -> Result<(StatusCode, Json<CouncilMemberStatus>), ApiError> {
+    let council = known_council(&state, platform_id(&council)?).await?;
+    let user = platform_id(&user)?;
+    let wait = wait_param(&query)?;
+    if state.store.member(council.community_id, user).await?.is_none() {
+        return Err(ApiError::Unprocessable {
+            code: "not_a_community_member",
+            message: format!("user {user} is not a member of community {}", council.community_id),
+        });
+    }
+    let existing = state.store.council_members(council.id).await?.into_iter().find(|m| m.user_id == user);
+    let role = body
+        .role
+        .or_else(|| existing.as_ref().and_then(|m| CouncilRole::parse(&m.role)))
+        .unwrap_or(CouncilRole::Member);
+    let record = CouncilMemberRecord { user_id: user, role: role.as_str().to_owned() };
+    state.store.put_council_member(&council, &record, now_millis()).await?;
+    state.wakeup.notify_waiters();
+    wait_for_sync(&state, Scope::Community(council.community_id), wait).await?;
+    council_member_answer(&state, &council, user, role).await
+}
+
+/// Removes the user from the council's Space and discussion room.
+#[utoipa::path(
+    delete,
+    path = "/v1/councils/{council}/members/{user}",
+    params(
+        ("council" = String, Path, description = "The council's UUID"),
+        ("user" = String, Path, description = "The platform user's UUID"),
+        ("wait" = Option<u64>, Query, description = "Seconds to wait for `synced` (at most 30)"),
+    ),
+    responses(
+        (status = 200, body = CouncilMemberStatus), (status = 202, body = CouncilMemberStatus),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("api_token" = [])),
+    tag = "councils"
+)]
+pub async fn delete_council_member(
+    State(state): State<AppState>,
+    Path((council, user)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<(StatusCode, Json<CouncilMemberStatus>), ApiError> {
+    let council = known_council(&state, platform_id(&council)?).await?;
+    let user = platform_id(&user)?;
+    let wait = wait_param(&query)?;
+    let existing = state
+        .store
+        .council_members(council.id)
+        .await?
+        .into_iter()
+        .find(|m| m.user_id == user)
+        .ok_or_else(|| ApiError::NotFound(format!("user {user} is not a member of council {}", council.id)))?;
+    state.store.remove_council_member(&council, user, now_millis()).await?;
+    state.wakeup.notify_waiters();
+    wait_for_sync(&state, Scope::Community(council.community_id), wait).await?;
+    let role = CouncilRole::parse(&existing.role).unwrap_or(CouncilRole::Member);
+    council_member_answer(&state, &council, user, role).await
+}

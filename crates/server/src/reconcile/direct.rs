@@ -1,0 +1,70 @@
+//! Reconciling a direct chat: one encrypted room per pair of users, both
+//! joined, marked as direct for both (`is_direct`, `m.direct`).
+
+use matrix_sync_core::Scope;
+use matrix_sync_core::desired::direct_room;
+use matrix_sync_core::direct::with_direct_room;
+use matrix_sync_core::plan::plan;
+use matrix_sync_store::DirectRecord;
+use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
+use uuid::Uuid;
+
+use super::ReconcileError;
+use super::apply::apply_plan;
+use super::observe::observe;
+use crate::audit::AuditScope;
+use crate::state::AppState;
+
+pub async fn reconcile(state: &AppState, pair: Uuid) -> Result<(), ReconcileError> {
+    match state.store.direct(pair).await? {
+        Some(direct) => ensure_direct_chat(state, &direct, AuditScope::default()).await.map(drop),
+        None => Ok(()),
+    }
+}
+
+fn user_id(raw: &str) -> Result<OwnedUserId, ReconcileError> {
+    UserId::parse(raw).map_err(|e| ReconcileError::Invalid(format!("user id `{raw}`: {e}")))
+}
+
+/// Brings the pair's direct chat to the desired state and returns its id.
+#[tracing::instrument(skip(state, direct, audit_scope), fields(pair = %direct.pair_id))]
+pub async fn ensure_direct_chat(
+    state: &AppState,
+    direct: &DirectRecord,
+    audit_scope: AuditScope,
+) -> Result<OwnedRoomId, ReconcileError> {
+    let (a, b) = (user_id(&direct.user_a)?, user_id(&direct.user_b)?);
+    let ids = state.homeserver.ids();
+    for user in [&a, &b] {
+        if let Some(platform_user) = ids.platform_user(user)
+            && state.store.user_mapping(platform_user).await?.is_none()
+        {
+            crate::provision::provision_user(state, platform_user, None).await?;
+        }
+    }
+    let desired = direct_room(&a, &b);
+    let observed = observe(state, &desired).await?;
+    let actions = plan(&desired, &observed, ids);
+    if !actions.is_empty() {
+        tracing::info!(actions = actions.len(), "applying plan");
+        apply_plan(state, &actions, &observed, |_| audit_scope).await?;
+    }
+    let room_id = state
+        .store
+        .rooms_of(Scope::Direct(direct.pair_id))
+        .await?
+        .into_iter()
+        .find_map(|r| RoomId::parse(&r.room_id).ok())
+        .ok_or_else(|| ReconcileError::Invalid("the direct chat was not recorded".into()))?;
+
+    for (user, other) in [(&a, &b), (&b, &a)] {
+        if ids.platform_user(user).is_none() {
+            continue; // only our own users' account data is ours to write
+        }
+        let current = state.homeserver.account_data(user, "m.direct").await?;
+        if let Some(updated) = with_direct_room(current.as_ref(), other.as_str(), room_id.as_str()) {
+            state.homeserver.set_account_data(user, "m.direct", updated).await?;
+        }
+    }
+    Ok(room_id)
+}

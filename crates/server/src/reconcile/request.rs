@@ -1,0 +1,73 @@
+//! Reconciling an accepted request: the pair's direct chat, then the bot's
+//! end-to-end encrypted context message, sent once.
+
+use matrix_sync_store::RequestRecord;
+use uuid::Uuid;
+
+use super::ReconcileError;
+use super::direct::ensure_direct_chat;
+use crate::audit::AuditScope;
+use crate::clock::now_millis;
+use crate::state::AppState;
+
+/// The bot's message: plain text and HTML, with the link to the request.
+pub fn context_message(app_url: &str, request: &RequestRecord) -> (String, String) {
+    let link = format!("{}/requests/{}", app_url.trim_end_matches('/'), request.id);
+    let title = request.title.as_deref().unwrap_or("View Request");
+    let plain = format!("Request accepted! Coordinate delivery for: {title} {link}");
+    let html = format!("Request accepted! Coordinate delivery for: <a href=\"{link}\">{}</a>", escape_html(title));
+    (plain, html)
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[tracing::instrument(skip(state), fields(request_id = %id))]
+pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError> {
+    let store = &state.store;
+    let Some(request) = store.request(id).await? else { return Ok(()) };
+    let direct = store
+        .direct(request.pair_id)
+        .await?
+        .ok_or_else(|| ReconcileError::Invalid(format!("request {id} has no direct chat")))?;
+    let scope = AuditScope { community_id: Some(request.community_id), council_id: None };
+    let room_id = ensure_direct_chat(state, &direct, scope).await?;
+    if request.message_sent_at.is_some() {
+        return Ok(());
+    }
+    let app_url = state.config.api.app_url.as_ref().ok_or(ReconcileError::Invalid(
+        "MATRIX_SYNC_APP_URL is not set, so the request link cannot be written".into(),
+    ))?;
+    let bot = state.bot.get().ok_or(ReconcileError::BotNotReady)?;
+    let (plain, html) = context_message(app_url.as_str(), &request);
+    // The transaction id makes a resend after a crash the same message.
+    let event_id = bot.send_notice(&room_id, &plain, &html, &format!("request-{id}")).await?;
+    store.mark_request_message_sent(id, &event_id, now_millis()).await?;
+    tracing::info!(room_id = %room_id, event_id, "context message sent");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_links_the_request_and_escapes_the_title() {
+        let request = RequestRecord {
+            id: Uuid::nil(),
+            community_id: Uuid::nil(),
+            requester: "@a:x".into(),
+            owner: "@b:x".into(),
+            title: Some("Table <oak>".into()),
+            pair_id: Uuid::nil(),
+            accepted_at: 0,
+            message_event_id: None,
+            message_sent_at: None,
+        };
+        let (plain, html) = context_message("https://app.example.org/", &request);
+        let link = "https://app.example.org/requests/00000000-0000-0000-0000-000000000000";
+        assert_eq!(plain, format!("Request accepted! Coordinate delivery for: Table <oak> {link}"));
+        assert!(html.contains(&format!("<a href=\"{link}\">Table &lt;oak&gt;</a>")), "{html}");
+    }
+}
