@@ -2,7 +2,7 @@
 //! the platform would, then shows what the users see on the homeserver,
 //! using their own tokens.
 
-use matrix_sync_testkit::{LocalHomeserver, UserClient};
+use matrix_sync_testkit::{EncryptedUser, LocalHomeserver, UserClient};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -74,9 +74,10 @@ async fn run(hs: &LocalHomeserver) -> Result<(), String> {
         );
     }
 
-    community(hs, &api).await?;
+    let (community_id, members) = community(hs, &api).await?;
+    council_and_request(hs, &api, community_id, &members).await?;
 
-    println!("\n7. Readiness and a few metrics:");
+    println!("\n9. Readiness and a few metrics:");
     let ready: Value = api
         .http
         .get(format!("{}/readyz", api.base))
@@ -106,7 +107,7 @@ fn err(e: impl std::fmt::Debug) -> String {
     format!("{e:?}")
 }
 
-async fn community(hs: &LocalHomeserver, api: &Api) -> Result<(), String> {
+async fn community(hs: &LocalHomeserver, api: &Api) -> Result<(Uuid, Vec<(&'static str, Uuid)>), String> {
     println!("\n4. A community with members at different trust levels (UC-3, UC-4):");
     let community = Uuid::new_v4();
     let v = api
@@ -176,6 +177,68 @@ async fn community(hs: &LocalHomeserver, api: &Api) -> Result<(), String> {
             e["new_level"],
             e["cause"].as_str().unwrap_or("")
         );
+    }
+    Ok((community, ids))
+}
+
+async fn council_and_request(
+    hs: &LocalHomeserver,
+    api: &Api,
+    community: Uuid,
+    members: &[(&str, Uuid)],
+) -> Result<(), String> {
+    let id_of = |name: &str| members.iter().find(|(n, _)| *n == name).map(|(_, id)| *id).unwrap_or_default();
+    println!("\n7. A council (UC-2): an encrypted Space nested in the community's, for its members only:");
+    let council = Uuid::new_v4();
+    let v = api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/councils/{council}?wait=30"),
+            Some(json!({"community_id": community, "name": "Dispute Resolution Council"})),
+        )
+        .await?;
+    let room = v["matrix_room_id"].as_str().unwrap_or_default().to_owned();
+    for (name, role) in [("Carol", "admin"), ("Dana", "moderator")] {
+        let v = api
+            .call(
+                reqwest::Method::PUT,
+                &format!("/v1/councils/{council}/members/{}?wait=30", id_of(name)),
+                Some(json!({"role": role})),
+            )
+            .await?;
+        println!("    {name}: council {role} → level {}", v["power_level"]);
+    }
+    let carol = UserClient::login(hs, &hs.matrix_id(id_of("Carol"))).await.map_err(err)?;
+    let encryption = carol.state(&room, "m.room.encryption", "").await.map_err(err)?;
+    println!("    Carol sees the discussion room {room}, encrypted with {}", encryption["algorithm"]);
+    let alice = UserClient::login(hs, &hs.matrix_id(id_of("Alice"))).await.map_err(err)?;
+    let path = format!("/_matrix/client/v3/join/{}", matrix_sync_testkit::encode_segment(&room));
+    match alice.request(reqwest::Method::POST, &path, Some(json!({}))).await {
+        Err(e) => println!("    Alice (not on the council) tries to join: refused ({} {})", e.status, e.errcode),
+        Ok(_) => println!("    Alice could join (unexpected)"),
+    }
+
+    println!("\n8. Alice shares a table, Bob requests it, Alice accepts (UC-1):");
+    let bob_device = EncryptedUser::login(hs, &hs.matrix_id(id_of("Bob"))).await;
+    println!("    Bob's chat app signs in with its own device {} and keys", bob_device.device_id());
+    let request = Uuid::new_v4();
+    let v = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/requests/{request}/accept?wait=30"),
+            Some(json!({"community_id": community, "requester_id": id_of("Bob"), "owner_id": id_of("Alice"), "title": "Oak dining table"})),
+        )
+        .await?;
+    let dm = v["matrix_room_id"].as_str().unwrap_or_default().to_owned();
+    println!("    coordination DM {dm}: {}", v["status"]);
+    match bob_device.wait_for_message(&dm, "Request accepted", std::time::Duration::from_secs(30)).await {
+        Some(m) => println!(
+            "    Bob's device reads ({}): \"{}\" from {}",
+            if m.decrypted { "decrypted end-to-end" } else { "NOT encrypted" },
+            m.body,
+            m.sender
+        ),
+        None => println!("    Bob's device did not receive the message in time"),
     }
     Ok(())
 }
