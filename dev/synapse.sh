@@ -188,6 +188,7 @@ ENV
   local url="http://127.0.0.1:$hs_port" i
   for i in $(seq 1 120); do
     if curl -fsS "$url/_matrix/client/versions" >/dev/null 2>&1; then
+      ensure_admin "$dir" "$url"
       echo "Synapse '$name' is up at $url (settings in $dir/env)." >&2
       return
     fi
@@ -195,6 +196,40 @@ ENV
     sleep 0.5
   done
   die "Synapse '$name' did not answer at $url within 60 s (see $dir/homeserver.log)"
+}
+
+# A homeserver admin (outside the appservice's namespace), registered with the
+# shared secret; its token goes into the env as MATRIX_ADMIN_ACCESS_TOKEN so
+# hard deletes can purge rooms.
+ensure_admin() {
+  local dir="$1" url="$2" token
+  token="$(URL="$url" SECRET="$REGISTRATION_SHARED_SECRET" python3 - <<'PY'
+import hashlib, hmac, json, os, secrets, urllib.request, urllib.error
+url, secret = os.environ["URL"], os.environ["SECRET"].encode()
+def call(method, path, body=None):
+    req = urllib.request.Request(url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
+password = secrets.token_hex(16)
+nonce = call("GET", "/_synapse/admin/v1/register")["nonce"]
+mac = hmac.new(secret, b"\x00".join([nonce.encode(), b"synapse-admin", password.encode(), b"admin"]), hashlib.sha1).hexdigest()
+try:
+    reply = call("POST", "/_synapse/admin/v1/register",
+                 {"nonce": nonce, "username": "synapse-admin", "password": password, "admin": True, "mac": mac})
+    print(reply["access_token"])
+except urllib.error.HTTPError as e:
+    if e.code != 400:
+        raise
+    print("")  # exists already: keep the token we have
+PY
+)" || die "cannot register the homeserver admin"
+  if [ -n "$token" ]; then
+    echo "$token" > "$dir/admin_token"
+    chmod 600 "$dir/admin_token"
+  fi
+  [ -f "$dir/admin_token" ] || die "the homeserver admin exists but its token was lost; remove $dir to start anew"
+  grep -q '^MATRIX_ADMIN_ACCESS_TOKEN=' "$dir/env" || echo "MATRIX_ADMIN_ACCESS_TOKEN=$(cat "$dir/admin_token")" >> "$dir/env"
 }
 
 stop() {

@@ -26,6 +26,9 @@ pub struct DesiredRoom {
     pub name: Option<String>,
     /// A direct chat (`is_direct` on its invitations).
     pub direct: bool,
+    /// Archived (soft-deleted, or chat turned off): read-only for members,
+    /// nobody new admitted, and not created if it does not exist.
+    pub archived: bool,
     pub is_space: bool,
     pub join_rule: DesiredJoinRule,
     pub encrypted: bool,
@@ -63,6 +66,16 @@ pub struct Community {
     pub name: String,
     pub config: CommunityConfig,
     pub trust_levels: TrustLevels,
+    /// Soft-deleted: archived until restored or hard-deleted.
+    pub deleted: bool,
+}
+
+impl Community {
+    /// A soft-deleted community, or one whose chat was turned off, keeps its
+    /// rooms archived.
+    pub fn archived(&self) -> bool {
+        self.deleted || !self.config.matrix_enabled
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +90,8 @@ pub struct CommunityMember {
 pub struct Council {
     pub id: Uuid,
     pub name: String,
+    /// Soft-deleted: archived until restored or hard-deleted.
+    pub deleted: bool,
     /// Council members (who must also be community members) and their roles.
     pub members: BTreeMap<OwnedUserId, CouncilRole>,
 }
@@ -89,9 +104,7 @@ pub const GENERAL_ROOM_NAME: &str = "General";
 /// each council a Space nested in the community's with an encrypted,
 /// invite-only discussion room, for the council's members only.
 pub fn community_rooms(community: &Community, members: &[CommunityMember], councils: &[Council]) -> DesiredScope {
-    if !community.config.matrix_enabled {
-        return DesiredScope::default();
-    }
+    let archived = community.archived();
     let scope = Scope::Community(community.id);
     let space = RoomKey::new(scope, RoomRole::Space);
     let general = RoomKey::new(scope, RoomRole::General);
@@ -101,31 +114,42 @@ pub fn community_rooms(community: &Community, members: &[CommunityMember], counc
     let mut rooms = vec![
         DesiredRoom {
             key: space,
-            name: Some(community.name.clone()),
+            name: Some(room_name(&community.name, archived)),
             direct: false,
+            archived,
             is_space: true,
             join_rule: DesiredJoinRule::Invite,
             encrypted: false,
             parent: None,
             members: joined.clone(),
-            power: PowerLevels::for_room(levels.clone()),
+            power: room_power(levels.clone(), archived),
         },
         DesiredRoom {
             key: general,
-            name: Some(GENERAL_ROOM_NAME.to_owned()),
+            name: Some(room_name(GENERAL_ROOM_NAME, archived)),
             direct: false,
+            archived,
             is_space: false,
-            join_rule: DesiredJoinRule::Restricted { space },
+            join_rule: if archived { DesiredJoinRule::Invite } else { DesiredJoinRule::Restricted { space } },
             encrypted: community.config.general_encrypted,
             parent: Some(space),
             members: joined,
-            power: PowerLevels::for_room(levels),
+            power: room_power(levels, archived),
         },
     ];
     for council in councils {
         rooms.extend(council_rooms(community, members, council, space));
     }
     DesiredScope { rooms }
+}
+
+/// What an archived room is called: it says so.
+fn room_name(name: &str, archived: bool) -> String {
+    if archived { format!("{name} (archived)") } else { name.to_owned() }
+}
+
+fn room_power(levels: BTreeMap<OwnedUserId, i64>, archived: bool) -> PowerLevels {
+    if archived { PowerLevels::archived(levels) } else { PowerLevels::for_room(levels) }
 }
 
 fn council_rooms(
@@ -144,16 +168,18 @@ fn council_rooms(
         })
         .collect();
     let joined: BTreeSet<OwnedUserId> = levels.keys().cloned().collect();
+    let archived = community.archived() || council.deleted;
     let room = |key, name: String, is_space, parent| DesiredRoom {
         key,
-        name: Some(name),
+        name: Some(room_name(&name, archived)),
         direct: false,
+        archived,
         is_space,
         join_rule: DesiredJoinRule::Invite,
         encrypted: true,
         parent: Some(parent),
         members: joined.clone(),
-        power: PowerLevels::for_room(levels.clone()),
+        power: room_power(levels.clone(), archived),
     };
     [
         room(space, council.name.clone(), true, community_space),
@@ -179,6 +205,7 @@ pub fn direct_room(a: &ruma::UserId, b: &ruma::UserId) -> DesiredScope {
             key,
             name: None,
             direct: true,
+            archived: false,
             is_space: false,
             join_rule: DesiredJoinRule::Invite,
             encrypted: true,

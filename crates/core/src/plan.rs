@@ -25,6 +25,13 @@ pub enum PlannedJoinRule {
     Restricted { space: RoomRef },
 }
 
+/// A room entering or leaving the archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    Archived,
+    Restored,
+}
+
 /// One user's level changing in one room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LevelChange {
@@ -52,9 +59,12 @@ pub enum Action {
         room: RoomRef,
         name: String,
     },
+    /// Set the join rule; `drift` when it was changed outside the service
+    /// (not as part of archiving or restoring the room).
     SetJoinRule {
         room: RoomRef,
         rule: PlannedJoinRule,
+        drift: bool,
     },
     EnableEncryption {
         room: RoomRef,
@@ -66,6 +76,8 @@ pub enum Action {
         power: PowerLevels,
         changes: Vec<LevelChange>,
         drift: bool,
+        /// Set when the room is being archived or restored.
+        lifecycle: Option<Lifecycle>,
     },
     /// `m.space.child` in the parent.
     LinkChild {
@@ -152,10 +164,20 @@ pub fn plan(desired: &DesiredScope, observed: &ObservedScope, ids: &MatrixIds) -
         DesiredJoinRule::Restricted { space } => PlannedJoinRule::Restricted { space: room_ref(space) },
     };
 
+    // Rooms this plan creates, so children can link to them.
+    let mut creating = BTreeSet::new();
     for want in &desired.rooms {
         let this = room_ref(&want.key);
-        let parent = want.parent.as_ref().map(room_ref);
+        // A parent that neither exists nor is being created (an archived
+        // Space that never was) cannot be linked to.
+        let parent =
+            want.parent.filter(|p| observed.rooms.contains_key(p) || creating.contains(p)).as_ref().map(room_ref);
+        if !observed.rooms.contains_key(&want.key) && !want.archived {
+            creating.insert(want.key);
+        }
         match observed.rooms.get(&want.key) {
+            // An archived room that never existed is not made just to be archived.
+            None if want.archived => {}
             None => {
                 let invite = match want.join_rule {
                     DesiredJoinRule::Invite => want.members.iter().cloned().collect(),
@@ -211,7 +233,8 @@ fn plan_state(
         _ => false,
     };
     if !rule_matches {
-        actions.push(Action::SetJoinRule { room: this.clone(), rule });
+        let archiving = have.power.as_ref().is_some_and(PowerLevels::is_archived) != want.archived;
+        actions.push(Action::SetJoinRule { room: this.clone(), rule, drift: !archiving });
     }
     // Encryption cannot be turned off; the API refuses to ask for that.
     if want.encrypted && !have.encrypted {
@@ -229,7 +252,18 @@ fn plan_state(
             })
             .collect();
         let drift = have.power_sender.as_deref().is_some_and(|s| s != ids.bot());
-        actions.push(Action::SetPowerLevels { room: this.clone(), power: want.power.clone(), changes, drift });
+        let lifecycle = match (old.is_archived(), want.power.is_archived()) {
+            (false, true) => Some(Lifecycle::Archived),
+            (true, false) => Some(Lifecycle::Restored),
+            _ => None,
+        };
+        actions.push(Action::SetPowerLevels {
+            room: this.clone(),
+            power: want.power.clone(),
+            changes,
+            drift,
+            lifecycle,
+        });
     }
 }
 
@@ -242,6 +276,10 @@ fn plan_links(
     actions: &mut Vec<Action>,
 ) {
     let (Some(parent_key), Some(parent_ref)) = (want.parent, parent) else { return };
+    // Leave the links of an archived room as they are.
+    if want.archived {
+        return;
+    }
     let parent_room = observed.rooms.get(&parent_key);
     let child_linked = parent_room.is_some_and(|p| p.children.contains(&have.room_id));
     if !child_linked {
@@ -255,7 +293,9 @@ fn plan_links(
 
 fn plan_members(want: &DesiredRoom, have: &ObservedRoom, this: &RoomRef, ids: &MatrixIds, actions: &mut Vec<Action>) {
     let invite_only = matches!(want.join_rule, DesiredJoinRule::Invite);
-    for user in &want.members {
+    // An archived room admits nobody new; removed members still leave.
+    let admitting = if want.archived { &BTreeSet::new() } else { &want.members };
+    for user in admitting {
         let current = have.members.get(user);
         let left_by_choice = |sender: &UserId| sender == &**user;
         match current.map(|m| (m.membership, &m.sender)) {

@@ -25,15 +25,27 @@ fn community(members: &[(u8, u64, bool)], name: &str, encrypted: bool) -> Desire
     with_councils(members, name, encrypted, None)
 }
 
+fn with_councils(members: &[(u8, u64, bool)], name: &str, encrypted: bool, seed: Option<u8>) -> DesiredScope {
+    lifecycle(members, name, encrypted, seed, false, false)
+}
+
 /// Councils picked from the members by `seed`: two councils, each with the
 /// members the seed selects, in roles the seed spreads.
-fn with_councils(members: &[(u8, u64, bool)], name: &str, encrypted: bool, seed: Option<u8>) -> DesiredScope {
+fn lifecycle(
+    members: &[(u8, u64, bool)],
+    name: &str,
+    encrypted: bool,
+    seed: Option<u8>,
+    deleted: bool,
+    council_deleted: bool,
+) -> DesiredScope {
     let councils: Vec<Council> = match seed {
         None => Vec::new(),
         Some(seed) => (0..2u8)
             .map(|k| Council {
                 id: Uuid::from_u128(1000 + u128::from(k)),
                 name: format!("Council {k}"),
+                deleted: council_deleted && k == 0,
                 members: members
                     .iter()
                     .filter(|(n, _, _)| (n ^ seed ^ k) % 3 == 0)
@@ -51,6 +63,7 @@ fn with_councils(members: &[(u8, u64, bool)], name: &str, encrypted: bool, seed:
         name: name.to_owned(),
         config: CommunityConfig { general_encrypted: encrypted, ..CommunityConfig::default() },
         trust_levels: TrustLevels::default(),
+        deleted,
     };
     let members: Vec<CommunityMember> = members
         .iter()
@@ -136,23 +149,34 @@ proptest! {
         renamed in any::<bool>(),
         councils_before in prop::option::of(any::<u8>()),
         councils_after in prop::option::of(any::<u8>()),
+        deleted_before in prop::bool::weighted(0.2),
+        deleted_after in prop::bool::weighted(0.3),
+        council_deleted in any::<bool>(),
     ) {
         let ids = ids();
         let bot: OwnedUserId = ids.bot().to_owned();
-        let old = with_councils(&before, "Old name", encrypted_before, councils_before);
+        let old = lifecycle(&before, "Old name", encrypted_before, councils_before, deleted_before, false);
         let mut state = apply(&ObservedScope::default(), &plan(&old, &ObservedScope::default(), &ids), &bot);
         for (t, room) in &tampering {
             tamper(&mut state, t, *room);
         }
-        let new = with_councils(&after, if renamed { "New name" } else { "Old name" }, true, councils_after);
+        let new = lifecycle(&after, if renamed { "New name" } else { "Old name" }, true, councils_after, deleted_after, council_deleted);
         let actions = plan(&new, &state, &ids);
         let converged = apply(&state, &actions, &bot);
         let again = plan(&new, &converged, &ids);
         prop_assert!(again.is_empty(), "left over: {again:?}");
 
-        // Every wanted member is joined, unless they left of their own accord.
+        // Every wanted member is joined, unless they left of their own accord
+        // or the room is archived (which admits nobody new).
         for room in &new.rooms {
-            let have = &converged.rooms[&room.key];
+            let Some(have) = converged.rooms.get(&room.key) else {
+                prop_assert!(room.archived, "only archived rooms may be missing");
+                continue;
+            };
+            prop_assert_eq!(have.power.as_ref(), Some(&room.power));
+            if room.archived {
+                continue;
+            }
             for u in &room.members {
                 let m = have.members.get(u).unwrap();
                 prop_assert!(
@@ -160,7 +184,6 @@ proptest! {
                     "{u} is {m:?}"
                 );
             }
-            prop_assert_eq!(have.power.as_ref(), Some(&room.power));
         }
     }
 
@@ -272,4 +295,36 @@ fn councils_nest_in_the_community_space_and_are_encrypted() {
     let actions = plan(&desired, &ObservedScope::default(), &ids);
     let creates = actions.iter().filter(|a| matches!(a, Action::CreateRoom { .. })).count();
     assert_eq!(creates, 6);
+}
+
+#[test]
+fn archiving_and_restoring_touch_only_levels_rules_and_names() {
+    let ids = ids();
+    let bot: OwnedUserId = ids.bot().to_owned();
+    let members = [(1, 40, false), (2, 0, true)];
+    let live = lifecycle(&members, "C", false, Some(1), false, false);
+    let state = apply(&ObservedScope::default(), &plan(&live, &ObservedScope::default(), &ids), &bot);
+    let archived = lifecycle(&members, "C", false, Some(1), true, false);
+    let actions = plan(&archived, &state, &ids);
+    assert!(
+        actions
+            .iter()
+            .all(|a| matches!(a, Action::SetPowerLevels { .. } | Action::SetName { .. } | Action::SetJoinRule { .. })),
+        "{actions:?}"
+    );
+    let archives = actions
+        .iter()
+        .filter(|a| matches!(a, Action::SetPowerLevels { lifecycle: Some(crate::plan::Lifecycle::Archived), changes, .. } if changes.is_empty()))
+        .count();
+    assert_eq!(archives, archived.rooms.len(), "every room archived, nobody's level changed");
+    let state = apply(&state, &actions, &bot);
+    let restored = plan(&live, &state, &ids);
+    let restores = restored
+        .iter()
+        .filter(|a| matches!(a, Action::SetPowerLevels { lifecycle: Some(crate::plan::Lifecycle::Restored), .. }))
+        .count();
+    assert_eq!(restores, live.rooms.len());
+    assert!(plan(&live, &apply(&state, &restored, &bot), &ids).is_empty());
+    // A community deleted before its rooms were made gets none.
+    assert!(plan(&archived, &ObservedScope::default(), &ids).is_empty());
 }

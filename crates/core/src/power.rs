@@ -211,6 +211,18 @@ impl PowerLevels {
         }
     }
 
+    /// The levels of an archived room: the same users at the same levels
+    /// (so a restore brings back exactly what was), but only admins and the
+    /// bot may post, invite or change anything.
+    pub fn archived(users: BTreeMap<OwnedUserId, i64>) -> Self {
+        Self { events_default: ADMIN_LEVEL, invite: ADMIN_LEVEL, state_default: ADMIN_LEVEL, ..Self::for_room(users) }
+    }
+
+    /// Whether these are an archived room's levels.
+    pub fn is_archived(&self) -> bool {
+        self.events_default >= ADMIN_LEVEL
+    }
+
     pub fn level_of(&self, user: &ruma::UserId) -> i64 {
         self.users.get(user).copied().unwrap_or(self.users_default)
     }

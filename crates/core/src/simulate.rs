@@ -44,7 +44,7 @@ pub fn apply(observed: &ObservedScope, actions: &[Action], bot: &OwnedUserId) ->
                 );
             }
             Action::SetName { room, name } => room_mut(&mut state, room, &id_of).name = Some(name.clone()),
-            Action::SetJoinRule { room, rule: r } => {
+            Action::SetJoinRule { room, rule: r, .. } => {
                 let r = rule(&state, r, &id_of);
                 room_mut(&mut state, room, &id_of).join_rule = Some(r);
             }

@@ -65,7 +65,7 @@ impl<'a> Applier<'a> {
             Action::SetName { room, name } => {
                 c.put_state(&self.room_id(room)?, "m.room.name", "", json!({ "name": name })).await?;
             }
-            Action::SetJoinRule { room, rule } => {
+            Action::SetJoinRule { room, rule, .. } => {
                 let restricted_to = match rule {
                     PlannedJoinRule::Invite => None,
                     PlannedJoinRule::Restricted { space } => Some(self.room_id(space)?),

@@ -4,6 +4,7 @@
 mod accounts;
 mod apply;
 mod client;
+mod erase;
 mod error;
 mod metrics;
 mod registration;

@@ -84,6 +84,11 @@ impl App {
             background.spawn(crate::worker::run(state.clone(), cancel.clone(), Backoff::default()));
         }
         background.spawn(crate::worker::anti_entropy(state.clone(), cancel.clone(), reconcile.anti_entropy));
+        // Look for due hard deletes often enough for short retentions, and
+        // at least once a minute.
+        let sweep_every =
+            (state.config.lifecycle.retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
+        background.spawn(crate::worker::retention_sweeper(state.clone(), cancel.clone(), sweep_every));
 
         tracing::info!(addr = %listener.local_addr().map_err(StartError::Serve)?, backend = state.store.backend(), "matrix-sync is serving");
         let router = crate::api::router(state.clone());

@@ -2,7 +2,7 @@
 //! level changed and drift reverted is stored (for `GET /v1/audit`) and
 //! logged as a structured event.
 
-use matrix_sync_core::plan::{Action, LevelChange};
+use matrix_sync_core::plan::{Action, LevelChange, Lifecycle};
 use matrix_sync_core::power::ADMIN_LEVEL;
 use matrix_sync_store::{NewAuditEntry, Store, StoreError};
 use uuid::Uuid;
@@ -45,8 +45,16 @@ pub fn entries_for(action: &Action, room_id: &str, scope: AuditScope, at: i64) -
             }),
             ..base("room_created", "lifecycle")
         }],
-        Action::SetPowerLevels { changes, drift, .. } => {
+        Action::SetPowerLevels { changes, drift, lifecycle, .. } => {
             let mut entries = Vec::new();
+            match lifecycle {
+                Some(Lifecycle::Archived) => entries.push(NewAuditEntry {
+                    detail: Some("read-only: only admins and the bot may post; nobody may join".into()),
+                    ..base("room_archived", "lifecycle")
+                }),
+                Some(Lifecycle::Restored) => entries.push(base("room_restored", "lifecycle")),
+                None => {}
+            }
             if *drift {
                 entries.push(NewAuditEntry {
                     detail: Some("power levels changed outside the service were restored".into()),
@@ -61,7 +69,7 @@ pub fn entries_for(action: &Action, room_id: &str, scope: AuditScope, at: i64) -
             }));
             entries
         }
-        Action::SetJoinRule { .. } => {
+        Action::SetJoinRule { drift: true, .. } => {
             vec![NewAuditEntry { detail: Some("join rule restored".into()), ..base("drift_reverted", "drift") }]
         }
         Action::Join { user, .. } => {
@@ -96,4 +104,18 @@ pub async fn record(store: &dyn Store, entries: &[NewAuditEntry]) -> Result<(), 
         );
     }
     Ok(())
+}
+
+/// The entry a hard-deleted room leaves.
+pub fn room_deleted(room_id: &str, scope: AuditScope, detail: &str, at: i64) -> NewAuditEntry {
+    NewAuditEntry {
+        at,
+        action: "room_deleted".into(),
+        community_id: scope.community_id,
+        council_id: scope.council_id,
+        room_id: Some(room_id.to_owned()),
+        cause: Some("lifecycle".into()),
+        detail: Some(detail.to_owned()),
+        ..NewAuditEntry::default()
+    }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use matrix_sync_core::Scope;
 use matrix_sync_store::StoreError;
 use serde::Serialize;
@@ -40,23 +40,45 @@ pub async fn scope_status(state: &AppState, scope: Scope) -> Result<(&'static st
     })
 }
 
+/// Where a community or council is in its lifecycle.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Lifecycle {
+    /// Archived: soft-deleted, or its community's chat turned off.
+    pub archived: bool,
+    pub deleted_at: Option<i64>,
+    pub hard_delete_at: Option<i64>,
+    pub purged: bool,
+}
+
+fn time(ms: Option<i64>) -> Option<DateTime<Utc>> {
+    ms.and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+}
+
+/// The status of a resource whose reconcile runs as `job_scope` and whose
+/// rooms are recorded under `rooms_scope`.
 pub async fn resource_status(
     state: &AppState,
-    scope: Scope,
-    space_role: &str,
-    room_role: &str,
+    job_scope: Scope,
+    rooms_scope: Scope,
+    (space_role, room_role): (&str, &str),
+    lifecycle: Lifecycle,
 ) -> Result<ResourceStatus, StoreError> {
-    let (status, last_error) = scope_status(state, scope).await?;
-    let rooms = state.store.rooms_of(scope).await?;
+    let (job_status, last_error) = scope_status(state, job_scope).await?;
+    let status = match job_status {
+        _ if lifecycle.purged => "deleted",
+        "synced" if lifecycle.archived => "archived",
+        other => other,
+    };
+    let rooms = state.store.rooms_of(rooms_scope).await?;
     let room = |role: &str| rooms.iter().find(|r| r.role == role).map(|r| r.room_id.clone());
     Ok(ResourceStatus {
-        id: scope.id(),
+        id: rooms_scope.id(),
         status,
         matrix_space_id: room(space_role),
         matrix_room_id: room(room_role),
         last_error,
-        deleted_at: None,
-        hard_delete_at: None,
+        deleted_at: time(lifecycle.deleted_at),
+        hard_delete_at: time(lifecycle.hard_delete_at),
     })
 }
 
@@ -82,7 +104,11 @@ pub async fn wait_for_sync(state: &AppState, scope: Scope, wait: Option<Duration
     Ok(())
 }
 
-/// `200` once synced, `202` while the homeserver is still being brought there.
+/// `200` once the homeserver matches (`synced`, `archived`, `deleted`),
+/// `202` while it is still being brought there.
 pub fn http_status(status: &str) -> axum::http::StatusCode {
-    if status == "synced" { axum::http::StatusCode::OK } else { axum::http::StatusCode::ACCEPTED }
+    match status {
+        "pending" | "error" => axum::http::StatusCode::ACCEPTED,
+        _ => axum::http::StatusCode::OK,
+    }
 }

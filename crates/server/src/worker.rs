@@ -132,3 +132,29 @@ pub async fn anti_entropy(state: AppState, cancel: CancellationToken, every: Dur
         state.wakeup.notify_waiters();
     }
 }
+
+/// Hard deletes come due while nothing else happens: look for them, and
+/// enqueue their communities. With several processes on one database each
+/// may enqueue the same scope; the queue keeps one job per scope and one
+/// worker runs it, so nothing is deleted twice.
+pub async fn retention_sweeper(state: AppState, cancel: CancellationToken, every: Duration) {
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let now = now_millis();
+        match state.store.due_hard_deletes(now).await {
+            Ok(due) if !due.is_empty() => {
+                for id in due {
+                    if let Err(e) = state.store.enqueue(matrix_sync_core::Scope::Community(id), now, now).await {
+                        tracing::warn!(error = %e, "retention sweeper: cannot enqueue");
+                    }
+                }
+                state.wakeup.notify_waiters();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "retention sweeper: cannot look for due hard deletes"),
+        }
+    }
+}

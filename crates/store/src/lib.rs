@@ -126,6 +126,29 @@ pub trait Store: Send + Sync + 'static {
     /// Records that the request's context message was sent.
     async fn mark_request_message_sent(&self, id: Uuid, event_id: &str, now: Millis) -> Result<()>;
 
+    // --- lifecycle -----------------------------------------------------------
+
+    /// Soft-deletes (both times set) or restores (both `None`) a community
+    /// or council that is not hard-deleted yet, and enqueues the community's
+    /// reconcile; `false` if there is no such live one.
+    async fn set_deletion(
+        &self,
+        scope: Scope,
+        deleted_at: Option<Millis>,
+        hard_delete_at: Option<Millis>,
+        now: Millis,
+    ) -> Result<bool>;
+
+    /// Records a hard delete: the community or council is marked purged and
+    /// its rooms' records are removed (the audit trail stays).
+    async fn mark_purged(&self, scope: Scope, now: Millis) -> Result<()>;
+
+    /// Removes one room's record (a room purged from the homeserver).
+    async fn forget_room(&self, room_id: &str) -> Result<()>;
+
+    /// The communities that have (or whose councils have) a hard delete due.
+    async fn due_hard_deletes(&self, now: Millis) -> Result<Vec<Uuid>>;
+
     // --- rooms ---------------------------------------------------------------
 
     /// Records the room serving a scope's role (replacing an older record).

@@ -67,6 +67,8 @@ pub struct CommunityRecord {
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
     pub hard_delete_at: Option<i64>,
+    /// When the hard delete was done.
+    pub purged_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +125,8 @@ pub struct CouncilRecord {
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
     pub hard_delete_at: Option<i64>,
+    /// When the hard delete was done.
+    pub purged_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

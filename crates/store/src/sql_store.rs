@@ -15,14 +15,14 @@ pub(crate) use job_columns;
 
 macro_rules! community_columns {
     () => {
-        "id, name, matrix_enabled, general_encrypted, trust_levels, created_at, updated_at, deleted_at, hard_delete_at"
+        "id, name, matrix_enabled, general_encrypted, trust_levels, created_at, updated_at, deleted_at, hard_delete_at, purged_at"
     };
 }
 pub(crate) use community_columns;
 
 macro_rules! council_columns {
     () => {
-        "id, community_id, name, created_at, updated_at, deleted_at, hard_delete_at"
+        "id, community_id, name, created_at, updated_at, deleted_at, hard_delete_at, purged_at"
     };
 }
 pub(crate) use council_columns;
@@ -103,6 +103,7 @@ macro_rules! sql_store_impl {
                     updated_at: row.try_get("updated_at")?,
                     deleted_at: row.try_get("deleted_at")?,
                     hard_delete_at: row.try_get("hard_delete_at")?,
+                    purged_at: row.try_get("purged_at")?,
                 })
             }
 
@@ -135,6 +136,7 @@ macro_rules! sql_store_impl {
                     updated_at: row.try_get("updated_at")?,
                     deleted_at: row.try_get("deleted_at")?,
                     hard_delete_at: row.try_get("hard_delete_at")?,
+                    purged_at: row.try_get("purged_at")?,
                 })
             }
 
@@ -596,6 +598,107 @@ macro_rules! sql_store_impl {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+
+            async fn set_deletion(
+                &self,
+                scope: matrix_sync_core::Scope,
+                deleted_at: Option<$crate::Millis>,
+                hard_delete_at: Option<$crate::Millis>,
+                now: $crate::Millis,
+            ) -> $crate::Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let (updated, community) = match scope {
+                    matrix_sync_core::Scope::Community(id) => {
+                        let n = sqlx::query(
+                            "UPDATE communities SET deleted_at = $1, hard_delete_at = $2, updated_at = $3
+                             WHERE id = $4 AND purged_at IS NULL",
+                        )
+                        .bind(deleted_at)
+                        .bind(hard_delete_at)
+                        .bind(now)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        (n, Some(id))
+                    }
+                    matrix_sync_core::Scope::Council(id) => {
+                        use sqlx::Row;
+                        let row = sqlx::query(
+                            "UPDATE councils SET deleted_at = $1, hard_delete_at = $2, updated_at = $3
+                             WHERE id = $4 AND purged_at IS NULL RETURNING community_id",
+                        )
+                        .bind(deleted_at)
+                        .bind(hard_delete_at)
+                        .bind(now)
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        match row {
+                            Some(row) => (1, Some(row.try_get::<uuid::Uuid, _>("community_id")?)),
+                            None => (0, None),
+                        }
+                    }
+                    other => return Err($crate::StoreError::Corrupt(format!("{other} cannot be deleted"))),
+                };
+                if let Some(community) = community.filter(|_| updated > 0) {
+                    sqlx::query($crate::sql_store::ENQUEUE)
+                        .bind(matrix_sync_core::Scope::Community(community).to_string())
+                        .bind(now)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(updated > 0)
+            }
+
+            async fn mark_purged(&self, scope: matrix_sync_core::Scope, now: $crate::Millis) -> $crate::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                match scope {
+                    matrix_sync_core::Scope::Community(id) => {
+                        sqlx::query("UPDATE communities SET purged_at = $1 WHERE id = $2")
+                            .bind(now)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    matrix_sync_core::Scope::Council(id) => {
+                        sqlx::query("UPDATE councils SET purged_at = $1 WHERE id = $2")
+                            .bind(now)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    other => return Err($crate::StoreError::Corrupt(format!("{other} cannot be purged"))),
+                }
+                sqlx::query("DELETE FROM matrix_rooms WHERE scope = $1")
+                    .bind(scope.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn forget_room(&self, room_id: &str) -> $crate::Result<()> {
+                sqlx::query("DELETE FROM matrix_rooms WHERE room_id = $1").bind(room_id).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn due_hard_deletes(&self, now: $crate::Millis) -> $crate::Result<Vec<uuid::Uuid>> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT id FROM communities
+                     WHERE purged_at IS NULL AND hard_delete_at IS NOT NULL AND hard_delete_at <= $1
+                     UNION
+                     SELECT community_id AS id FROM councils
+                     WHERE purged_at IS NULL AND hard_delete_at IS NOT NULL AND hard_delete_at <= $1",
+                )
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
             }
 
             async fn record_room(&self, room: &$crate::RoomRecord, now: $crate::Millis) -> $crate::Result<()> {

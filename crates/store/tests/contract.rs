@@ -97,6 +97,7 @@ contract!(
     audit_is_filtered_and_newest_first,
     councils_and_their_members,
     requests_are_accepted_once,
+    deletion_restore_and_purge,
 );
 
 fn community() -> Scope {
@@ -347,6 +348,7 @@ fn community_record(id: Uuid, name: &str) -> CommunityRecord {
         updated_at: 0,
         deleted_at: None,
         hard_delete_at: None,
+        purged_at: None,
     }
 }
 
@@ -479,6 +481,7 @@ async fn councils_and_their_members(store: Arc<dyn Store>) {
         updated_at: 0,
         deleted_at: None,
         hard_delete_at: None,
+        purged_at: None,
     };
     let stored = store.put_council(&council, 10).await.unwrap();
     assert_eq!((stored.created_at, stored.name.as_str()), (10, "Disputes"));
@@ -543,4 +546,47 @@ async fn requests_are_accepted_once(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(store.job_for_scope(Scope::Direct(other_pair)).await.unwrap().is_some());
+}
+
+async fn deletion_restore_and_purge(store: Arc<dyn Store>) {
+    let c = Uuid::new_v4();
+    store.put_community(&community_record(c, "C"), 0).await.unwrap();
+    let council = CouncilRecord {
+        id: Uuid::new_v4(),
+        community_id: c,
+        name: "K".into(),
+        created_at: 0,
+        updated_at: 0,
+        deleted_at: None,
+        hard_delete_at: None,
+        purged_at: None,
+    };
+    store.put_council(&council, 0).await.unwrap();
+    while let Some(job) = store.claim(0, LEASE).await.unwrap() {
+        store.complete(&job, 0).await.unwrap();
+    }
+    assert!(store.set_deletion(Scope::Community(c), Some(100), Some(1_000), 100).await.unwrap());
+    let stored = store.community(c).await.unwrap().unwrap();
+    assert_eq!((stored.deleted_at, stored.hard_delete_at), (Some(100), Some(1_000)));
+    assert!(store.job_for_scope(Scope::Community(c)).await.unwrap().is_some());
+    assert!(store.due_hard_deletes(999).await.unwrap().is_empty());
+    assert_eq!(store.due_hard_deletes(1_000).await.unwrap(), vec![c]);
+
+    // Restored, then the council alone deleted: its community is due.
+    assert!(store.set_deletion(Scope::Community(c), None, None, 200).await.unwrap());
+    assert!(store.due_hard_deletes(5_000).await.unwrap().is_empty());
+    assert!(store.set_deletion(Scope::Council(council.id), Some(300), Some(2_000), 300).await.unwrap());
+    assert_eq!(store.due_hard_deletes(2_000).await.unwrap(), vec![c]);
+
+    let room = RoomRecord { room_id: "!k:x".into(), scope: Scope::Council(council.id), role: "space".into() };
+    store.record_room(&room, 0).await.unwrap();
+    store.mark_purged(Scope::Council(council.id), 2_100).await.unwrap();
+    assert!(store.rooms_of(Scope::Council(council.id)).await.unwrap().is_empty());
+    assert_eq!(store.council(council.id).await.unwrap().unwrap().purged_at, Some(2_100));
+    assert!(store.due_hard_deletes(9_000).await.unwrap().is_empty());
+    assert!(
+        !store.set_deletion(Scope::Council(council.id), None, None, 3_000).await.unwrap(),
+        "a purged council stays deleted"
+    );
+    assert!(!store.set_deletion(Scope::Community(Uuid::new_v4()), Some(1), Some(2), 3_000).await.unwrap());
 }

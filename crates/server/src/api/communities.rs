@@ -14,7 +14,7 @@ use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id};
 use crate::state::AppState;
-use crate::status::{ResourceStatus, http_status, resource_status, scope_status, wait_for_sync, wait_param};
+use crate::status::{Lifecycle, ResourceStatus, http_status, resource_status, scope_status, wait_for_sync, wait_param};
 
 const MAX_NAME: usize = 255;
 
@@ -86,8 +86,22 @@ async fn check_capacity(
     Ok(())
 }
 
-async fn community_status(state: &AppState, id: Uuid) -> Result<ResourceStatus, ApiError> {
-    Ok(resource_status(state, Scope::Community(id), "space", "general").await?)
+pub fn community_lifecycle(record: &CommunityRecord) -> Lifecycle {
+    Lifecycle {
+        archived: record.deleted_at.is_some() || !record.matrix_enabled,
+        deleted_at: record.deleted_at,
+        hard_delete_at: record.hard_delete_at,
+        purged: record.purged_at.is_some(),
+    }
+}
+
+async fn community_status(state: &AppState, record: &CommunityRecord) -> Result<ResourceStatus, ApiError> {
+    let scope = Scope::Community(record.id);
+    Ok(resource_status(state, scope, scope, ("space", "general"), community_lifecycle(record)).await?)
+}
+
+async fn stored_community(state: &AppState, id: Uuid) -> Result<CommunityRecord, ApiError> {
+    state.store.community(id).await?.ok_or_else(|| ApiError::NotFound(format!("community {id} is not known")))
 }
 
 /// Creates or updates the community's Space and General room.
@@ -124,6 +138,9 @@ pub async fn put_community(
         });
     }
     let existing = state.store.community(id).await?;
+    if let Some(existing) = &existing {
+        refuse_unless_live(existing.purged_at, existing.deleted_at, "community", id)?;
+    }
     let was_encrypted = existing.as_ref().is_some_and(|c| c.general_encrypted);
     if was_encrypted && config.general_encrypted == Some(false) {
         return Err(ApiError::Conflict {
@@ -152,12 +169,33 @@ pub async fn put_community(
         updated_at: 0,
         deleted_at: existing.as_ref().and_then(|c| c.deleted_at),
         hard_delete_at: existing.as_ref().and_then(|c| c.hard_delete_at),
+        purged_at: None,
     };
-    state.store.put_community(&record, now_millis()).await?;
+    let stored = state.store.put_community(&record, now_millis()).await?;
     state.wakeup.notify_waiters();
     wait_for_sync(&state, Scope::Community(id), wait).await?;
-    let status = community_status(&state, id).await?;
+    let status = community_status(&state, &stored).await?;
     Ok((http_status(status.status), Json(status)))
+}
+
+/// Writes to a deleted resource are refused: `410` once it is hard-deleted,
+/// `409` while it is archived (restore it first).
+pub fn refuse_unless_live(
+    purged_at: Option<i64>,
+    deleted_at: Option<i64>,
+    kind: &str,
+    id: Uuid,
+) -> Result<(), ApiError> {
+    if purged_at.is_some() {
+        return Err(ApiError::Gone { code: "already_deleted", message: format!("{kind} {id} was deleted for good") });
+    }
+    if deleted_at.is_some() {
+        return Err(ApiError::Conflict {
+            code: "archived",
+            message: format!("{kind} {id} is archived; restore it first"),
+        });
+    }
+    Ok(())
 }
 
 /// The community's status.
@@ -173,11 +211,91 @@ pub async fn get_community(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<ResourceStatus>, ApiError> {
+    let record = stored_community(&state, platform_id(&id)?).await?;
+    Ok(Json(community_status(&state, &record).await?))
+}
+
+/// Soft delete: every room of the community (its councils' too) is
+/// archived; the hard delete follows after `MATRIX_SYNC_RETENTION`.
+#[utoipa::path(
+    delete,
+    path = "/v1/communities/{community}",
+    params(("community" = String, Path, description = "The community's UUID"), ("wait" = Option<u64>, Query, description = "Seconds to wait for `archived` (at most 30)")),
+    responses(
+        (status = 200, body = ResourceStatus, description = "Archived (or already deleted)"),
+        (status = 202, body = ResourceStatus, description = "Being archived"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("api_token" = [])),
+    tag = "communities"
+)]
+pub async fn delete_community(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
     let id = platform_id(&id)?;
-    if state.store.community(id).await?.is_none() {
-        return Err(ApiError::NotFound(format!("community {id} is not known")));
+    let wait = wait_param(&query)?;
+    let record = stored_community(&state, id).await?;
+    if record.deleted_at.is_none() && record.purged_at.is_none() {
+        let now = now_millis();
+        let retention = i64::try_from(state.config.lifecycle.retention.as_millis()).unwrap_or(i64::MAX);
+        state.store.set_deletion(Scope::Community(id), Some(now), Some(now.saturating_add(retention)), now).await?;
+        state.wakeup.notify_waiters();
+        wait_for_sync(&state, Scope::Community(id), wait).await?;
     }
-    Ok(Json(community_status(&state, id).await?))
+    let status = community_status(&state, &stored_community(&state, id).await?).await?;
+    Ok((http_status(status.status), Json(status)))
+}
+
+/// Undoes a soft delete before the hard delete: the rooms come back as they
+/// were (levels, join rules, membership).
+#[utoipa::path(
+    post,
+    path = "/v1/communities/{community}/restore",
+    params(("community" = String, Path, description = "The community's UUID"), ("wait" = Option<u64>, Query, description = "Seconds to wait for `synced` (at most 30)")),
+    responses(
+        (status = 200, body = ResourceStatus), (status = 202, body = ResourceStatus),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Not deleted"),
+        (status = 410, body = ErrorBody, description = "Already deleted for good"),
+    ),
+    security(("api_token" = [])),
+    tag = "communities"
+)]
+pub async fn restore_community(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
+    let id = platform_id(&id)?;
+    let wait = wait_param(&query)?;
+    let record = stored_community(&state, id).await?;
+    refuse_restore(record.purged_at, record.deleted_at, "community", id)?;
+    if !state.store.set_deletion(Scope::Community(id), None, None, now_millis()).await? {
+        return Err(ApiError::Gone {
+            code: "already_deleted",
+            message: format!("community {id} was deleted for good"),
+        });
+    }
+    state.wakeup.notify_waiters();
+    wait_for_sync(&state, Scope::Community(id), wait).await?;
+    let status = community_status(&state, &stored_community(&state, id).await?).await?;
+    Ok((http_status(status.status), Json(status)))
+}
+
+/// A restore needs a soft-deleted resource that is not yet hard-deleted.
+pub fn refuse_restore(purged_at: Option<i64>, deleted_at: Option<i64>, kind: &str, id: Uuid) -> Result<(), ApiError> {
+    if purged_at.is_some() {
+        return Err(ApiError::Gone {
+            code: "already_deleted",
+            message: format!("{kind} {id} was deleted for good after its retention; it cannot be restored"),
+        });
+    }
+    if deleted_at.is_none() {
+        return Err(ApiError::Conflict { code: "not_deleted", message: format!("{kind} {id} is not deleted") });
+    }
+    Ok(())
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::communities::validate_name;
+use crate::api::communities::{community_lifecycle, refuse_restore, refuse_unless_live, validate_name};
 use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id};
 use crate::state::AppState;
-use crate::status::{ResourceStatus, http_status, scope_status, wait_for_sync, wait_param};
+use crate::status::{Lifecycle, ResourceStatus, http_status, resource_status, scope_status, wait_for_sync, wait_param};
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct PutCouncil {
@@ -23,20 +23,19 @@ pub struct PutCouncil {
     pub name: Option<String>,
 }
 
-/// A council's status: its community's reconcile covers its rooms.
+/// A council's status: its community's reconcile covers its rooms, and the
+/// community's archive covers the council's.
 async fn council_status(state: &AppState, council: &CouncilRecord) -> Result<ResourceStatus, ApiError> {
-    let (status, last_error) = scope_status(state, Scope::Community(council.community_id)).await?;
-    let rooms = state.store.rooms_of(Scope::Council(council.id)).await?;
-    let room = |role: &str| rooms.iter().find(|r| r.role == role).map(|r| r.room_id.clone());
-    Ok(ResourceStatus {
-        id: council.id,
-        status,
-        matrix_space_id: room("space"),
-        matrix_room_id: room("discussion"),
-        last_error,
-        deleted_at: None,
-        hard_delete_at: None,
-    })
+    let community = state.store.community(council.community_id).await?;
+    let community = community.as_ref().map(community_lifecycle).unwrap_or_default();
+    let lifecycle = Lifecycle {
+        archived: council.deleted_at.is_some() || community.archived,
+        deleted_at: council.deleted_at.or(community.deleted_at),
+        hard_delete_at: council.hard_delete_at.or(community.hard_delete_at),
+        purged: council.purged_at.is_some() || community.purged,
+    };
+    let job = Scope::Community(council.community_id);
+    Ok(resource_status(state, job, Scope::Council(council.id), ("space", "discussion"), lifecycle).await?)
 }
 
 async fn known_council(state: &AppState, id: Uuid) -> Result<CouncilRecord, ApiError> {
@@ -77,6 +76,9 @@ pub async fn put_council(
         });
     }
     let existing = state.store.council(id).await?;
+    if let Some(existing) = &existing {
+        refuse_unless_live(existing.purged_at, existing.deleted_at, "council", id)?;
+    }
     if let Some(existing) = &existing
         && existing.community_id != community_id
     {
@@ -93,6 +95,7 @@ pub async fn put_council(
         updated_at: 0,
         deleted_at: existing.as_ref().and_then(|c| c.deleted_at),
         hard_delete_at: existing.as_ref().and_then(|c| c.hard_delete_at),
+        purged_at: None,
     };
     let stored = state.store.put_council(&record, now_millis()).await?;
     state.wakeup.notify_waiters();
@@ -248,4 +251,72 @@ pub async fn delete_council_member(
     wait_for_sync(&state, Scope::Community(council.community_id), wait).await?;
     let role = CouncilRole::parse(&existing.role).unwrap_or(CouncilRole::Member);
     council_member_answer(&state, &council, user, role).await
+}
+
+/// Soft delete: the council's Space and discussion room are archived; the
+/// hard delete follows after `MATRIX_SYNC_RETENTION`.
+#[utoipa::path(
+    delete,
+    path = "/v1/councils/{council}",
+    params(("council" = String, Path, description = "The council's UUID"), ("wait" = Option<u64>, Query, description = "Seconds to wait (at most 30)")),
+    responses(
+        (status = 200, body = ResourceStatus), (status = 202, body = ResourceStatus),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("api_token" = [])),
+    tag = "councils"
+)]
+pub async fn delete_council(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
+    let council = known_council(&state, platform_id(&id)?).await?;
+    let wait = wait_param(&query)?;
+    if council.deleted_at.is_none() && council.purged_at.is_none() {
+        let now = now_millis();
+        let retention = i64::try_from(state.config.lifecycle.retention.as_millis()).unwrap_or(i64::MAX);
+        state
+            .store
+            .set_deletion(Scope::Council(council.id), Some(now), Some(now.saturating_add(retention)), now)
+            .await?;
+        state.wakeup.notify_waiters();
+        wait_for_sync(&state, Scope::Community(council.community_id), wait).await?;
+    }
+    let status = council_status(&state, &known_council(&state, council.id).await?).await?;
+    Ok((http_status(status.status), Json(status)))
+}
+
+/// Undoes a council's soft delete before its hard delete.
+#[utoipa::path(
+    post,
+    path = "/v1/councils/{council}/restore",
+    params(("council" = String, Path, description = "The council's UUID"), ("wait" = Option<u64>, Query, description = "Seconds to wait (at most 30)")),
+    responses(
+        (status = 200, body = ResourceStatus), (status = 202, body = ResourceStatus),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Not deleted"),
+        (status = 410, body = ErrorBody, description = "Already deleted for good"),
+    ),
+    security(("api_token" = [])),
+    tag = "councils"
+)]
+pub async fn restore_council(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
+    let council = known_council(&state, platform_id(&id)?).await?;
+    let wait = wait_param(&query)?;
+    refuse_restore(council.purged_at, council.deleted_at, "council", council.id)?;
+    if !state.store.set_deletion(Scope::Council(council.id), None, None, now_millis()).await? {
+        return Err(ApiError::Gone {
+            code: "already_deleted",
+            message: format!("council {} was deleted for good", council.id),
+        });
+    }
+    state.wakeup.notify_waiters();
+    wait_for_sync(&state, Scope::Community(council.community_id), wait).await?;
+    let status = council_status(&state, &known_council(&state, council.id).await?).await?;
+    Ok((http_status(status.status), Json(status)))
 }

@@ -51,9 +51,11 @@ impl Modify for BearerAuth {
 fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
     let (v1, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(users::put_user, users::get_user))
-        .routes(routes!(communities::put_community, communities::get_community))
+        .routes(routes!(communities::put_community, communities::get_community, communities::delete_community))
+        .routes(routes!(communities::restore_community))
         .routes(routes!(communities::put_member, communities::delete_member))
-        .routes(routes!(councils::put_council, councils::get_council))
+        .routes(routes!(councils::put_council, councils::get_council, councils::delete_council))
+        .routes(routes!(councils::restore_council))
         .routes(routes!(councils::put_council_member, councils::delete_council_member))
         .routes(routes!(requests::accept_request))
         .routes(routes!(requests::get_request))

@@ -9,8 +9,10 @@ use uuid::Uuid;
 
 use super::ReconcileError;
 use super::apply::apply_plan;
+use super::erase::{erase_community, erase_scope};
 use super::observe::observe;
 use crate::audit::AuditScope;
+use crate::clock::now_millis;
 use crate::state::AppState;
 
 /// The core model of a stored community.
@@ -26,6 +28,7 @@ pub fn community_model(record: &CommunityRecord) -> Result<Community, ReconcileE
             council_encrypted: true,
         },
         trust_levels,
+        deleted: record.deleted_at.is_some(),
     })
 }
 
@@ -43,6 +46,14 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
     let Some(record) = store.community(id).await? else {
         return Ok(());
     };
+    if record.purged_at.is_some() {
+        return Ok(());
+    }
+    let now = now_millis();
+    let due = |hard_delete_at: Option<i64>| hard_delete_at.is_some_and(|at| at <= now);
+    if due(record.hard_delete_at) {
+        return erase_community(state, id).await;
+    }
     let community = community_model(&record)?;
     for user in store.unprovisioned_members(id).await? {
         crate::provision::provision_user(state, user, None).await?;
@@ -50,9 +61,22 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
     let members: Vec<CommunityMember> = store.members(id).await?.iter().map(|m| member_model(state, m)).collect();
     let mut councils = Vec::new();
     for council in store.councils_of(id).await? {
+        if council.purged_at.is_some() {
+            continue;
+        }
+        if due(council.hard_delete_at) {
+            erase_scope(
+                state,
+                Scope::Council(council.id),
+                AuditScope { community_id: Some(id), council_id: Some(council.id) },
+            )
+            .await?;
+            continue;
+        }
         let council_members = store.council_members(council.id).await?;
         councils.push(Council {
             id: council.id,
+            deleted: council.deleted_at.is_some(),
             name: council.name,
             members: council_members
                 .iter()

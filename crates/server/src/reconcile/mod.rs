@@ -4,6 +4,7 @@
 mod apply;
 mod community;
 mod direct;
+mod erase;
 mod observe;
 mod request;
 
