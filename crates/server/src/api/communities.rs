@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::api::lifecycle::{Deletable, refuse_unless_live, restore, soft_delete};
 use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id};
@@ -100,6 +101,11 @@ async fn community_status(state: &AppState, record: &CommunityRecord) -> Result<
     Ok(resource_status(state, scope, scope, ("space", "general"), community_lifecycle(record)).await?)
 }
 
+fn deletable(record: &CommunityRecord) -> Deletable {
+    let scope = Scope::Community(record.id);
+    Deletable { kind: "community", scope, job: scope, deleted_at: record.deleted_at, purged_at: record.purged_at }
+}
+
 async fn stored_community(state: &AppState, id: Uuid) -> Result<CommunityRecord, ApiError> {
     state.store.community(id).await?.ok_or_else(|| ApiError::NotFound(format!("community {id} is not known")))
 }
@@ -178,26 +184,6 @@ pub async fn put_community(
     Ok((http_status(status.status), Json(status)))
 }
 
-/// Writes to a deleted resource are refused: `410` once it is hard-deleted,
-/// `409` while it is archived (restore it first).
-pub fn refuse_unless_live(
-    purged_at: Option<i64>,
-    deleted_at: Option<i64>,
-    kind: &str,
-    id: Uuid,
-) -> Result<(), ApiError> {
-    if purged_at.is_some() {
-        return Err(ApiError::Gone { code: "already_deleted", message: format!("{kind} {id} was deleted for good") });
-    }
-    if deleted_at.is_some() {
-        return Err(ApiError::Conflict {
-            code: "archived",
-            message: format!("{kind} {id} is archived; restore it first"),
-        });
-    }
-    Ok(())
-}
-
 /// The community's status.
 #[utoipa::path(
     get,
@@ -236,14 +222,7 @@ pub async fn delete_community(
 ) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
     let id = platform_id(&id)?;
     let wait = wait_param(&query)?;
-    let record = stored_community(&state, id).await?;
-    if record.deleted_at.is_none() && record.purged_at.is_none() {
-        let now = now_millis();
-        let retention = i64::try_from(state.config.lifecycle.retention.as_millis()).unwrap_or(i64::MAX);
-        state.store.set_deletion(Scope::Community(id), Some(now), Some(now.saturating_add(retention)), now).await?;
-        state.wakeup.notify_waiters();
-        wait_for_sync(&state, Scope::Community(id), wait).await?;
-    }
+    soft_delete(&state, &deletable(&stored_community(&state, id).await?), wait).await?;
     let status = community_status(&state, &stored_community(&state, id).await?).await?;
     Ok((http_status(status.status), Json(status)))
 }
@@ -270,32 +249,9 @@ pub async fn restore_community(
 ) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
     let id = platform_id(&id)?;
     let wait = wait_param(&query)?;
-    let record = stored_community(&state, id).await?;
-    refuse_restore(record.purged_at, record.deleted_at, "community", id)?;
-    if !state.store.set_deletion(Scope::Community(id), None, None, now_millis()).await? {
-        return Err(ApiError::Gone {
-            code: "already_deleted",
-            message: format!("community {id} was deleted for good"),
-        });
-    }
-    state.wakeup.notify_waiters();
-    wait_for_sync(&state, Scope::Community(id), wait).await?;
+    restore(&state, &deletable(&stored_community(&state, id).await?), wait).await?;
     let status = community_status(&state, &stored_community(&state, id).await?).await?;
     Ok((http_status(status.status), Json(status)))
-}
-
-/// A restore needs a soft-deleted resource that is not yet hard-deleted.
-pub fn refuse_restore(purged_at: Option<i64>, deleted_at: Option<i64>, kind: &str, id: Uuid) -> Result<(), ApiError> {
-    if purged_at.is_some() {
-        return Err(ApiError::Gone {
-            code: "already_deleted",
-            message: format!("{kind} {id} was deleted for good after its retention; it cannot be restored"),
-        });
-    }
-    if deleted_at.is_none() {
-        return Err(ApiError::Conflict { code: "not_deleted", message: format!("{kind} {id} is not deleted") });
-    }
-    Ok(())
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::communities::{community_lifecycle, refuse_restore, refuse_unless_live, validate_name};
+use crate::api::communities::{community_lifecycle, validate_name};
+use crate::api::lifecycle::{Deletable, refuse_unless_live, restore, soft_delete};
 use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id};
@@ -36,6 +37,16 @@ async fn council_status(state: &AppState, council: &CouncilRecord) -> Result<Res
     };
     let job = Scope::Community(council.community_id);
     Ok(resource_status(state, job, Scope::Council(council.id), ("space", "discussion"), lifecycle).await?)
+}
+
+fn deletable(council: &CouncilRecord) -> Deletable {
+    Deletable {
+        kind: "council",
+        scope: Scope::Council(council.id),
+        job: Scope::Community(council.community_id),
+        deleted_at: council.deleted_at,
+        purged_at: council.purged_at,
+    }
 }
 
 async fn known_council(state: &AppState, id: Uuid) -> Result<CouncilRecord, ApiError> {
@@ -272,17 +283,7 @@ pub async fn delete_council(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
     let council = known_council(&state, platform_id(&id)?).await?;
-    let wait = wait_param(&query)?;
-    if council.deleted_at.is_none() && council.purged_at.is_none() {
-        let now = now_millis();
-        let retention = i64::try_from(state.config.lifecycle.retention.as_millis()).unwrap_or(i64::MAX);
-        state
-            .store
-            .set_deletion(Scope::Council(council.id), Some(now), Some(now.saturating_add(retention)), now)
-            .await?;
-        state.wakeup.notify_waiters();
-        wait_for_sync(&state, Scope::Community(council.community_id), wait).await?;
-    }
+    soft_delete(&state, &deletable(&council), wait_param(&query)?).await?;
     let status = council_status(&state, &known_council(&state, council.id).await?).await?;
     Ok((http_status(status.status), Json(status)))
 }
@@ -307,16 +308,7 @@ pub async fn restore_council(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
     let council = known_council(&state, platform_id(&id)?).await?;
-    let wait = wait_param(&query)?;
-    refuse_restore(council.purged_at, council.deleted_at, "council", council.id)?;
-    if !state.store.set_deletion(Scope::Council(council.id), None, None, now_millis()).await? {
-        return Err(ApiError::Gone {
-            code: "already_deleted",
-            message: format!("council {} was deleted for good", council.id),
-        });
-    }
-    state.wakeup.notify_waiters();
-    wait_for_sync(&state, Scope::Community(council.community_id), wait).await?;
+    restore(&state, &deletable(&council), wait_param(&query)?).await?;
     let status = council_status(&state, &known_council(&state, council.id).await?).await?;
     Ok((http_status(status.status), Json(status)))
 }

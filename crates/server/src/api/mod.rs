@@ -5,6 +5,7 @@ pub mod audit;
 pub mod communities;
 pub mod councils;
 pub mod health;
+pub mod lifecycle;
 pub mod requests;
 pub mod users;
 
