@@ -24,6 +24,23 @@ pub struct UserSession {
 }
 
 impl AppserviceClient {
+    /// Asks the homeserver to ping the service back through the
+    /// registration's URL. A successful ping also makes Synapse deliver any
+    /// transactions it was holding back (after failed pushes it otherwise
+    /// waits up to about eight minutes before trying again).
+    pub async fn ping_appservice(&self) -> Result<(), HomeserverError> {
+        self.send(Request {
+            endpoint: "appservice.ping",
+            method: Method::POST,
+            path: &["_matrix", "client", "v1", "appservice", crate::registration::REGISTRATION_ID, "ping"],
+            as_user: None,
+            body: Some(json!({})),
+            auth: Auth::Appservice,
+        })
+        .await
+        .map(drop)
+    }
+
     /// A user's global account data of one type, acting as them (`None`
     /// when they have none).
     pub async fn account_data(&self, user: &UserId, event_type: &str) -> Result<Option<Value>, HomeserverError> {

@@ -79,6 +79,7 @@ impl App {
         let cancel = CancellationToken::new();
         let mut background = JoinSet::new();
         background.spawn(start_bot(state.clone(), cancel.clone()));
+        background.spawn(announce_to_homeserver(state.homeserver.clone(), cancel.clone()));
         let reconcile = &state.config.reconcile;
         for _ in 0..reconcile.workers {
             background.spawn(crate::worker::run(state.clone(), cancel.clone(), Backoff::default()));
@@ -104,6 +105,27 @@ impl App {
         tracing::info!("stopped");
         served.map_err(StartError::Serve)
     }
+}
+
+/// Once listening, has the homeserver ping us, so that pushes it held back
+/// while we were away arrive now rather than after its backoff. Not being
+/// reachable at the registration's URL (another process there, a proxy not
+/// ready yet) is logged and left to the homeserver's own retries.
+async fn announce_to_homeserver(homeserver: AppserviceClient, cancel: CancellationToken) {
+    for attempt in 0..5u32 {
+        match homeserver.ping_appservice().await {
+            Ok(()) => {
+                tracing::info!("the homeserver reaches the appservice API");
+                return;
+            }
+            Err(e) => tracing::debug!(error = %e, attempt, "the homeserver's ping did not reach us yet"),
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(2u64.pow(attempt))) => {}
+        }
+    }
+    tracing::warn!("the homeserver cannot reach the appservice API at the registration's URL; pushes will be late");
 }
 
 /// Registers the bot (a namespace user that can sync, not the appservice
