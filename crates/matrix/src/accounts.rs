@@ -41,6 +41,26 @@ impl AppserviceClient {
         .map(drop)
     }
 
+    /// Deletes one of a user's devices, which ends its session (its token
+    /// stops working). Appservices may do this without interactive auth
+    /// (MSC4190). A device that no longer exists is already gone.
+    pub async fn delete_device(&self, user: &UserId, device_id: &str) -> Result<(), HomeserverError> {
+        let result = self
+            .send(Request {
+                endpoint: "devices.delete",
+                method: Method::DELETE,
+                path: &["_matrix", "client", "v3", "devices", device_id],
+                as_user: Some(user),
+                body: Some(json!({})),
+                auth: Auth::Appservice,
+            })
+            .await;
+        match result {
+            Err(e) if e.errcode() == Some("M_NOT_FOUND") => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
     /// A user's global account data of one type, acting as them (`None`
     /// when they have none).
     pub async fn account_data(&self, user: &UserId, event_type: &str) -> Result<Option<Value>, HomeserverError> {

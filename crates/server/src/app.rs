@@ -52,6 +52,7 @@ impl App {
             homeserver_metrics.clone(),
         )?;
         let addr = config.api.listen;
+        let config_oidc = config.api.oidc.clone();
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
         let state = AppState {
             config: Arc::new(config),
@@ -60,6 +61,10 @@ impl App {
             metrics: Arc::new(Metrics::new(homeserver_metrics)),
             wakeup: Arc::new(tokio::sync::Notify::new()),
             bot: Arc::new(tokio::sync::OnceCell::new()),
+            verifier: match &config_oidc {
+                Some(oidc) => Some(Arc::new(crate::oidc::TokenVerifier::new(oidc.clone())?)),
+                None => None,
+            },
         };
         Ok(Self { listener, state })
     }

@@ -21,6 +21,10 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("missing or wrong bearer token")]
     Unauthorized,
+    #[error("{message}")]
+    InvalidToken { code: &'static str, message: String },
+    #[error("the identity provider is unavailable: {0}")]
+    IdentityProviderUnavailable(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{message}")]
@@ -58,7 +62,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::InvalidId(_) | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::IdentityProviderUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -76,6 +81,8 @@ impl ApiError {
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::InvalidToken { code, .. } => code,
+            ApiError::IdentityProviderUnavailable(_) => "identity_provider_unavailable",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict { code, .. } | ApiError::Unprocessable { code, .. } | ApiError::Gone { code, .. } => {
                 code

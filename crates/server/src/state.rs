@@ -16,6 +16,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes idle workers when new work is enqueued in this process.
     pub wakeup: Arc<Notify>,
+    /// Verifies identity-provider tokens for `/v1/sessions`, when configured.
+    pub verifier: Option<Arc<crate::oidc::TokenVerifier>>,
     /// The bot's encrypted messaging, once its device is set up.
     pub bot: Arc<OnceCell<matrix_sync_bot::Bot>>,
 }

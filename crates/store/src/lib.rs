@@ -167,6 +167,15 @@ pub trait Store: Send + Sync + 'static {
     /// Entries newest first.
     async fn audit(&self, filter: AuditFilter) -> Result<Vec<AuditEntry>>;
 
+    // --- chat sessions -------------------------------------------------------
+
+    async fn record_session(&self, user: Uuid, device_id: &str, now: Millis) -> Result<()>;
+
+    /// A user's sessions: `(device_id, created_at)`, oldest first.
+    async fn sessions(&self, user: Uuid) -> Result<Vec<(String, Millis)>>;
+
+    async fn forget_session(&self, user: Uuid, device_id: &str) -> Result<bool>;
+
     // --- appservice ----------------------------------------------------------
 
     /// Takes in an appservice transaction once: records its id and enqueues

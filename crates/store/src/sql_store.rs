@@ -828,6 +828,40 @@ macro_rules! sql_store_impl {
                 rows.iter().map(|r| Ok(r.try_get("user_id")?)).collect()
             }
 
+            async fn record_session(&self, user: uuid::Uuid, device_id: &str, now: $crate::Millis) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO chat_sessions (user_id, device_id, created_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (user_id, device_id) DO NOTHING",
+                )
+                .bind(user)
+                .bind(device_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn sessions(&self, user: uuid::Uuid) -> $crate::Result<Vec<(String, $crate::Millis)>> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT device_id, created_at FROM chat_sessions WHERE user_id = $1 ORDER BY created_at, device_id",
+                )
+                .bind(user)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(|r| Ok((r.try_get("device_id")?, r.try_get("created_at")?))).collect()
+            }
+
+            async fn forget_session(&self, user: uuid::Uuid, device_id: &str) -> $crate::Result<bool> {
+                let n = sqlx::query("DELETE FROM chat_sessions WHERE user_id = $1 AND device_id = $2")
+                    .bind(user)
+                    .bind(device_id)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(n == 1)
+            }
+
             async fn accept_transaction(
                 &self,
                 txn_id: &str,

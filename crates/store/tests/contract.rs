@@ -98,6 +98,7 @@ contract!(
     councils_and_their_members,
     requests_are_accepted_once,
     deletion_restore_and_purge,
+    chat_sessions_are_kept_per_user,
 );
 
 fn community() -> Scope {
@@ -589,4 +590,17 @@ async fn deletion_restore_and_purge(store: Arc<dyn Store>) {
         "a purged council stays deleted"
     );
     assert!(!store.set_deletion(Scope::Community(Uuid::new_v4()), Some(1), Some(2), 3_000).await.unwrap());
+}
+
+async fn chat_sessions_are_kept_per_user(store: Arc<dyn Store>) {
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    store.record_session(a, "DEV1", 10).await.unwrap();
+    store.record_session(a, "DEV2", 20).await.unwrap();
+    store.record_session(a, "DEV1", 30).await.unwrap();
+    store.record_session(b, "DEV3", 40).await.unwrap();
+    assert_eq!(store.sessions(a).await.unwrap(), vec![("DEV1".to_owned(), 10), ("DEV2".to_owned(), 20)]);
+    assert!(store.forget_session(a, "DEV1").await.unwrap());
+    assert!(!store.forget_session(a, "DEV1").await.unwrap());
+    assert_eq!(store.sessions(a).await.unwrap().len(), 1);
+    assert_eq!(store.sessions(b).await.unwrap().len(), 1);
 }

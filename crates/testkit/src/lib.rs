@@ -9,8 +9,10 @@
 
 mod encrypted_user;
 mod homeserver;
+mod idp;
 mod user_client;
 
 pub use encrypted_user::{EncryptedUser, SeenMessage};
 pub use homeserver::LocalHomeserver;
+pub use idp::{AUDIENCE, TestIdentityProvider, now_secs};
 pub use user_client::{MatrixError, UserClient, encode as encode_segment};

@@ -7,6 +7,7 @@ pub mod councils;
 pub mod health;
 pub mod lifecycle;
 pub mod requests;
+pub mod sessions;
 pub mod users;
 
 use std::sync::Arc;
@@ -43,6 +44,10 @@ impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         if let Some(components) = openapi.components.as_mut() {
             components.add_security_scheme("api_token", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+            components.add_security_scheme(
+                "identity_provider_token",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
         }
     }
 }
@@ -62,8 +67,10 @@ fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::
         .routes(routes!(requests::get_request))
         .routes(routes!(requests::create_direct))
         .routes(routes!(audit::get_audit))
+        .routes(routes!(sessions::list_sessions, sessions::revoke_sessions))
         .split_for_parts();
     let (ops, ops_doc) = OpenApiRouter::new()
+        .routes(routes!(sessions::create_session))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

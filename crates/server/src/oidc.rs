@@ -1,0 +1,171 @@
+//! Verifying the platform's identity-provider tokens (Keycloak or any OIDC
+//! provider) for `/v1/sessions`: RS256 or ES256 only, signed by a key from
+//! the issuer's JWKS (fetched, cached, refreshed when an unknown key id
+//! appears), with the right issuer and audience, inside its validity window
+//! give or take a small leeway. The user is the token's `sub`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::config::OidcConfig;
+
+/// Clock difference tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECS: u64 = 60;
+/// An unknown key id refreshes the key set at most this often, so forged
+/// tokens cannot make the service hammer the identity provider.
+const REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("the token is not a well-formed JWT")]
+    Malformed,
+    #[error("the token's algorithm is not accepted (RS256 or ES256 only)")]
+    Algorithm,
+    #[error("the token was not signed by a key of the identity provider")]
+    UnknownKey,
+    #[error("the token's signature is not valid")]
+    Signature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    #[error("the token was issued by another issuer")]
+    Issuer,
+    #[error("the token is meant for another audience")]
+    Audience,
+    #[error("the token's subject is not a platform user id")]
+    Subject,
+    #[error("the identity provider's keys cannot be fetched: {0}")]
+    Jwks(String),
+}
+
+impl TokenError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenError::Malformed => "token_malformed",
+            TokenError::Algorithm => "token_algorithm",
+            TokenError::UnknownKey => "token_unknown_key",
+            TokenError::Signature => "token_signature",
+            TokenError::Expired => "token_expired",
+            TokenError::NotYetValid => "token_not_yet_valid",
+            TokenError::Issuer => "token_issuer",
+            TokenError::Audience => "token_audience",
+            TokenError::Subject => "token_subject",
+            TokenError::Jwks(_) => "identity_provider_unavailable",
+        }
+    }
+}
+
+/// The `alg` a token's header declares, if the header is readable JSON.
+fn declared_algorithm(token: &str) -> Option<String> {
+    use base64::Engine;
+    let header = token.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header.trim_end_matches('=')).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("alg")?.as_str().map(str::to_owned)
+}
+
+#[derive(Debug, Deserialize)]
+struct Claims {
+    sub: String,
+}
+
+struct Keys {
+    by_kid: HashMap<String, (Algorithm, DecodingKey)>,
+    fetched_at: Option<Instant>,
+}
+
+pub struct TokenVerifier {
+    config: OidcConfig,
+    http: reqwest::Client,
+    keys: Mutex<Keys>,
+}
+
+impl TokenVerifier {
+    pub fn new(config: OidcConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+        Ok(Self { config, http, keys: Mutex::new(Keys { by_kid: HashMap::new(), fetched_at: None }) })
+    }
+
+    /// The platform user a valid token speaks for.
+    pub async fn verify(&self, token: &str) -> Result<Uuid, TokenError> {
+        let header = decode_header(token).map_err(|_| {
+            // An algorithm the JWT library does not even know (`none`) is
+            // still an algorithm we refuse, and is reported as such.
+            if declared_algorithm(token).is_some() { TokenError::Algorithm } else { TokenError::Malformed }
+        })?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+            return Err(TokenError::Algorithm);
+        }
+        let kid = header.kid.ok_or(TokenError::UnknownKey)?;
+        let (alg, key) = self.key(&kid).await?;
+        if alg != header.alg {
+            return Err(TokenError::Algorithm);
+        }
+        let mut validation = Validation::new(alg);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_audience(&[&self.config.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let claims = decode::<Claims>(token, &key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                ErrorKind::InvalidIssuer => TokenError::Issuer,
+                ErrorKind::InvalidAudience => TokenError::Audience,
+                ErrorKind::InvalidSignature => TokenError::Signature,
+                ErrorKind::InvalidAlgorithm => TokenError::Algorithm,
+                _ => TokenError::Malformed,
+            }
+        })?;
+        let user = Uuid::try_parse(&claims.claims.sub).map_err(|_| TokenError::Subject)?;
+        Ok(user)
+    }
+
+    async fn key(&self, kid: &str) -> Result<(Algorithm, DecodingKey), TokenError> {
+        let mut keys = self.keys.lock().await;
+        if let Some(found) = keys.by_kid.get(kid) {
+            return Ok(found.clone());
+        }
+        let may_refresh = keys.fetched_at.is_none_or(|at| at.elapsed() >= REFRESH_AT_MOST_EVERY);
+        if !may_refresh {
+            return Err(TokenError::UnknownKey);
+        }
+        keys.by_kid = self.fetch().await?;
+        keys.fetched_at = Some(Instant::now());
+        tracing::info!(keys = keys.by_kid.len(), "fetched the identity provider's keys");
+        keys.by_kid.get(kid).cloned().ok_or(TokenError::UnknownKey)
+    }
+
+    async fn fetch(&self) -> Result<HashMap<String, (Algorithm, DecodingKey)>, TokenError> {
+        let response = self
+            .http
+            .get(self.config.jwks_url.clone())
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| TokenError::Jwks(e.to_string()))?;
+        let set: JwkSet = response.json().await.map_err(|e| TokenError::Jwks(e.to_string()))?;
+        Ok(set
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let kid = jwk.common.key_id.clone()?;
+                let alg = match &jwk.algorithm {
+                    AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                    AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => Algorithm::ES256,
+                    _ => return None,
+                };
+                Some((kid, (alg, DecodingKey::from_jwk(jwk).ok()?)))
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,110 @@
+//! A local test identity provider: fixed RSA and EC keys (`keys/`, for tests
+//! and the demo only), a JWKS endpoint on loopback whose published keys a
+//! test can change (key rotation), and tokens minted for test users.
+
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::routing::get;
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// `(kid, algorithm, private key PEM, public JWK)`
+const KEYS: [(&str, Algorithm, &str, &str); 3] = [
+    ("rsa-1", Algorithm::RS256, include_str!("../keys/rsa-1.pem"), include_str!("../keys/rsa-1.jwk.json")),
+    ("rsa-2", Algorithm::RS256, include_str!("../keys/rsa-2.pem"), include_str!("../keys/rsa-2.jwk.json")),
+    ("ec-1", Algorithm::ES256, include_str!("../keys/ec-1.pem"), include_str!("../keys/ec-1.jwk.json")),
+];
+
+pub const AUDIENCE: &str = "platform";
+
+pub struct TestIdentityProvider {
+    pub issuer: String,
+    pub jwks_url: String,
+    published: Arc<Mutex<Vec<&'static str>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+pub fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
+
+impl TestIdentityProvider {
+    /// Serves the JWKS with `rsa-1` and `ec-1` published.
+    pub async fn start() -> Self {
+        let published = Arc::new(Mutex::new(vec!["rsa-1", "ec-1"]));
+        let keys = published.clone();
+        let app = axum::Router::new().route(
+            "/realms/platform/protocol/openid-connect/certs",
+            get(move || {
+                let keys = keys.lock().unwrap().clone();
+                async move {
+                    let jwks: Vec<Value> = KEYS
+                        .iter()
+                        .filter(|(kid, ..)| keys.contains(kid))
+                        .map(|(_, _, _, jwk)| serde_json::from_str(jwk).unwrap())
+                        .collect();
+                    Json(json!({ "keys": jwks }))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            issuer: format!("{base}/realms/platform"),
+            jwks_url: format!("{base}/realms/platform/protocol/openid-connect/certs"),
+            published,
+            server,
+        }
+    }
+
+    /// The service's settings for this provider.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("MATRIX_SYNC_OIDC_ISSUER", self.issuer.clone()),
+            ("MATRIX_SYNC_OIDC_AUDIENCE", AUDIENCE.to_owned()),
+            ("MATRIX_SYNC_OIDC_JWKS_URL", self.jwks_url.clone()),
+        ]
+    }
+
+    /// Rotates keys: from now on the JWKS lists exactly these key ids.
+    pub fn publish(&self, kids: &[&'static str]) {
+        *self.published.lock().unwrap() = kids.to_vec();
+    }
+
+    /// Standard claims for a user, valid for five minutes.
+    pub fn claims(&self, user: Uuid) -> Value {
+        let now = now_secs();
+        json!({ "iss": self.issuer, "aud": AUDIENCE, "sub": user.to_string(), "iat": now, "nbf": now, "exp": now + 300,
+                "preferred_username": "test-user" })
+    }
+
+    /// A token signed with key `kid` carrying `claims`.
+    pub fn sign(&self, kid: &str, claims: &Value) -> String {
+        let (_, alg, pem, _) = KEYS.iter().find(|(k, ..)| *k == kid).expect("a test key");
+        let key = match alg {
+            Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()),
+            _ => EncodingKey::from_rsa_pem(pem.as_bytes()),
+        }
+        .expect("test key PEM");
+        let mut header = Header::new(*alg);
+        header.kid = Some(kid.to_owned());
+        encode(&header, claims, &key).expect("signing")
+    }
+
+    /// A valid token for a user.
+    pub fn token_for(&self, user: Uuid) -> String {
+        self.sign("rsa-1", &self.claims(user))
+    }
+}
+
+impl Drop for TestIdentityProvider {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
