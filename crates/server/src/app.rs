@@ -84,7 +84,10 @@ impl App {
         let cancel = CancellationToken::new();
         let mut background = JoinSet::new();
         background.spawn(start_bot(state.clone(), cancel.clone()));
-        background.spawn(announce_to_homeserver(state.homeserver.clone(), cancel.clone()));
+        let bound = listener.local_addr().map_err(StartError::Serve)?;
+        if registered_here(&state.config.matrix.appservice_url, bound) {
+            background.spawn(announce_to_homeserver(state.homeserver.clone(), cancel.clone()));
+        }
         let reconcile = &state.config.reconcile;
         for _ in 0..reconcile.workers {
             background.spawn(crate::worker::run(state.clone(), cancel.clone(), Backoff::default()));
@@ -110,6 +113,13 @@ impl App {
         tracing::info!("stopped");
         served.map_err(StartError::Serve)
     }
+}
+
+/// Whether the registration's URL names the port this process listens on.
+/// Only then is a ping answered by this process (another process may hold
+/// the registration, as in tests, or a proxy may sit in between).
+fn registered_here(appservice_url: &str, bound: SocketAddr) -> bool {
+    url::Url::parse(appservice_url).ok().and_then(|u| u.port_or_known_default()) == Some(bound.port())
 }
 
 /// Once listening, has the homeserver ping us, so that pushes it held back
