@@ -10,10 +10,11 @@ export MATRIX_SYNC_BIN := $(CARGO_TARGET_DIR)/debug/matrix-sync
 build:
 	cargo build --workspace --bins
 
-## test: PostgreSQL and a local Synapse, then every test.
+## test: PostgreSQL, a local Synapse, the web embed and Chromium, then every test.
 test: build
 	dev/postgres.sh
 	dev/synapse.sh start test
+	dev/web.sh
 	MATRIX_SYNC_TEST_ENV=$(CURDIR)/.dev/test/env cargo test --workspace --no-fail-fast
 
 ## demo: a local Synapse and the service on the embedded defaults (SQLite), and what it did.

@@ -9,17 +9,28 @@ dir="$root/.dev/demo"
 target="${CARGO_TARGET_DIR:-$root/target}"
 bin="${MATRIX_SYNC_BIN:-$target/debug/matrix-sync}"
 
-(cd "$root" && cargo build --quiet --bin matrix-sync --bin matrix-sync-demo)
+(cd "$root" && cargo build --quiet --bin matrix-sync --bin matrix-sync-demo --bin matrix-sync-test-idp)
 "$root/dev/synapse.sh" start demo
+"$root/dev/web.sh"
 
 set -a; . "$dir/env"; set +a
+# A local test identity provider stands in for the platform's (Keycloak):
+# the demo page signs in through /v1/sessions with its tokens.
+idp_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+"$target/debug/matrix-sync-test-idp" "127.0.0.1:$idp_port" > "$dir/idp.log" 2>&1 &
+idp=$!
+export MATRIX_SYNC_TEST_IDP="http://127.0.0.1:$idp_port"
+export MATRIX_SYNC_OIDC_ISSUER="$MATRIX_SYNC_TEST_IDP/realms/platform"
+export MATRIX_SYNC_OIDC_JWKS_URL="$MATRIX_SYNC_TEST_IDP/realms/platform/protocol/openid-connect/certs"
+export MATRIX_SYNC_OIDC_AUDIENCE=platform
+export MATRIX_SYNC_DEMO_DIR="$root/web/dist"
 # The embedded defaults: DATABASE_URL=sqlite://matrix-sync.db and ./data,
 # relative to the folder the service runs in.
 unset DATABASE_URL MATRIX_SYNC_DATA_DIR
 cd "$dir"
 "$bin" serve > "$dir/matrix-sync.log" 2>&1 &
 service=$!
-trap 'kill $service 2>/dev/null || true; wait $service 2>/dev/null || true' EXIT
+trap 'kill $service $idp 2>/dev/null || true; wait $service 2>/dev/null || true' EXIT
 
 for _ in $(seq 1 100); do
   curl -fsS "http://$MATRIX_SYNC_LISTEN/readyz" >/dev/null 2>&1 && break
@@ -33,5 +44,6 @@ if [ "${DEMO_EXIT:-0}" = "1" ]; then
   exit 0
 fi
 echo
-echo "matrix-sync is running at http://$MATRIX_SYNC_LISTEN (log: $dir/matrix-sync.log); Ctrl-C stops it."
+echo "matrix-sync is running at http://$MATRIX_SYNC_LISTEN (log: $dir/matrix-sync.log);"
+echo "open the two demo page addresses above, one per browser (or private window); Ctrl-C stops it all."
 wait $service

@@ -113,6 +113,8 @@ pub struct ApiConfig {
     /// The platform's public URL, for links in bot messages.
     pub app_url: Option<Url>,
     pub oidc: Option<OidcConfig>,
+    /// Serve the demo page (the built `web/dist`) at `/demo/`.
+    pub demo_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,6 +268,7 @@ impl ApiConfig {
             api_token: SecretString::from(source.required("MATRIX_SYNC_API_TOKEN")?),
             app_url: source.parsed("MATRIX_SYNC_APP_URL", http_url)?,
             oidc,
+            demo_dir: source.get("MATRIX_SYNC_DEMO_DIR").map(PathBuf::from),
         })
     }
 }

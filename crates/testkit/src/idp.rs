@@ -32,8 +32,14 @@ pub fn now_secs() -> i64 {
 }
 
 impl TestIdentityProvider {
-    /// Serves the JWKS with `rsa-1` and `ec-1` published.
+    /// Serves the JWKS with `rsa-1` and `ec-1` published, on a free port.
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// The same on a given address; `GET /token?sub=<uuid>` also mints a
+    /// token there (the demo's stand-in for a login page).
+    pub async fn start_on(addr: &str) -> Self {
         let published = Arc::new(Mutex::new(vec!["rsa-1", "ec-1"]));
         let keys = published.clone();
         let app = axum::Router::new().route(
@@ -50,17 +56,29 @@ impl TestIdentityProvider {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let issuer = format!("{base}/realms/platform");
+        let minting_issuer = issuer.clone();
+        let app = app.route(
+            "/token",
+            get(move |axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>| {
+                let issuer = minting_issuer.clone();
+                async move {
+                    let Some(user) = q.get("sub").and_then(|s| Uuid::try_parse(s).ok()) else {
+                        return Err(axum::http::StatusCode::BAD_REQUEST);
+                    };
+                    // Long-lived, so a demo page can be opened later on.
+                    let mut claims = claims(&issuer, user);
+                    claims["exp"] = json!(now_secs() + 12 * 3600);
+                    Ok(sign("rsa-1", &claims))
+                }
+            }),
+        );
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self {
-            issuer: format!("{base}/realms/platform"),
-            jwks_url: format!("{base}/realms/platform/protocol/openid-connect/certs"),
-            published,
-            server,
-        }
+        Self { issuer, jwks_url: format!("{base}/realms/platform/protocol/openid-connect/certs"), published, server }
     }
 
     /// The service's settings for this provider.
@@ -79,28 +97,36 @@ impl TestIdentityProvider {
 
     /// Standard claims for a user, valid for five minutes.
     pub fn claims(&self, user: Uuid) -> Value {
-        let now = now_secs();
-        json!({ "iss": self.issuer, "aud": AUDIENCE, "sub": user.to_string(), "iat": now, "nbf": now, "exp": now + 300,
-                "preferred_username": "test-user" })
+        claims(&self.issuer, user)
     }
 
     /// A token signed with key `kid` carrying `claims`.
     pub fn sign(&self, kid: &str, claims: &Value) -> String {
-        let (_, alg, pem, _) = KEYS.iter().find(|(k, ..)| *k == kid).expect("a test key");
-        let key = match alg {
-            Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()),
-            _ => EncodingKey::from_rsa_pem(pem.as_bytes()),
-        }
-        .expect("test key PEM");
-        let mut header = Header::new(*alg);
-        header.kid = Some(kid.to_owned());
-        encode(&header, claims, &key).expect("signing")
+        sign(kid, claims)
     }
 
     /// A valid token for a user.
     pub fn token_for(&self, user: Uuid) -> String {
         self.sign("rsa-1", &self.claims(user))
     }
+}
+
+fn claims(issuer: &str, user: Uuid) -> Value {
+    let now = now_secs();
+    json!({ "iss": issuer, "aud": AUDIENCE, "sub": user.to_string(), "iat": now, "nbf": now, "exp": now + 300,
+            "preferred_username": "test-user" })
+}
+
+fn sign(kid: &str, claims: &Value) -> String {
+    let (_, alg, pem, _) = KEYS.iter().find(|(k, ..)| *k == kid).expect("a test key");
+    let key = match alg {
+        Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()),
+        _ => EncodingKey::from_rsa_pem(pem.as_bytes()),
+    }
+    .expect("test key PEM");
+    let mut header = Header::new(*alg);
+    header.kid = Some(kid.to_owned());
+    encode(&header, claims, &key).expect("signing")
 }
 
 impl Drop for TestIdentityProvider {

@@ -18,6 +18,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -92,7 +93,13 @@ pub fn router(state: AppState) -> Router {
         let doc = doc.clone();
         async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
     });
-    Router::new()
+    let mut router = Router::new();
+    if let Some(dir) = &state.config.api.demo_dir {
+        // The demo page and the chat embed's bundle (its `.wasm` is served
+        // as `application/wasm`, which the browser requires).
+        router = router.nest_service("/demo", ServeDir::new(dir).append_index_html_on_directories(true));
+    }
+    router
         .merge(v1)
         .merge(ops)
         .route("/openapi.json", openapi)

@@ -75,7 +75,7 @@ async fn run(hs: &LocalHomeserver) -> Result<(), String> {
     }
 
     let (community_id, members) = community(hs, &api).await?;
-    council_and_request(hs, &api, community_id, &members).await?;
+    let rooms = council_and_request(hs, &api, community_id, &members).await?;
 
     println!("\n9. Readiness and a few metrics:");
     let ready: Value = api
@@ -100,6 +100,7 @@ async fn run(hs: &LocalHomeserver) -> Result<(), String> {
     for line in metrics.lines().filter(|l| l.starts_with("matrix_sync_homeserver_requests_total")) {
         println!("    {line}");
     }
+    demo_pages(&api, &members, &rooms).await?;
     Ok(())
 }
 
@@ -186,7 +187,7 @@ async fn council_and_request(
     api: &Api,
     community: Uuid,
     members: &[(&str, Uuid)],
-) -> Result<(), String> {
+) -> Result<DemoRooms, String> {
     let id_of = |name: &str| members.iter().find(|(n, _)| *n == name).map(|(_, id)| *id).unwrap_or_default();
     println!("\n7. A council (UC-2): an encrypted Space nested in the community's, for its members only:");
     let council = Uuid::new_v4();
@@ -239,6 +240,41 @@ async fn council_and_request(
             m.sender
         ),
         None => println!("    Bob's device did not receive the message in time"),
+    }
+    let status = api.call(reqwest::Method::GET, &format!("/v1/communities/{community}"), None).await?;
+    let general = status["matrix_room_id"].as_str().unwrap_or_default().to_owned();
+    Ok(DemoRooms { general, council: room, dm })
+}
+
+/// The rooms the demo page shows: General, the council's, the DM.
+struct DemoRooms {
+    general: String,
+    council: String,
+    dm: String,
+}
+
+async fn demo_pages(api: &Api, members: &[(&str, Uuid)], rooms: &DemoRooms) -> Result<(), String> {
+    let Ok(idp) = std::env::var("MATRIX_SYNC_TEST_IDP") else { return Ok(()) };
+    println!("\n10. The chat embed, signed in through /v1/sessions (open each in its own browser or private window):");
+    for name in ["Alice", "Bob"] {
+        let id = members.iter().find(|(n, _)| *n == name).map(|(_, id)| *id).unwrap_or_default();
+        let token = api
+            .http
+            .get(format!("{idp}/token?sub={id}"))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .text()
+            .await
+            .map_err(|e| e.to_string())?;
+        let hash = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("idp_token", &token)
+            .append_pair("name", name)
+            .append_pair("general", &rooms.general)
+            .append_pair("council", &rooms.council)
+            .append_pair("dm", &rooms.dm)
+            .finish();
+        println!("    {name}: {}/demo/#{hash}", api.base);
     }
     Ok(())
 }

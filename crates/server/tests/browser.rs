@@ -1,0 +1,109 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+//! The chat embed in a real browser (Debian's Chromium, driven by
+//! playwright-core): Alice and Bob each sign in through `/v1/sessions` in
+//! their own browser context; Alice's message in their encrypted DM appears
+//! decrypted on Bob's page, Bob's message in General on Alice's.
+//! Needs `web/dist` and `web/node_modules` (`make test` builds them) and
+//! `/usr/bin/chromium` (`make test` installs it).
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Db, TestApp};
+use matrix_sync_testkit::TestIdentityProvider;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn web_dir() -> PathBuf {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    manifest.ancestors().find(|d| d.join("web/package.json").exists()).expect("the workspace root").join("web")
+}
+
+async fn ok(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> Value {
+    let (status, body) = app.call(method, path, body).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_chat() {
+    let web = web_dir();
+    assert!(web.join("dist/index.html").exists(), "build the web embed first: (cd web && npm ci && npm run build)");
+    assert!(
+        web.join("node_modules/playwright-core").exists(),
+        "install the web dependencies first: (cd web && npm ci)"
+    );
+    assert!(PathBuf::from("/usr/bin/chromium").exists(), "install Chromium first: apt-get install chromium");
+
+    let idp = TestIdentityProvider::start().await;
+    let mut settings: Vec<(&str, String)> = idp.settings();
+    settings.push(("MATRIX_SYNC_DEMO_DIR", web.join("dist").display().to_string()));
+    settings.push(("MATRIX_SYNC_APP_URL", "https://communities.example.org".into()));
+    let overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = TestApp::spawn_with(Db::Sqlite, &overrides).await;
+
+    let (community, council, alice, bob) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    ok(
+        &app,
+        Method::PUT,
+        &format!("/v1/communities/{community}?wait=30"),
+        Some(json!({ "name": "Makers' Collective" })),
+    )
+    .await;
+    for (user, name) in [(alice, "Alice"), (bob, "Bob")] {
+        ok(&app, Method::PUT, &format!("/v1/users/{user}"), Some(json!({ "display_name": name }))).await;
+        ok(
+            &app,
+            Method::PUT,
+            &format!("/v1/communities/{community}/members/{user}?wait=30"),
+            Some(json!({ "trust_score": 10 })),
+        )
+        .await;
+    }
+    ok(
+        &app,
+        Method::PUT,
+        &format!("/v1/councils/{council}?wait=30"),
+        Some(json!({ "community_id": community, "name": "Stewards" })),
+    )
+    .await;
+    for user in [alice, bob] {
+        ok(&app, Method::PUT, &format!("/v1/councils/{council}/members/{user}?wait=30"), Some(json!({}))).await;
+    }
+    let c = ok(&app, Method::GET, &format!("/v1/communities/{community}"), None).await;
+    let k = ok(&app, Method::GET, &format!("/v1/councils/{council}"), None).await;
+    let accepted = json!({ "community_id": community, "requester_id": bob, "owner_id": alice, "title": "Oak table" });
+    let request =
+        ok(&app, Method::POST, &format!("/v1/requests/{}/accept?wait=30", Uuid::new_v4()), Some(accepted)).await;
+
+    let page = |user: Uuid, name: &str| {
+        let hash = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("idp_token", &idp.token_for(user))
+            .append_pair("name", name)
+            .append_pair("general", c["matrix_room_id"].as_str().unwrap())
+            .append_pair("council", k["matrix_room_id"].as_str().unwrap())
+            .append_pair("dm", request["matrix_room_id"].as_str().unwrap())
+            .finish();
+        format!("{}/demo/#{hash}", app.base)
+    };
+    let out_dir = web.join("test-results");
+    let output = tokio::process::Command::new("node")
+        .arg("tests/e2e.mjs")
+        .current_dir(&web)
+        .env("ALICE_URL", page(alice, "Alice"))
+        .env("BOB_URL", page(bob, "Bob"))
+        .env("OUT_DIR", &out_dir)
+        .output()
+        .await
+        .expect("node runs");
+    let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    eprintln!("{log}");
+    assert!(output.status.success(), "the browser test failed (screenshots in {}):\n{log}", out_dir.display());
+    for shot in ["dm-bob.png", "general-alice.png"] {
+        assert!(out_dir.join(shot).exists(), "{shot} saved");
+    }
+    app.stop().await;
+}
