@@ -17,8 +17,9 @@ import {
 export interface ChatOptions {
   homeserverUrl: string;
   accessToken: string;
-  userId: string;
-  deviceId: string;
+  /** Who the token belongs to; asked of the homeserver when not given. */
+  userId?: string;
+  deviceId?: string;
   /** The room shown first; others can be picked from the list. */
   roomId?: string;
   /** Show the list of rooms and DMs (the Messages page). Default true. */
@@ -26,7 +27,8 @@ export interface ChatOptions {
 }
 
 export interface ChatHandle {
-  client: MatrixClient;
+  /** The Matrix client, once the session is known (after `ready`). */
+  client?: MatrixClient;
   /** Resolves once the first sync is done and the crypto is ready. */
   ready: Promise<void>;
   showRoom(roomId: string): void;
@@ -50,13 +52,19 @@ function describe(event: MatrixEvent): string | null {
   return typeof body === "string" ? body : null;
 }
 
-export function mountChat(element: HTMLElement, options: ChatOptions): ChatHandle {
-  const client = createClient({
-    baseUrl: options.homeserverUrl,
-    accessToken: options.accessToken,
-    userId: options.userId,
-    deviceId: options.deviceId,
+/** Who an access token belongs to (`/account/whoami`). */
+async function whoami(homeserverUrl: string, accessToken: string): Promise<{ userId: string; deviceId: string }> {
+  const response = await fetch(`${homeserverUrl.replace(/\/$/, "")}/_matrix/client/v3/account/whoami`, {
+    headers: { Authorization: `Bearer ${accessToken}` },
   });
+  if (!response.ok) throw new Error(`the homeserver does not accept this token (${response.status})`);
+  const body = await response.json();
+  return { userId: body.user_id, deviceId: body.device_id };
+}
+
+export function mountChat(element: HTMLElement, options: ChatOptions): ChatHandle {
+  // Filled in once the session is known; the UI below only reads it then.
+  let client!: MatrixClient;
 
   const root = el("div", "ms-chat");
   const list = el("ul", "ms-rooms");
@@ -125,6 +133,7 @@ export function mountChat(element: HTMLElement, options: ChatOptions): ChatHandl
   };
 
   const rerender = () => {
+    if (!handle.client) return; // not signed in yet
     renderList();
     renderRoom();
   };
@@ -139,12 +148,34 @@ export function mountChat(element: HTMLElement, options: ChatOptions): ChatHandl
     });
   });
 
-  client.on(RoomEvent.Timeline, rerender);
-  client.on(RoomEvent.Receipt, renderList);
-  client.on(MatrixEventEvent.Decrypted, rerender);
-  client.on(ClientEvent.Room, rerender);
-
-  const ready = (async () => {
+  const handle: ChatHandle = {
+    ready: Promise.resolve(),
+    showRoom(roomId: string) {
+      current = roomId;
+      rerender();
+    },
+    destroy() {
+      handle.client?.stopClient();
+      handle.client?.removeAllListeners();
+      element.replaceChildren();
+    },
+  };
+  handle.ready = (async () => {
+    const who =
+      options.userId && options.deviceId
+        ? { userId: options.userId, deviceId: options.deviceId }
+        : await whoami(options.homeserverUrl, options.accessToken);
+    client = createClient({
+      baseUrl: options.homeserverUrl,
+      accessToken: options.accessToken,
+      userId: who.userId,
+      deviceId: who.deviceId,
+    });
+    handle.client = client;
+    client.on(RoomEvent.Timeline, rerender);
+    client.on(RoomEvent.Receipt, renderList);
+    client.on(MatrixEventEvent.Decrypted, rerender);
+    client.on(ClientEvent.Room, rerender);
     await client.initRustCrypto();
     const prepared = new Promise<void>((resolve) => {
       const onSync = (state: SyncState) => {
@@ -161,18 +192,5 @@ export function mountChat(element: HTMLElement, options: ChatOptions): ChatHandl
     rerender();
   })();
 
-  const handle: ChatHandle = {
-    client,
-    ready,
-    showRoom(roomId: string) {
-      current = roomId;
-      rerender();
-    },
-    destroy() {
-      client.stopClient();
-      client.removeAllListeners();
-      element.replaceChildren();
-    },
-  };
   return handle;
 }
