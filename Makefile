@@ -13,7 +13,9 @@ build:
 ## test: PostgreSQL, a local Synapse, the web embed and Chromium, then every test.
 test: build
 	dev/postgres.sh
-	dev/synapse.sh start test
+	# A fresh Synapse process: its connection pool to the appservice port
+	# must not hold connections to services of an earlier run.
+	dev/synapse.sh restart test
 	dev/web.sh
 	MATRIX_SYNC_TEST_ENV=$(CURDIR)/.dev/test/env cargo test --workspace --no-fail-fast
 

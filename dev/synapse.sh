@@ -4,6 +4,7 @@
 # application service. The demo, the tests and CI all use this one script.
 #
 #   dev/synapse.sh start NAME   install if needed, (re)configure, start, wait until it answers
+#   dev/synapse.sh restart NAME stop it if running, then start (a fresh process)
 #   dev/synapse.sh stop NAME    stop the instance
 #   dev/synapse.sh env NAME     print the instance's settings (shell syntax)
 #
@@ -244,10 +245,11 @@ stop() {
 }
 
 cmd="${1:-}"; name="${2:-}"
-[ -n "$name" ] || die "usage: dev/synapse.sh start|stop|env NAME"
+[ -n "$name" ] || die "usage: dev/synapse.sh start|restart|stop|env NAME"
 case "$cmd" in
   start) start "$name" ;;
+  restart) stop "$name"; start "$name" ;;
   stop) stop "$name" ;;
   env) cat "$dev/$name/env" ;;
-  *) die "usage: dev/synapse.sh start|stop|env NAME" ;;
+  *) die "usage: dev/synapse.sh start|restart|stop|env NAME" ;;
 esac

@@ -58,7 +58,8 @@ pub trait Store: Send + Sync + 'static {
     // --- communities ---------------------------------------------------------
 
     /// Creates or updates a community's desired state and enqueues its
-    /// reconcile, in one transaction. `created_at` is kept on update.
+    /// reconcile, in one transaction. `created_at` and the lifecycle times
+    /// are kept on update (only `set_deletion` and `mark_purged` change them).
     async fn put_community(&self, community: &CommunityRecord, now: Millis) -> Result<CommunityRecord>;
 
     async fn community(&self, id: Uuid) -> Result<Option<CommunityRecord>>;

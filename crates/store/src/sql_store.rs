@@ -229,8 +229,7 @@ macro_rules! sql_store_impl {
                      ON CONFLICT (id) DO UPDATE SET
                          name = excluded.name, matrix_enabled = excluded.matrix_enabled,
                          general_encrypted = excluded.general_encrypted,
-                         trust_levels = excluded.trust_levels, updated_at = excluded.updated_at,
-                         deleted_at = excluded.deleted_at, hard_delete_at = excluded.hard_delete_at
+                         trust_levels = excluded.trust_levels, updated_at = excluded.updated_at
                      RETURNING ",
                     $crate::sql_store::community_columns!()
                 ))
@@ -395,8 +394,7 @@ macro_rules! sql_store_impl {
                     "INSERT INTO councils (id, community_id, name, created_at, updated_at, deleted_at, hard_delete_at)
                      VALUES ($1, $2, $3, $4, $4, $5, $6)
                      ON CONFLICT (id) DO UPDATE SET
-                         name = excluded.name, updated_at = excluded.updated_at,
-                         deleted_at = excluded.deleted_at, hard_delete_at = excluded.hard_delete_at
+                         name = excluded.name, updated_at = excluded.updated_at
                      RETURNING ", $crate::sql_store::council_columns!()
                 ))
                 .bind(c.id)

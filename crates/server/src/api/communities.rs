@@ -15,7 +15,7 @@ use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id};
 use crate::state::AppState;
-use crate::status::{Lifecycle, ResourceStatus, http_status, resource_status, scope_status, wait_for_sync, wait_param};
+use crate::status::{Lifecycle, ResourceStatus, http_status, resource_status, scope_status, settle, wait_param};
 
 const MAX_NAME: usize = 255;
 
@@ -173,13 +173,13 @@ pub async fn put_community(
         trust_levels: serde_json::to_string(&trust_levels).map_err(|e| ApiError::Internal(e.to_string()))?,
         created_at: 0,
         updated_at: 0,
-        deleted_at: existing.as_ref().and_then(|c| c.deleted_at),
-        hard_delete_at: existing.as_ref().and_then(|c| c.hard_delete_at),
+        // Set by the store; an update keeps them (and only a live one gets here).
+        deleted_at: None,
+        hard_delete_at: None,
         purged_at: None,
     };
     let stored = state.store.put_community(&record, now_millis()).await?;
-    state.wakeup.notify_waiters();
-    wait_for_sync(&state, Scope::Community(id), wait).await?;
+    settle(&state, Scope::Community(id), wait).await?;
     let status = community_status(&state, &stored).await?;
     Ok((http_status(status.status), Json(status)))
 }
@@ -346,8 +346,7 @@ pub async fn put_member(
     let now = now_millis();
     let coalesce = i64::try_from(state.config.reconcile.coalesce.as_millis()).unwrap_or(0);
     state.store.put_member(community, &member, now + coalesce, now).await?;
-    state.wakeup.notify_waiters();
-    wait_for_sync(&state, Scope::Community(community), wait).await?;
+    settle(&state, Scope::Community(community), wait).await?;
     member_answer(&state, community, &member, &levels).await
 }
 
@@ -382,7 +381,6 @@ pub async fn delete_member(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("user {user} is not a member of community {community}")))?;
     state.store.remove_member(community, user, now_millis()).await?;
-    state.wakeup.notify_waiters();
-    wait_for_sync(&state, Scope::Community(community), wait).await?;
+    settle(&state, Scope::Community(community), wait).await?;
     member_answer(&state, community, &member, &levels).await
 }

@@ -16,7 +16,7 @@ use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id};
 use crate::state::AppState;
-use crate::status::{Lifecycle, ResourceStatus, http_status, resource_status, scope_status, wait_for_sync, wait_param};
+use crate::status::{Lifecycle, ResourceStatus, http_status, resource_status, scope_status, settle, wait_param};
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct PutCouncil {
@@ -104,13 +104,13 @@ pub async fn put_council(
         name,
         created_at: 0,
         updated_at: 0,
-        deleted_at: existing.as_ref().and_then(|c| c.deleted_at),
-        hard_delete_at: existing.as_ref().and_then(|c| c.hard_delete_at),
+        // Set by the store; an update keeps them (and only a live one gets here).
+        deleted_at: None,
+        hard_delete_at: None,
         purged_at: None,
     };
     let stored = state.store.put_council(&record, now_millis()).await?;
-    state.wakeup.notify_waiters();
-    wait_for_sync(&state, Scope::Community(community_id), wait).await?;
+    settle(&state, Scope::Community(community_id), wait).await?;
     let status = council_status(&state, &stored).await?;
     Ok((http_status(status.status), Json(status)))
 }
@@ -221,8 +221,7 @@ pub async fn put_council_member(
         .unwrap_or(CouncilRole::Member);
     let record = CouncilMemberRecord { user_id: user, role: role.as_str().to_owned() };
     state.store.put_council_member(&council, &record, now_millis()).await?;
-    state.wakeup.notify_waiters();
-    wait_for_sync(&state, Scope::Community(council.community_id), wait).await?;
+    settle(&state, Scope::Community(council.community_id), wait).await?;
     council_member_answer(&state, &council, user, role).await
 }
 
@@ -258,8 +257,7 @@ pub async fn delete_council_member(
         .find(|m| m.user_id == user)
         .ok_or_else(|| ApiError::NotFound(format!("user {user} is not a member of council {}", council.id)))?;
     state.store.remove_council_member(&council, user, now_millis()).await?;
-    state.wakeup.notify_waiters();
-    wait_for_sync(&state, Scope::Community(council.community_id), wait).await?;
+    settle(&state, Scope::Community(council.community_id), wait).await?;
     let role = CouncilRole::parse(&existing.role).unwrap_or(CouncilRole::Member);
     council_member_answer(&state, &council, user, role).await
 }

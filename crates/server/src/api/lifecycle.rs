@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::clock::now_millis;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::status::wait_for_sync;
+use crate::status::settle;
 
 /// A community or council as far as deleting it is concerned.
 pub struct Deletable {
@@ -30,8 +30,7 @@ pub async fn soft_delete(state: &AppState, d: &Deletable, wait: Option<Duration>
     let now = now_millis();
     let retention = i64::try_from(state.config.lifecycle.retention.as_millis()).unwrap_or(i64::MAX);
     state.store.set_deletion(d.scope, Some(now), Some(now.saturating_add(retention)), now).await?;
-    state.wakeup.notify_waiters();
-    wait_for_sync(state, d.job, wait).await?;
+    settle(state, d.job, wait).await?;
     Ok(())
 }
 
@@ -54,8 +53,7 @@ pub async fn restore(state: &AppState, d: &Deletable, wait: Option<Duration>) ->
     if !state.store.set_deletion(d.scope, None, None, now_millis()).await? {
         return Err(gone()); // hard-deleted meanwhile
     }
-    state.wakeup.notify_waiters();
-    wait_for_sync(state, d.job, wait).await?;
+    settle(state, d.job, wait).await?;
     Ok(())
 }
 

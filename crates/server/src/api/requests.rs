@@ -16,7 +16,7 @@ use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id};
 use crate::state::AppState;
-use crate::status::{MAX_WAIT_SECS, ResourceStatus, http_status, scope_status, wait_for_sync, wait_param};
+use crate::status::{MAX_WAIT_SECS, ResourceStatus, http_status, scope_status, settle, wait_param};
 
 const MAX_TITLE: usize = 255;
 
@@ -124,8 +124,7 @@ pub async fn accept_request(
             message: format!("request {id} was accepted before for other users"),
         });
     }
-    state.wakeup.notify_waiters();
-    wait_for_sync(&state, Scope::Request(id), wait).await?;
+    settle(&state, Scope::Request(id), wait).await?;
     let status = request_status(&state, &stored).await?;
     Ok((http_status(status.status), Json(status)))
 }
@@ -195,9 +194,8 @@ pub async fn create_direct(
     let ids = state.homeserver.ids();
     let direct = direct_of(ids.user(a), ids.user(b));
     state.store.put_direct(&direct, now_millis()).await?;
-    state.wakeup.notify_waiters();
     let scope = Scope::Direct(direct.pair_id);
-    wait_for_sync(&state, scope, Some(wait)).await?;
+    settle(&state, scope, Some(wait)).await?;
     let (status, last_error) = scope_status(&state, scope).await?;
     let room_id = direct_room_id(&state, direct.pair_id).await?;
     Ok((http_status(status), Json(DirectStatus { room_id, status, last_error })))
