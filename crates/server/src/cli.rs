@@ -37,6 +37,14 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Onboard communities, members and councils from a JSON file, then
+    /// bring the homeserver there (safe to run again after an interruption).
+    Import {
+        file: PathBuf,
+        /// Only record the desired state; a running `serve` does the rest.
+        #[arg(long)]
+        no_wait: bool,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -106,11 +114,67 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(e) => fail(&e.to_string()),
             }
         }
+        Command::Import { file, no_wait } => {
+            let mut config = match Config::load(&source) {
+                Ok(c) => c,
+                Err(e) => return config_error(&e),
+            };
+            // The import serves no API; its workers only need a port of their own.
+            config.api.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            match import(config, &file, no_wait).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
         Command::Openapi => {
             println!("{}", crate::api::openapi_json());
             ExitCode::SUCCESS
         }
     }
+}
+
+async fn import(config: Config, path: &Path, no_wait: bool) -> Result<(), String> {
+    let (file, totals) = crate::import::read(path, config.matrix.ids.server_name().as_str())?;
+    let app = App::build(config).await.map_err(|e| e.to_string())?;
+    let state = app.state().clone();
+    crate::import::write(state.store.as_ref(), &file).await.map_err(|e| e.to_string())?;
+    eprintln!(
+        "recorded {} communities with {} councils ({} rooms, {} memberships to make)",
+        totals.communities, totals.councils, totals.rooms, totals.members
+    );
+    if no_wait {
+        eprintln!("a running `matrix-sync serve` brings the homeserver there");
+        return Ok(());
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run(async {
+        let _ = stopped.await;
+    }));
+    let mut reporter = crate::import::Reporter::new();
+    let outcome = loop {
+        let done = crate::import::progress(state.store.as_ref(), &file).await.map_err(|e| e.to_string())?;
+        reporter.show(done, totals);
+        if done == totals {
+            break Ok(());
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            _ = tokio::signal::ctrl_c() => break Err("interrupted; run the same import again to resume".to_owned()),
+        }
+    };
+    reporter.finish();
+    let _ = stop.send(());
+    let _ = running.await;
+    outcome?;
+    eprintln!(
+        "done: {} communities, {} councils, {} rooms, {} memberships in {:.1}s",
+        totals.communities,
+        totals.councils,
+        totals.rooms,
+        totals.members,
+        reporter.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Writes a file only its owner can read: the registration holds both tokens.

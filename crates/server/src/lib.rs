@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod import;
 pub mod metrics;
 pub mod oidc;
 pub mod provision;

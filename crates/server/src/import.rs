@@ -1,0 +1,275 @@
+//! `matrix-sync import FILE`: onboards a whole platform (communities, their
+//! members, councils and council members) through the same desired-state
+//! path as the API, then lets the workers bring the homeserver there while
+//! it shows progress. Re-running it after an interruption is safe: the
+//! writes are idempotent and the reconcile does only what is missing.
+
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use matrix_sync_core::Scope;
+use matrix_sync_core::power::{
+    CommunityRole, CouncilRole, TrustLevel, TrustLevels, community_level, power_levels_capacity,
+};
+use matrix_sync_store::{CommunityRecord, CouncilMemberRecord, CouncilRecord, MemberRecord, Store};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::clock::now_millis;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportFile {
+    pub communities: Vec<ImportCommunity>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportCommunity {
+    pub id: Uuid,
+    pub name: String,
+    #[serde(default)]
+    pub config: ImportConfig,
+    pub trust_levels: Option<Vec<TrustLevel>>,
+    #[serde(default)]
+    pub members: Vec<ImportMember>,
+    #[serde(default)]
+    pub councils: Vec<ImportCouncil>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ImportConfig {
+    #[serde(rename = "matrixEnabled")]
+    pub matrix_enabled: Option<bool>,
+    #[serde(rename = "matrixGeneralChatEncrypted")]
+    pub general_encrypted: Option<bool>,
+    #[serde(rename = "matrixCouncilChatsEncrypted")]
+    pub council_encrypted: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportMember {
+    pub user_id: Uuid,
+    pub trust_score: i64,
+    #[serde(default = "member_role")]
+    pub role: CommunityRole,
+}
+
+fn member_role() -> CommunityRole {
+    CommunityRole::Member
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportCouncil {
+    pub id: Uuid,
+    pub name: String,
+    #[serde(default)]
+    pub members: Vec<ImportCouncilMember>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportCouncilMember {
+    pub user_id: Uuid,
+    #[serde(default = "council_member_role")]
+    pub role: CouncilRole,
+}
+
+fn council_member_role() -> CouncilRole {
+    CouncilRole::Member
+}
+
+/// What the import amounts to on the homeserver.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub communities: usize,
+    pub councils: usize,
+    pub rooms: usize,
+    pub members: usize,
+}
+
+/// Reads and checks the whole file before anything is written, so bad input
+/// is refused with the place it is at and nothing half-imported.
+pub fn read(path: &Path, server_name: &str) -> Result<(ImportFile, Totals), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file: ImportFile = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let capacity = power_levels_capacity(server_name);
+    let mut totals = Totals::default();
+    let mut seen = BTreeSet::new();
+    for (i, c) in file.communities.iter().enumerate() {
+        let at = |what: &str| format!("communities[{i}]{what}");
+        if !seen.insert(c.id) {
+            return Err(format!("{}: community {} appears twice", at(".id"), c.id));
+        }
+        if c.name.trim().is_empty() || c.name.chars().count() > 255 {
+            return Err(format!("{}: 1 to 255 characters", at(".name")));
+        }
+        if c.config.council_encrypted == Some(false) {
+            return Err(format!("{}: council rooms are always encrypted", at(".config.matrixCouncilChatsEncrypted")));
+        }
+        let levels = match &c.trust_levels {
+            Some(levels) => TrustLevels::new(levels.clone()).map_err(|e| format!("{}: {e}", at(".trust_levels")))?,
+            None => TrustLevels::default(),
+        };
+        let mut members = BTreeSet::new();
+        let mut elevated = 0;
+        for (j, m) in c.members.iter().enumerate() {
+            if m.trust_score < 0 {
+                return Err(format!("{}: must be 0 or more", at(&format!(".members[{j}].trust_score"))));
+            }
+            if !members.insert(m.user_id) {
+                return Err(format!("{}: {} appears twice", at(&format!(".members[{j}].user_id")), m.user_id));
+            }
+            if community_level(&levels, u64::try_from(m.trust_score).unwrap_or(0), m.role) > 0 {
+                elevated += 1;
+            }
+        }
+        if elevated > capacity {
+            return Err(format!(
+                "{}: {elevated} members above level 0; one power-levels event holds {capacity}",
+                at(".members")
+            ));
+        }
+        for (k, council) in c.councils.iter().enumerate() {
+            if !seen.insert(council.id) {
+                return Err(format!("{}: {} appears twice", at(&format!(".councils[{k}].id")), council.id));
+            }
+            for (j, m) in council.members.iter().enumerate() {
+                if !members.contains(&m.user_id) {
+                    return Err(format!(
+                        "{}: {} is not a member of the community",
+                        at(&format!(".councils[{k}].members[{j}].user_id")),
+                        m.user_id
+                    ));
+                }
+            }
+            totals.members += council.members.len() * 2;
+        }
+        totals.communities += 1;
+        totals.councils += c.councils.len();
+        if c.config.matrix_enabled != Some(false) {
+            totals.rooms += 2 + 2 * c.councils.len();
+            totals.members += c.members.len() * 2;
+        }
+    }
+    Ok((file, totals))
+}
+
+/// Writes the desired state (idempotent upserts, each with its job).
+pub async fn write(store: &dyn Store, file: &ImportFile) -> Result<(), matrix_sync_store::StoreError> {
+    for c in &file.communities {
+        let levels = c.trust_levels.clone().map(TrustLevels::new).transpose().ok().flatten().unwrap_or_default();
+        let existing = store.community(c.id).await?;
+        let record = CommunityRecord {
+            id: c.id,
+            name: c.name.trim().to_owned(),
+            matrix_enabled: c.config.matrix_enabled.unwrap_or(true),
+            general_encrypted: c.config.general_encrypted.unwrap_or(false)
+                || existing.as_ref().is_some_and(|e| e.general_encrypted),
+            trust_levels: serde_json::to_string(&levels).unwrap_or_else(|_| "[]".into()),
+            created_at: 0,
+            updated_at: 0,
+            deleted_at: None,
+            hard_delete_at: None,
+            purged_at: None,
+        };
+        let now = now_millis();
+        store.put_community(&record, now).await?;
+        for m in &c.members {
+            let member =
+                MemberRecord { user_id: m.user_id, trust_score: m.trust_score, role: m.role.as_str().to_owned() };
+            store.put_member(c.id, &member, now, now).await?;
+        }
+        for council in &c.councils {
+            let record = CouncilRecord {
+                id: council.id,
+                community_id: c.id,
+                name: council.name.trim().to_owned(),
+                created_at: 0,
+                updated_at: 0,
+                deleted_at: None,
+                hard_delete_at: None,
+                purged_at: None,
+            };
+            let stored = store.put_council(&record, now).await?;
+            for m in &council.members {
+                let member = CouncilMemberRecord { user_id: m.user_id, role: m.role.as_str().to_owned() };
+                store.put_council_member(&stored, &member, now).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How far the homeserver is: communities with nothing left to do, and the
+/// rooms and memberships those account for.
+pub async fn progress(store: &dyn Store, file: &ImportFile) -> Result<Totals, matrix_sync_store::StoreError> {
+    let mut done = Totals::default();
+    for c in &file.communities {
+        let scope = Scope::Community(c.id);
+        if store.job_for_scope(scope).await?.is_some() {
+            continue;
+        }
+        done.communities += 1;
+        done.councils += c.councils.len();
+        if c.config.matrix_enabled != Some(false) {
+            done.rooms += 2 + 2 * c.councils.len();
+            done.members += c.members.len() * 2 + c.councils.iter().map(|k| k.members.len() * 2).sum::<usize>();
+        }
+    }
+    Ok(done)
+}
+
+/// Progress as a bar on a terminal, as plain lines otherwise.
+pub struct Reporter {
+    started: Instant,
+    terminal: bool,
+    last_line: Instant,
+}
+
+impl Reporter {
+    pub fn new() -> Self {
+        Self { started: Instant::now(), terminal: std::io::stderr().is_terminal(), last_line: Instant::now() }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub fn show(&mut self, done: Totals, total: Totals) {
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = done.members as f64 / secs;
+        let left = total.members.saturating_sub(done.members);
+        let eta = if rate > 0.0 { format!("{:.0}s", left as f64 / rate) } else { "?".into() };
+        let text = format!(
+            "communities {}/{} · rooms {}/{} · memberships {}/{} · {rate:.1}/s · ETA {eta}",
+            done.communities, total.communities, done.rooms, total.rooms, done.members, total.members
+        );
+        let mut err = std::io::stderr();
+        if self.terminal {
+            let width = 24;
+            let filled = (done.communities * width).checked_div(total.communities).unwrap_or(width);
+            let _ = write!(err, "\r[{}{}] {text}\x1b[K", "#".repeat(filled), ".".repeat(width - filled));
+            let _ = err.flush();
+        } else if self.last_line.elapsed() >= Duration::from_secs(2) || done == total {
+            let _ = writeln!(err, "[{secs:7.1}s] {text}");
+            self.last_line = Instant::now();
+        }
+    }
+
+    pub fn finish(&self) {
+        if self.terminal {
+            let _ = writeln!(std::io::stderr());
+        }
+    }
+}
+
+impl Default for Reporter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
