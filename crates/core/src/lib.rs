@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod desired;
 pub mod direct;
 pub mod ids;
+pub mod minimal;
 pub mod observed;
 pub mod plan;
 pub mod power;
