@@ -22,12 +22,15 @@ pub struct EndpointLabels {
 pub struct HomeserverMetrics {
     pub calls: Family<CallLabels, Counter>,
     pub duration: Family<EndpointLabels, Histogram>,
+    /// Every request, whatever the endpoint and outcome.
+    total: Counter,
 }
 
 impl Default for HomeserverMetrics {
     fn default() -> Self {
         Self {
             calls: Family::default(),
+            total: Counter::default(),
             duration: Family::new_with_constructor(|| {
                 Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
             }),
@@ -51,7 +54,13 @@ impl HomeserverMetrics {
 
     pub(crate) fn record(&self, endpoint: &'static str, outcome: &'static str, seconds: f64) {
         self.calls.get_or_create(&CallLabels { endpoint, outcome }).inc();
+        self.total.inc();
         self.duration.get_or_create(&EndpointLabels { endpoint }).observe(seconds);
+    }
+
+    /// How many requests have been made in all.
+    pub fn total(&self) -> u64 {
+        self.total.get()
     }
 
     /// How many requests have been made to an endpoint, whatever the outcome.

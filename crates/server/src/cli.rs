@@ -135,6 +135,7 @@ async fn run(cli: Cli) -> ExitCode {
 
 async fn import(config: Config, path: &Path, no_wait: bool) -> Result<(), String> {
     let (file, totals) = crate::import::read(path, config.matrix.ids.server_name().as_str())?;
+    let minimal = crate::import::minimal_requests(&file, &config.matrix.ids);
     let app = App::build(config).await.map_err(|e| e.to_string())?;
     let state = app.state().clone();
     crate::import::write(state.store.as_ref(), &file).await.map_err(|e| e.to_string())?;
@@ -173,6 +174,12 @@ async fn import(config: Config, path: &Path, no_wait: bool) -> Result<(), String
         totals.rooms,
         totals.members,
         reporter.elapsed().as_secs_f64()
+    );
+    // Includes the service's own start-up (registering and syncing the bot).
+    eprintln!(
+        "homeserver requests: {} made, {} at the least from an empty homeserver",
+        state.metrics.homeserver.total(),
+        minimal.total()
     );
     Ok(())
 }

@@ -9,10 +9,12 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use matrix_sync_core::Scope;
+use matrix_sync_core::desired::{Community, CommunityConfig, CommunityMember, Council, community_rooms};
+use matrix_sync_core::minimal::MinimalRequests;
 use matrix_sync_core::power::{
     CommunityRole, CouncilRole, TrustLevel, TrustLevels, community_level, power_levels_capacity,
 };
+use matrix_sync_core::{MatrixIds, Scope};
 use matrix_sync_store::{CommunityRecord, CouncilMemberRecord, CouncilRecord, MemberRecord, Store};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -81,6 +83,51 @@ pub struct ImportCouncilMember {
 
 fn council_member_role() -> CouncilRole {
     CouncilRole::Member
+}
+
+/// The fewest homeserver requests that reach what the file describes from
+/// an empty homeserver: the yardstick for the requests the import makes.
+pub fn minimal_requests(file: &ImportFile, ids: &MatrixIds) -> MinimalRequests {
+    let mut users = BTreeSet::new();
+    let mut minimal = MinimalRequests::default();
+    for c in &file.communities {
+        let members: Vec<CommunityMember> = c
+            .members
+            .iter()
+            .map(|m| {
+                users.insert(m.user_id);
+                CommunityMember {
+                    user: ids.user(m.user_id),
+                    trust: u64::try_from(m.trust_score).unwrap_or(0),
+                    role: m.role,
+                }
+            })
+            .collect();
+        let councils: Vec<Council> = c
+            .councils
+            .iter()
+            .map(|k| Council {
+                id: k.id,
+                name: k.name.clone(),
+                deleted: false,
+                members: k.members.iter().map(|m| (ids.user(m.user_id), m.role)).collect(),
+            })
+            .collect();
+        let community = Community {
+            id: c.id,
+            name: c.name.clone(),
+            config: CommunityConfig {
+                matrix_enabled: c.config.matrix_enabled.unwrap_or(true),
+                general_encrypted: c.config.general_encrypted.unwrap_or(false),
+                council_encrypted: true,
+            },
+            trust_levels: c.trust_levels.clone().and_then(|l| TrustLevels::new(l).ok()).unwrap_or_default(),
+            deleted: false,
+        };
+        minimal = minimal + MinimalRequests::from_scratch(&community_rooms(&community, &members, &councils), 0);
+    }
+    minimal.registrations = users.len();
+    minimal
 }
 
 /// What the import amounts to on the homeserver.

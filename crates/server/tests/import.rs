@@ -55,7 +55,9 @@ async fn a_platform_is_onboarded_from_a_file_and_a_rerun_changes_nothing() {
     std::fs::write(&file, doc.to_string()).unwrap();
 
     let (ok, log) = run_import(&hs, &db_url, &dir.path().join("data"), &file);
+    eprintln!("{log}");
     assert!(ok, "{log}");
+    assert!(log.contains("homeserver requests: "), "{log}");
     assert!(log.contains("done: 2 communities, 2 councils, 8 rooms, 20 memberships"), "{log}");
     assert!(log.contains("memberships 20/20"), "progress is shown: {log}");
 
