@@ -8,7 +8,7 @@ use matrix_sync_core::rooms::RoomKey;
 use ruma::OwnedRoomId;
 use serde_json::json;
 
-use crate::rooms::{CreatedRoom, MEGOLM, Moderation, NewRoom, join_rule_content};
+use crate::rooms::{MEGOLM, Moderation, NewRoom, join_rule_content};
 use crate::{AppserviceClient, HomeserverError};
 
 pub struct Applier<'a> {
@@ -32,9 +32,9 @@ impl<'a> Applier<'a> {
         }
     }
 
-    /// Applies one action. Returns the room a creation made (or found), which
+    /// Applies one action. Returns the new room's id for a creation, which
     /// the caller records at once so a crash right after loses nothing.
-    pub async fn apply(&mut self, action: &Action) -> Result<Option<CreatedRoom>, HomeserverError> {
+    pub async fn apply(&mut self, action: &Action) -> Result<Option<OwnedRoomId>, HomeserverError> {
         let c = self.client;
         match action {
             Action::CreateRoom { key, name, is_space, is_direct, join_rule, encrypted, parent, power, invite } => {
@@ -45,7 +45,7 @@ impl<'a> Applier<'a> {
                 let parent = parent.as_ref().map(|p| self.room_id(p)).transpose()?;
                 let alias_localpart = key.alias_localpart();
                 let marker = format!("{}/{}", key.scope, key.role.as_str());
-                let created = c
+                let room_id = c
                     .create_room(&NewRoom {
                         alias_localpart: &alias_localpart,
                         name: name.as_deref(),
@@ -59,8 +59,8 @@ impl<'a> Applier<'a> {
                         is_direct: *is_direct,
                     })
                     .await?;
-                self.created.insert(*key, created.room_id.clone());
-                return Ok(Some(created));
+                self.created.insert(*key, room_id.clone());
+                return Ok(Some(room_id));
             }
             Action::SetName { room, name } => {
                 c.put_state(&self.room_id(room)?, "m.room.name", "", json!({ "name": name })).await?;

@@ -14,37 +14,23 @@ use crate::audit::{self, AuditScope};
 use crate::clock::now_millis;
 use crate::state::AppState;
 
-/// Applies a plan. Returns `true` when it stopped early because a room it
-/// meant to create already existed (an interrupted earlier creation): the
-/// rest of the plan assumed a new room, so the caller plans again.
 pub async fn apply_plan(
     state: &AppState,
     actions: &[Action],
     observed: &ObservedScope,
     audit_scope: impl Fn(&RoomKey) -> AuditScope,
-) -> Result<bool, ReconcileError> {
+) -> Result<(), ReconcileError> {
     let mut keys: BTreeMap<String, RoomKey> =
         observed.rooms.iter().map(|(key, room)| (room.room_id.to_string(), *key)).collect();
     let mut applier = Applier::new(&state.homeserver);
     for action in actions {
         state.metrics.count_action(action.name());
-        if let Action::CreateRoom { key, .. } = action {
-            // Before asking: a crash after the homeserver made the room but
-            // before we record it leaves this intent, so the next observe
-            // looks the room up by its alias instead of making a second one.
-            state.store.record_room_intent(key.scope, key.role.as_str(), now_millis()).await?;
-        }
         let created = applier.apply(action).await?;
         let (room_id, key) = match (created, action) {
-            (Some(created), Action::CreateRoom { key, .. }) => {
-                let room_id = created.room_id;
+            (Some(room_id), Action::CreateRoom { key, .. }) => {
                 let record =
                     RoomRecord { room_id: room_id.to_string(), scope: key.scope, role: key.role.as_str().to_owned() };
                 state.store.record_room(&record, now_millis()).await?;
-                if created.adopted {
-                    tracing::info!(room_id = %room_id, role = key.role.as_str(), "the room existed already; planning again");
-                    return Ok(true);
-                }
                 keys.insert(room_id.to_string(), *key);
                 (room_id.to_string(), Some(*key))
             }
@@ -58,5 +44,5 @@ pub async fn apply_plan(
         let entries = audit::entries_for(action, &room_id, scope, now_millis());
         audit::record(state.store.as_ref(), &entries).await?;
     }
-    Ok(false)
+    Ok(())
 }
