@@ -30,10 +30,13 @@ impl SqliteStore {
                 ))
             })?;
         }
-        // One connection: SQLite has one writer anyway, and a single
-        // connection never meets SQLITE_BUSY from its own pool.
+        // A few connections: readers run beside the one writer (WAL), and a
+        // connection held up by a cancelled task (shutdown) cannot block the
+        // rest, such as giving back a claimed job. Writers wait for each
+        // other (busy timeout); every transaction here starts with its
+        // write, so none has to upgrade a read lock and deadlock.
         let pool = SqlitePoolOptions::new()
-            .max_connections(1)
+            .max_connections(4)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
