@@ -190,8 +190,13 @@ fn council_rooms(
 /// The pair id of two users' direct chat: the same whichever order they
 /// are given in.
 pub fn pair_id(a: &ruma::UserId, b: &ruma::UserId) -> Uuid {
-    let (first, second) = if a <= b { (a, b) } else { (b, a) };
+    let (first, second) = ordered_pair(a, b);
     Uuid::new_v5(&PAIR_NAMESPACE, format!("{first}\n{second}").as_bytes())
+}
+
+/// A pair of users in the one order the service stores and names them by.
+pub fn ordered_pair<'a>(a: &'a ruma::UserId, b: &'a ruma::UserId) -> (&'a ruma::UserId, &'a ruma::UserId) {
+    if a <= b { (a, b) } else { (b, a) }
 }
 
 /// The namespace of pair ids (a fixed, random UUID).

@@ -65,7 +65,7 @@ impl HomeserverMetrics {
 
     /// How many requests have been made to an endpoint, whatever the outcome.
     pub fn count(&self, endpoint: &'static str) -> u64 {
-        ["ok", "refused", "server_error", "unreachable", "timeout", "rate_limited", "protocol_error"]
+        crate::HomeserverError::OUTCOMES
             .iter()
             .map(|outcome| self.calls.get_or_create(&CallLabels { endpoint, outcome }).get())
             .sum()

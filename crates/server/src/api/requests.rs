@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use matrix_sync_core::Scope;
-use matrix_sync_core::desired::pair_id;
+use matrix_sync_core::desired::{ordered_pair, pair_id};
 use matrix_sync_store::{DirectRecord, RequestRecord};
 use ruma::OwnedUserId;
 use serde::{Deserialize, Serialize};
@@ -35,9 +35,8 @@ fn required_id(value: Option<String>, field: &str) -> Result<Uuid, ApiError> {
 
 /// The pair's direct chat, with its two users in a stable order.
 fn direct_of(a: OwnedUserId, b: OwnedUserId) -> DirectRecord {
-    let pair_id = pair_id(&a, &b);
-    let (user_a, user_b) = if a <= b { (a, b) } else { (b, a) };
-    DirectRecord { pair_id, user_a: user_a.to_string(), user_b: user_b.to_string() }
+    let (user_a, user_b) = ordered_pair(&a, &b);
+    DirectRecord { pair_id: pair_id(&a, &b), user_a: user_a.to_string(), user_b: user_b.to_string() }
 }
 
 async fn direct_room_id(state: &AppState, pair: Uuid) -> Result<Option<String>, ApiError> {
