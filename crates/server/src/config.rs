@@ -136,9 +136,13 @@ pub struct LifecycleConfig {
 pub struct ReconcileConfig {
     /// Concurrent reconcile workers in this process (`MATRIX_SYNC_WORKERS`).
     pub workers: usize,
-    /// How long member writes wait for more changes to the same community,
-    /// so a burst ends in one power-levels event per room (`MATRIX_SYNC_COALESCE`).
+    /// How long after the last member write a community's reconcile waits
+    /// for more, so a burst ends in one power-levels event per room
+    /// (`MATRIX_SYNC_COALESCE`).
     pub coalesce: Duration,
+    /// The longest a steady stream of member writes holds a community's
+    /// reconcile back (`MATRIX_SYNC_COALESCE_MAX`).
+    pub coalesce_max: Duration,
     /// How often every scope is reconciled even without a change, to catch
     /// pushes that never arrived (`MATRIX_SYNC_ANTI_ENTROPY`).
     pub anti_entropy: Duration,
@@ -188,8 +192,15 @@ impl ReconcileConfig {
         Ok(Self {
             workers,
             coalesce: duration("MATRIX_SYNC_COALESCE", source, Duration::from_millis(200))?,
+            coalesce_max: duration("MATRIX_SYNC_COALESCE_MAX", source, Duration::from_secs(5))?,
             anti_entropy: duration("MATRIX_SYNC_ANTI_ENTROPY", source, Duration::from_secs(600))?,
         })
+    }
+
+    /// How member writes hold back their community's reconcile.
+    pub fn debounce(&self) -> matrix_sync_store::Debounce {
+        let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        matrix_sync_store::Debounce { quiet_ms: millis(self.coalesce), max_wait_ms: millis(self.coalesce_max) }
     }
 }
 

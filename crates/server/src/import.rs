@@ -15,7 +15,7 @@ use matrix_sync_core::power::{
     CommunityRole, CouncilRole, TrustLevel, TrustLevels, community_level, power_levels_capacity,
 };
 use matrix_sync_core::{MatrixIds, Scope};
-use matrix_sync_store::{CommunityRecord, CouncilMemberRecord, CouncilRecord, MemberRecord, Store};
+use matrix_sync_store::{CommunityRecord, CouncilMemberRecord, CouncilRecord, Debounce, MemberRecord, Store};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -229,7 +229,8 @@ pub async fn write(store: &dyn Store, file: &ImportFile) -> Result<(), matrix_sy
         for m in &c.members {
             let member =
                 MemberRecord { user_id: m.user_id, trust_score: m.trust_score, role: m.role.as_str().to_owned() };
-            store.put_member(c.id, &member, now, now).await?;
+            // The community's job is already due (`put_community`).
+            store.put_member(c.id, &member, Debounce { quiet_ms: 0, max_wait_ms: 0 }, now).await?;
         }
         for council in &c.councils {
             let record = CouncilRecord {

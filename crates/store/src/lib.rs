@@ -32,6 +32,16 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// sharing a database compares the same kind of number.
 pub type Millis = i64;
 
+/// When a write that comes in bursts (trust scores) gets reconciled: once
+/// no write has come for `quiet_ms`, but never later than `max_wait_ms`
+/// after the job became pending, so a steady stream is still served. A
+/// storm of changes then costs one power-levels event per room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Debounce {
+    pub quiet_ms: i64,
+    pub max_wait_ms: i64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Which backend this is (`sqlite` or `postgres`), for logs and metrics.
@@ -67,9 +77,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every community, for the periodic anti-entropy pass.
     async fn community_ids(&self) -> Result<Vec<Uuid>>;
 
-    /// Adds or updates a member and enqueues the community's reconcile to
-    /// run no later than `run_at`, in one transaction.
-    async fn put_member(&self, community: Uuid, member: &MemberRecord, run_at: Millis, now: Millis) -> Result<()>;
+    /// Adds or updates a member and enqueues the community's reconcile,
+    /// debounced (see [`Debounce`]), in one transaction.
+    async fn put_member(&self, community: Uuid, member: &MemberRecord, debounce: Debounce, now: Millis) -> Result<()>;
 
     /// Removes a member (from the community's councils too) and enqueues
     /// the community's reconcile; `false` if they were not a member.

@@ -46,6 +46,30 @@ ON CONFLICT (scope) DO UPDATE SET
     state = 'pending',
     updated_at = excluded.updated_at";
 
+/// [`ENQUEUE`] for a debounced write (`$2` = now + quiet, `$4` = max wait):
+/// a pending job moves later to `$2`, but not past `created_at + $4`
+/// (`created_at` is when the job became pending; `complete` resets it when
+/// it keeps a job for one more run). A running job's next run waits for
+/// quiet. A job waiting out a failure's backoff is moved earlier, as by
+/// [`ENQUEUE`]: the new desired state may be what it needed.
+pub(crate) const ENQUEUE_DEBOUNCED: &str = "
+INSERT INTO jobs (scope, state, generation, attempts, run_at, created_at, updated_at)
+VALUES ($1, 'pending', 0, 0, $2, $3, $3)
+ON CONFLICT (scope) DO UPDATE SET
+    generation = jobs.generation + 1,
+    run_at = CASE
+        WHEN jobs.state = 'dead' OR jobs.lease_token IS NOT NULL THEN excluded.run_at
+        WHEN jobs.attempts > 0 THEN
+            CASE WHEN excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END
+        WHEN excluded.run_at <= jobs.run_at THEN jobs.run_at
+        WHEN excluded.run_at <= jobs.created_at + $4 THEN excluded.run_at
+        WHEN jobs.run_at >= jobs.created_at + $4 THEN jobs.run_at
+        ELSE jobs.created_at + $4 END,
+    created_at = CASE WHEN jobs.state = 'dead' THEN excluded.created_at ELSE jobs.created_at END,
+    attempts = CASE WHEN jobs.state = 'dead' THEN 0 ELSE jobs.attempts END,
+    state = 'pending',
+    updated_at = excluded.updated_at";
+
 /// Claims one due job. `$lock` is what differs: PostgreSQL adds `FOR UPDATE
 /// SKIP LOCKED` so concurrent claimers pass over each other's rows; SQLite
 /// runs the whole statement under its single writer lock.
@@ -275,7 +299,7 @@ macro_rules! sql_store_impl {
                 &self,
                 community: uuid::Uuid,
                 m: &$crate::MemberRecord,
-                run_at: $crate::Millis,
+                debounce: $crate::Debounce,
                 now: $crate::Millis,
             ) -> $crate::Result<()> {
                 let mut tx = self.pool.begin().await?;
@@ -293,10 +317,11 @@ macro_rules! sql_store_impl {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query($crate::sql_store::ENQUEUE)
+                sqlx::query($crate::sql_store::ENQUEUE_DEBOUNCED)
                     .bind(matrix_sync_core::Scope::Community(community).to_string())
-                    .bind(run_at)
+                    .bind(now.saturating_add(debounce.quiet_ms))
                     .bind(now)
+                    .bind(debounce.max_wait_ms)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -944,10 +969,11 @@ macro_rules! sql_store_impl {
                     .await?
                     .rows_affected();
                 if deleted == 0 {
-                    // Enqueued again while it ran: keep it for one more run.
+                    // Enqueued again while it ran: keep it for one more run,
+                    // pending from now (a debounced write's wait counts from here).
                     sqlx::query(
                         "UPDATE jobs SET lease_token = NULL, lease_until = NULL, attempts = 0,
-                             last_error = NULL, updated_at = $1
+                             last_error = NULL, updated_at = $1, created_at = $1
                          WHERE id = $2 AND lease_token = $3",
                     )
                     .bind(now)

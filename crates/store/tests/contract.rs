@@ -11,8 +11,8 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use matrix_sync_core::{Backoff, Scope};
 use matrix_sync_store::{
-    AuditFilter, CommunityRecord, CouncilMemberRecord, CouncilRecord, DirectRecord, FailOutcome, MemberRecord,
-    NewAuditEntry, NewUserMapping, PgStore, RequestRecord, RoomRecord, SqliteStore, Store,
+    AuditFilter, CommunityRecord, CouncilMemberRecord, CouncilRecord, Debounce, DirectRecord, FailOutcome,
+    MemberRecord, NewAuditEntry, NewUserMapping, PgStore, RequestRecord, RoomRecord, SqliteStore, Store,
 };
 use uuid::Uuid;
 
@@ -381,14 +381,28 @@ async fn members_are_kept_per_community(store: Arc<dyn Store>) {
 
     let (a, b, admin) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     let m = |user_id, trust_score, role: &str| MemberRecord { user_id, trust_score, role: role.to_owned() };
-    store.put_member(c, &m(a, 3, "member"), 500, 10).await.unwrap();
-    store.put_member(c, &m(b, 40, "member"), 600, 20).await.unwrap();
-    store.put_member(c, &m(admin, 0, "admin"), 700, 30).await.unwrap();
-    store.put_member(other, &m(a, 99, "member"), 0, 30).await.unwrap();
+    let debounce = Debounce { quiet_ms: 490, max_wait_ms: 1_000 };
+    store.put_member(c, &m(a, 3, "member"), debounce, 10).await.unwrap();
+    store.put_member(c, &m(b, 40, "member"), debounce, 20).await.unwrap();
+    store.put_member(c, &m(admin, 0, "admin"), debounce, 30).await.unwrap();
+    store.put_member(other, &m(a, 99, "member"), debounce, 30).await.unwrap();
     let job = store.job_for_scope(Scope::Community(c)).await.unwrap().unwrap();
-    assert_eq!((job.run_at, job.generation), (500, 2), "member writes coalesce into one job");
+    assert_eq!((job.run_at, job.generation), (520, 2), "member writes coalesce into one job, after the last");
 
-    store.put_member(c, &m(a, 16, "member"), 800, 40).await.unwrap();
+    store.put_member(c, &m(a, 16, "member"), debounce, 900).await.unwrap();
+    let job = store.job_for_scope(Scope::Community(c)).await.unwrap().unwrap();
+    assert_eq!(job.run_at, 1_010, "a steady stream waits no longer than the maximum after the first write");
+    store.enqueue(Scope::Community(c), 100, 950).await.unwrap();
+    let job = store.job_for_scope(Scope::Community(c)).await.unwrap().unwrap();
+    assert_eq!(job.run_at, 100, "an enqueue for now is not held back by the debounce");
+    let running = store.claim(950, LEASE).await.unwrap().unwrap();
+    store.put_member(c, &m(b, 41, "member"), debounce, 3_000).await.unwrap();
+    store.complete(&running, 3_100).await.unwrap();
+    let job = store.job_for_scope(Scope::Community(c)).await.unwrap().unwrap();
+    assert_eq!(job.run_at, 3_490, "a write during a run is reconciled once quiet after it");
+    store.put_member(c, &m(b, 42, "member"), debounce, 4_000).await.unwrap();
+    let job = store.job_for_scope(Scope::Community(c)).await.unwrap().unwrap();
+    assert_eq!(job.run_at, 4_100, "the longest wait counts from the end of the run");
     assert_eq!(store.member(c, a).await.unwrap(), Some(m(a, 16, "member")));
     assert_eq!(store.members(c).await.unwrap().len(), 3);
     assert_eq!(store.count_elevated_members(c, 5, Uuid::nil()).await.unwrap(), 3);
@@ -494,7 +508,11 @@ async fn councils_and_their_members(store: Arc<dyn Store>) {
 
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
     for u in [a, b] {
-        store.put_member(c, &MemberRecord { user_id: u, trust_score: 0, role: "member".into() }, 0, 0).await.unwrap();
+        let debounce = Debounce { quiet_ms: 0, max_wait_ms: 0 };
+        store
+            .put_member(c, &MemberRecord { user_id: u, trust_score: 0, role: "member".into() }, debounce, 0)
+            .await
+            .unwrap();
     }
     let cm = |user_id, role: &str| CouncilMemberRecord { user_id, role: role.to_owned() };
     store.put_council_member(&council, &cm(a, "member"), 30).await.unwrap();

@@ -344,8 +344,7 @@ pub async fn put_member(
 
     let member = MemberRecord { user_id: user, trust_score, role: role.as_str().to_owned() };
     let now = now_millis();
-    let coalesce = i64::try_from(state.config.reconcile.coalesce.as_millis()).unwrap_or(0);
-    state.store.put_member(community, &member, now + coalesce, now).await?;
+    state.store.put_member(community, &member, state.config.reconcile.debounce(), now).await?;
     settle(&state, Scope::Community(community), wait).await?;
     member_answer(&state, community, &member, &levels).await
 }
