@@ -31,6 +31,45 @@ install_synapse() {
   echo "$SYNAPSE_VERSION" > "$venv/.synapse-version"
 }
 
+# The instance's database: SQLite (the default) or, with
+# SYNAPSE_DATABASE=postgres, a PostgreSQL database of its own on the local
+# server (as in production; the benchmark uses it). The choice is kept.
+database_kind() {
+  local dir="$1"
+  if [ -n "${SYNAPSE_DATABASE:-}" ]; then
+    echo "$SYNAPSE_DATABASE" > "$dir/database"
+  fi
+  cat "$dir/database" 2>/dev/null || echo sqlite
+}
+
+database_config() {
+  local dir="$1"
+  case "$(database_kind "$dir")" in
+    sqlite) printf 'database:\n  name: sqlite3\n  args:\n    database: "%s"\n' "$dir/homeserver.db" ;;
+    postgres)
+      printf 'database:\n  name: psycopg2\n  args:\n    user: postgres\n    host: 127.0.0.1\n    port: 5432\n    database: "%s"\n    cp_min: 5\n    cp_max: 10\n' \
+        "$(pg_database "$dir")" ;;
+    *) die "SYNAPSE_DATABASE must be sqlite or postgres" ;;
+  esac
+}
+
+pg_database() { echo "synapse_$(basename "$1" | tr -c 'a-z0-9_\n' _)"; }
+
+# Synapse needs the C collation; the database is made once and kept.
+ensure_pg_database() {
+  local dir="$1" db
+  [ "$(database_kind "$dir")" = postgres ] || return 0
+  "$venv/bin/python" -c 'import psycopg2' 2>/dev/null \
+    || "$venv/bin/pip" install --quiet --disable-pip-version-check psycopg2-binary \
+    || die "pip install psycopg2-binary failed"
+  "$root/dev/postgres.sh" >/dev/null
+  db="$(pg_database "$dir")"
+  if [ -z "$(psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
+    psql -h 127.0.0.1 -U postgres -q -c "CREATE DATABASE $db ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" \
+      || die "cannot create the PostgreSQL database $db"
+  fi
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -90,10 +129,7 @@ listeners:
     resources:
       - names: [client]
         compress: false
-database:
-  name: sqlite3
-  args:
-    database: "$dir/homeserver.db"
+$(database_config "$dir")
 log_config: "$dir/log.yaml"
 media_store_path: "$dir/media_store"
 signing_key_path: "$dir/signing.key"
@@ -177,6 +213,7 @@ MATRIX_SYNC_APP_URL=http://127.0.0.1:$as_port/app
 SYNAPSE_REGISTRATION_SHARED_SECRET=$REGISTRATION_SHARED_SECRET
 ENV
   chmod 600 "$dir/env"
+  ensure_pg_database "$dir"
   write_config "$dir" "$hs_port"
 
   write_registration "$dir" "$dir/appservice.yaml"

@@ -4,6 +4,7 @@
 //! builds in seconds and is tested without a homeserver.
 
 pub mod backoff;
+pub mod batch;
 pub mod desired;
 pub mod direct;
 pub mod ids;

@@ -1,5 +1,5 @@
-//! Carries out a plan's actions on the homeserver, in order, resolving the
-//! rooms the plan creates as it goes.
+//! Carries out a plan's actions on the homeserver, resolving the rooms the
+//! plan creates as it goes.
 
 use std::collections::BTreeMap;
 
@@ -60,7 +60,22 @@ impl<'a> Applier<'a> {
                     })
                     .await?;
                 self.created.insert(*key, room_id.clone());
-                return Ok(Some(room_id));
+                Ok(Some(room_id))
+            }
+            other => self.change(other).await.map(|()| None),
+        }
+    }
+
+    /// Applies an action that changes an existing (or already created)
+    /// room; it needs no `&mut`, so a batch of them can run at once.
+    pub async fn change(&self, action: &Action) -> Result<(), HomeserverError> {
+        let c = self.client;
+        match action {
+            Action::CreateRoom { key, .. } => {
+                return Err(HomeserverError::Protocol {
+                    endpoint: "plan",
+                    detail: format!("room {} must be created with `apply`", key.alias_localpart()),
+                });
             }
             Action::SetName { room, name } => {
                 c.put_state(&self.room_id(room)?, "m.room.name", "", json!({ "name": name })).await?;
@@ -97,6 +112,6 @@ impl<'a> Applier<'a> {
             Action::Kick { room, user } => c.moderate(&self.room_id(room)?, Moderation::Kick, user).await?,
             Action::Join { room, user } => c.join_as(&self.room_id(room)?, user).await?,
         }
-        Ok(None)
+        Ok(())
     }
 }

@@ -26,6 +26,9 @@ pub struct ClientSettings {
     /// The longest single wait honoured; a longer `retry_after_ms` fails the
     /// request instead, leaving the wait to the job queue's backoff.
     pub max_rate_limit_wait: Duration,
+    /// Requests in flight at once, across every task of the process: enough
+    /// to keep the homeserver busy, few enough not to queue inside it.
+    pub max_in_flight: usize,
 }
 
 impl Default for ClientSettings {
@@ -35,6 +38,7 @@ impl Default for ClientSettings {
             connect_timeout: Duration::from_secs(5),
             rate_limit_retries: 5,
             max_rate_limit_wait: Duration::from_secs(30),
+            max_in_flight: 8,
         }
     }
 }
@@ -51,6 +55,7 @@ struct Inner {
     ids: MatrixIds,
     settings: ClientSettings,
     metrics: HomeserverMetrics,
+    in_flight: tokio::sync::Semaphore,
 }
 
 pub(crate) enum Auth<'a> {
@@ -82,7 +87,8 @@ impl AppserviceClient {
             .connect_timeout(settings.connect_timeout)
             .user_agent(concat!("matrix-sync/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { inner: Arc::new(Inner { http, base, as_token, ids, settings, metrics }) })
+        let in_flight = tokio::sync::Semaphore::new(settings.max_in_flight.max(1));
+        Ok(Self { inner: Arc::new(Inner { http, base, as_token, ids, settings, metrics, in_flight }) })
     }
 
     pub fn ids(&self) -> &MatrixIds {
@@ -112,9 +118,14 @@ impl AppserviceClient {
             if let Some(body) = &req.body {
                 builder = builder.json(body);
             }
-            let started = Instant::now();
-            let result = self.answer(req.endpoint, builder).await;
-            let seconds = started.elapsed().as_secs_f64();
+            let result = {
+                // Never closed, so acquiring only waits.
+                let _permit = inner.in_flight.acquire().await;
+                let started = Instant::now();
+                let result = self.answer(req.endpoint, builder).await;
+                (result, started.elapsed().as_secs_f64())
+            };
+            let (result, seconds) = result;
             match result {
                 Ok(value) => {
                     inner.metrics.record(req.endpoint, "ok", seconds);

@@ -1,3 +1,6 @@
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -24,6 +27,8 @@ pub struct HomeserverMetrics {
     pub duration: Family<EndpointLabels, Histogram>,
     /// Every request, whatever the endpoint and outcome.
     total: Counter,
+    /// Requests by endpoint, for reports (a Prometheus family cannot be listed).
+    by_endpoint: Arc<Mutex<BTreeMap<&'static str, u64>>>,
 }
 
 impl Default for HomeserverMetrics {
@@ -31,6 +36,7 @@ impl Default for HomeserverMetrics {
         Self {
             calls: Family::default(),
             total: Counter::default(),
+            by_endpoint: Arc::default(),
             duration: Family::new_with_constructor(|| {
                 Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
             }),
@@ -55,12 +61,18 @@ impl HomeserverMetrics {
     pub(crate) fn record(&self, endpoint: &'static str, outcome: &'static str, seconds: f64) {
         self.calls.get_or_create(&CallLabels { endpoint, outcome }).inc();
         self.total.inc();
+        *self.by_endpoint.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(endpoint).or_default() += 1;
         self.duration.get_or_create(&EndpointLabels { endpoint }).observe(seconds);
     }
 
     /// How many requests have been made in all.
     pub fn total(&self) -> u64 {
         self.total.get()
+    }
+
+    /// How many requests have been made, by endpoint.
+    pub fn by_endpoint(&self) -> BTreeMap<&'static str, u64> {
+        self.by_endpoint.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// How many requests have been made to an endpoint, whatever the outcome.

@@ -48,7 +48,7 @@ impl App {
             config.matrix.homeserver_url.clone(),
             config.matrix.as_token.clone(),
             config.matrix.ids.clone(),
-            ClientSettings::default(),
+            ClientSettings { max_in_flight: config.matrix.concurrency, ..ClientSettings::default() },
             homeserver_metrics.clone(),
         )?;
         let addr = config.api.listen;

@@ -44,6 +44,9 @@ pub enum Command {
         /// Only record the desired state; a running `serve` does the rest.
         #[arg(long)]
         no_wait: bool,
+        /// Also write the summary as JSON to this file (for benchmarks).
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
     },
 }
 
@@ -114,14 +117,14 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(e) => fail(&e.to_string()),
             }
         }
-        Command::Import { file, no_wait } => {
+        Command::Import { file, no_wait, report } => {
             let mut config = match Config::load(&source) {
                 Ok(c) => c,
                 Err(e) => return config_error(&e),
             };
             // The import serves no API; its workers only need a port of their own.
             config.api.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-            match import(config, &file, no_wait).await {
+            match import(config, &file, no_wait, report.as_deref()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&e),
             }
@@ -133,7 +136,7 @@ async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn import(config: Config, path: &Path, no_wait: bool) -> Result<(), String> {
+async fn import(config: Config, path: &Path, no_wait: bool, report: Option<&Path>) -> Result<(), String> {
     let (file, totals) = crate::import::read(path, config.matrix.ids.server_name().as_str())?;
     let minimal = crate::import::minimal_requests(&file, &config.matrix.ids);
     let app = App::build(config).await.map_err(|e| e.to_string())?;
@@ -159,7 +162,7 @@ async fn import(config: Config, path: &Path, no_wait: bool) -> Result<(), String
             break Ok(());
         }
         tokio::select! {
-            () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            () = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
             _ = tokio::signal::ctrl_c() => break Err("interrupted; run the same import again to resume".to_owned()),
         }
     };
@@ -181,6 +184,26 @@ async fn import(config: Config, path: &Path, no_wait: bool) -> Result<(), String
         state.metrics.homeserver.total(),
         minimal.total()
     );
+    if let Some(path) = report {
+        let summary = serde_json::json!({
+            "wall_s": reporter.elapsed().as_secs_f64(),
+            "communities": totals.communities,
+            "councils": totals.councils,
+            "rooms": totals.rooms,
+            "memberships": totals.members,
+            "requests_made": state.metrics.homeserver.total(),
+            "requests_minimal": minimal.total(),
+            "minimal": {
+                "registrations": minimal.registrations,
+                "room_creations": minimal.room_creations,
+                "space_links": minimal.space_links,
+                "joins": minimal.joins,
+                "power_level_events": minimal.power_level_events,
+            },
+            "requests_by_endpoint": state.metrics.homeserver.by_endpoint(),
+        });
+        std::fs::write(path, summary.to_string()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
     Ok(())
 }
 

@@ -97,6 +97,8 @@ pub struct MatrixConfig {
     pub hs_token: SecretString,
     /// A homeserver admin's token, used only to purge rooms on hard delete.
     pub admin_token: Option<SecretString>,
+    /// Homeserver requests in flight at once (`MATRIX_SYNC_HOMESERVER_CONCURRENCY`).
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -242,6 +244,12 @@ impl MatrixConfig {
             as_token: SecretString::from(source.required("MATRIX_BOT_ACCESS_TOKEN")?),
             hs_token: SecretString::from(source.required("MATRIX_AS_HS_TOKEN")?),
             admin_token: source.get("MATRIX_ADMIN_ACCESS_TOKEN").map(SecretString::from),
+            concurrency: source
+                .parsed("MATRIX_SYNC_HOMESERVER_CONCURRENCY", |v| match v.parse::<usize>() {
+                    Ok(n) if (1..=256).contains(&n) => Ok(n),
+                    _ => Err(format!("`{v}` is not a number from 1 to 256")),
+                })?
+                .unwrap_or(8),
         })
     }
 }

@@ -1,8 +1,11 @@
-//! Applying a plan: actions in order, each created room recorded and each
-//! action audited as soon as it is done, so a crash in between loses nothing.
+//! Applying a plan: batch after batch (independent actions at once), each
+//! created room recorded and each action audited as soon as it is done, so
+//! a crash in between loses nothing.
 
 use std::collections::BTreeMap;
 
+use futures_util::future::join_all;
+use matrix_sync_core::batch::batches;
 use matrix_sync_core::observed::ObservedScope;
 use matrix_sync_core::plan::{Action, RoomRef};
 use matrix_sync_core::rooms::RoomKey;
@@ -23,26 +26,59 @@ pub async fn apply_plan(
     let mut keys: BTreeMap<String, RoomKey> =
         observed.rooms.iter().map(|(key, room)| (room.room_id.to_string(), *key)).collect();
     let mut applier = Applier::new(&state.homeserver);
-    for action in actions {
-        state.metrics.count_action(action.name());
-        let created = applier.apply(action).await?;
-        let (room_id, key) = match (created, action) {
-            (Some(room_id), Action::CreateRoom { key, .. }) => {
+    for batch in batches(actions) {
+        if let [action] = batch {
+            state.metrics.count_action(action.name());
+            if let (Some(room_id), Action::CreateRoom { key, .. }) = (applier.apply(action).await?, action) {
                 let record =
                     RoomRecord { room_id: room_id.to_string(), scope: key.scope, role: key.role.as_str().to_owned() };
                 state.store.record_room(&record, now_millis()).await?;
                 keys.insert(room_id.to_string(), *key);
-                (room_id.to_string(), Some(*key))
             }
-            _ => match action.room() {
-                Some(RoomRef::New(key)) => (applier.room_id(&RoomRef::New(*key))?.to_string(), Some(*key)),
-                Some(RoomRef::Existing(id)) => (id.to_string(), keys.get(id.as_str()).copied()),
-                None => (String::new(), None),
-            },
-        };
-        let scope = key.map(|k| audit_scope(&k)).unwrap_or_default();
-        let entries = audit::entries_for(action, &room_id, scope, now_millis());
-        audit::record(state.store.as_ref(), &entries).await?;
+            record_done(state, &applier, &keys, &audit_scope, action).await?;
+            continue;
+        }
+        // Independent actions: all sent at once (the client bounds how many
+        // are in flight); each one done is audited even if another failed.
+        let results = join_all(batch.iter().map(|action| {
+            state.metrics.count_action(action.name());
+            applier.change(action)
+        }))
+        .await;
+        let mut first_error = None;
+        for (action, result) in batch.iter().zip(results) {
+            match result {
+                Ok(()) => record_done(state, &applier, &keys, &audit_scope, action).await?,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e.into());
+        }
     }
+    Ok(())
+}
+
+/// Audits an action the homeserver has carried out.
+async fn record_done(
+    state: &AppState,
+    applier: &Applier<'_>,
+    keys: &BTreeMap<String, RoomKey>,
+    audit_scope: &impl Fn(&RoomKey) -> AuditScope,
+    action: &Action,
+) -> Result<(), ReconcileError> {
+    let (room_id, key) = match action {
+        Action::CreateRoom { key, .. } => (applier.room_id(&RoomRef::New(*key))?.to_string(), Some(*key)),
+        _ => match action.room() {
+            Some(RoomRef::New(key)) => (applier.room_id(&RoomRef::New(*key))?.to_string(), Some(*key)),
+            Some(RoomRef::Existing(id)) => (id.to_string(), keys.get(id.as_str()).copied()),
+            None => (String::new(), None),
+        },
+    };
+    let scope = key.map(|k| audit_scope(&k)).unwrap_or_default();
+    let entries = audit::entries_for(action, &room_id, scope, now_millis());
+    audit::record(state.store.as_ref(), &entries).await?;
     Ok(())
 }

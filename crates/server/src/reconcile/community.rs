@@ -1,5 +1,6 @@
 //! Reconciling a community: its Space and General room, members and levels.
 
+use futures_util::future::join_all;
 use matrix_sync_core::Scope;
 use matrix_sync_core::desired::{Community, CommunityConfig, CommunityMember, Council, community_rooms};
 use matrix_sync_core::plan::plan;
@@ -13,6 +14,7 @@ use super::erase::{erase_community, erase_scope};
 use super::observe::observe;
 use crate::audit::AuditScope;
 use crate::clock::now_millis;
+use crate::provision::provision_user;
 use crate::state::AppState;
 
 /// The core model of a stored community.
@@ -55,9 +57,11 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
         return erase_community(state, id).await;
     }
     let community = community_model(&record)?;
-    for user in store.unprovisioned_members(id).await? {
-        crate::provision::provision_user(state, user, None).await?;
-    }
+    // Registrations are independent: all at once (the client bounds how
+    // many are in flight).
+    let unprovisioned = store.unprovisioned_members(id).await?;
+    let provisioned = join_all(unprovisioned.into_iter().map(|user| provision_user(state, user, None))).await;
+    provisioned.into_iter().collect::<Result<Vec<_>, _>>()?;
     let members: Vec<CommunityMember> = store.members(id).await?.iter().map(|m| member_model(state, m)).collect();
     let mut councils = Vec::new();
     for council in store.councils_of(id).await? {
