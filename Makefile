@@ -5,7 +5,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/matrix-sync/target
 export MATRIX_SYNC_BIN := $(CARGO_TARGET_DIR)/debug/matrix-sync
 
-.PHONY: build test demo lint fmt stop clean
+.PHONY: build test demo bench lint fmt stop clean
 
 build:
 	cargo build --workspace --bins
@@ -23,6 +23,10 @@ test: build
 demo: build
 	dev/demo.sh
 
+## bench: the scenarios against a local Synapse on PostgreSQL; figures in bench/ (BENCH_SCALE scales them).
+bench:
+	dev/bench.sh
+
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -34,6 +38,7 @@ fmt:
 stop:
 	dev/synapse.sh stop test
 	dev/synapse.sh stop demo
+	dev/synapse.sh stop bench
 
 clean: stop
 	rm -rf .dev

@@ -17,6 +17,7 @@ fn run_import(
     db_url: &str,
     data_dir: &std::path::Path,
     file: &std::path::Path,
+    extra: &[&std::ffi::OsStr],
 ) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_matrix-sync"))
         .env_clear()
@@ -27,6 +28,7 @@ fn run_import(
         .env("RUST_LOG", "warn")
         .arg("import")
         .arg(file)
+        .args(extra)
         .output()
         .unwrap();
     (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
@@ -54,10 +56,20 @@ async fn a_platform_is_onboarded_from_a_file_and_a_rerun_changes_nothing() {
     let file = dir.path().join("platform.json");
     std::fs::write(&file, doc.to_string()).unwrap();
 
-    let (ok, log) = run_import(&hs, &db_url, &dir.path().join("data"), &file);
+    let report = dir.path().join("report.json");
+    let (ok, log) = run_import(&hs, &db_url, &dir.path().join("data"), &file, &["--report".as_ref(), report.as_ref()]);
     eprintln!("{log}");
     assert!(ok, "{log}");
     assert!(log.contains("homeserver requests: "), "{log}");
+    // The cost: the minimal set (6 registrations, 8 rooms, 6 links, 20
+    // joins), plus one alias lookup per new room (a creation interrupted
+    // before it was recorded is found by it) and the bot's start-up.
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["requests_minimal"], 40, "{report}");
+    let made = report["requests_made"].as_u64().unwrap();
+    let by = &report["requests_by_endpoint"];
+    assert_eq!((by["createRoom"].as_u64(), by["join"].as_u64()), (Some(8), Some(20)), "{report}");
+    assert!(made <= 40 + 8 + 4, "{made} requests: {report}");
     assert!(log.contains("done: 2 communities, 2 councils, 8 rooms, 20 memberships"), "{log}");
     assert!(log.contains("memberships 20/20"), "progress is shown: {log}");
 
@@ -77,7 +89,7 @@ async fn a_platform_is_onboarded_from_a_file_and_a_rerun_changes_nothing() {
     app.stop().await;
 
     // Run again (as after an interruption): nothing new is made.
-    let (ok, log) = run_import(&hs, &db_url, &dir.path().join("data"), &file);
+    let (ok, log) = run_import(&hs, &db_url, &dir.path().join("data"), &file, &[]);
     assert!(ok, "{log}");
     let app = TestApp::spawn_with(Db::Sqlite, &[("DATABASE_URL", &db_url)]).await;
     for ((id, _, _), space) in communities.iter().zip(spaces) {
@@ -98,12 +110,12 @@ fn a_bad_file_is_refused_with_where_it_is_wrong_and_nothing_is_written() {
         "councils": [{ "id": Uuid::new_v4(), "name": "K", "members": [{ "user_id": stranger }] }] }] });
     let file = dir.path().join("bad.json");
     std::fs::write(&file, doc.to_string()).unwrap();
-    let (ok, log) = run_import(&hs, &db_url, &dir.path().join("data"), &file);
+    let (ok, log) = run_import(&hs, &db_url, &dir.path().join("data"), &file, &[]);
     assert!(!ok);
     assert!(log.contains("communities[0].councils[0].members[0].user_id"), "{log}");
     assert!(!dir.path().join("import.db").exists(), "nothing was written");
 
     std::fs::write(&file, "{\"communities\": [{\"id\": \"nope\"}]}").unwrap();
-    let (ok, log) = run_import(&hs, &db_url, &dir.path().join("data"), &file);
+    let (ok, log) = run_import(&hs, &db_url, &dir.path().join("data"), &file, &[]);
     assert!(!ok && log.contains("bad.json"), "{log}");
 }
