@@ -4,7 +4,6 @@
 //! builds in seconds and is tested without a homeserver.
 
 pub mod backoff;
-pub mod batch;
 pub mod desired;
 pub mod direct;
 pub mod ids;
@@ -13,6 +12,7 @@ pub mod observed;
 pub mod plan;
 pub mod power;
 pub mod rooms;
+pub mod schedule;
 pub mod scope;
 
 #[cfg(test)]

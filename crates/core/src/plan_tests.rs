@@ -166,6 +166,15 @@ proptest! {
         let again = plan(&new, &converged, &ids);
         prop_assert!(again.is_empty(), "left over: {again:?}");
 
+        // The actions of a layer run at once: any order within a layer ends
+        // in the same state (here, each layer backwards).
+        let reordered: Vec<_> = crate::schedule::layers(&actions)
+            .into_iter()
+            .flat_map(|layer| layer.into_iter().rev())
+            .map(|i| actions[i].clone())
+            .collect();
+        prop_assert_eq!(&apply(&state, &reordered, &bot), &converged, "the order within a layer mattered");
+
         // Every wanted member is joined, unless they left of their own accord
         // or the room is archived (which admits nobody new).
         for room in &new.rooms {

@@ -2,6 +2,7 @@
 //! plan creates as it goes.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use matrix_sync_core::plan::{Action, PlannedJoinRule, RoomRef};
 use matrix_sync_core::rooms::RoomKey;
@@ -13,19 +14,20 @@ use crate::{AppserviceClient, HomeserverError};
 
 pub struct Applier<'a> {
     client: &'a AppserviceClient,
-    created: BTreeMap<RoomKey, OwnedRoomId>,
+    /// Rooms created so far (actions of one layer run at once, so behind a lock).
+    created: Mutex<BTreeMap<RoomKey, OwnedRoomId>>,
 }
 
 impl<'a> Applier<'a> {
     pub fn new(client: &'a AppserviceClient) -> Self {
-        Self { client, created: BTreeMap::new() }
+        Self { client, created: Mutex::default() }
     }
 
     /// The id of a room the plan refers to.
     pub fn room_id(&self, room: &RoomRef) -> Result<OwnedRoomId, HomeserverError> {
         match room {
             RoomRef::Existing(id) => Ok(id.clone()),
-            RoomRef::New(key) => self.created.get(key).cloned().ok_or_else(|| HomeserverError::Protocol {
+            RoomRef::New(key) => self.created().get(key).cloned().ok_or_else(|| HomeserverError::Protocol {
                 endpoint: "plan",
                 detail: format!("room {} is used before it is created", key.alias_localpart()),
             }),
@@ -34,7 +36,11 @@ impl<'a> Applier<'a> {
 
     /// Applies one action. Returns the new room's id for a creation, which
     /// the caller records at once so a crash right after loses nothing.
-    pub async fn apply(&mut self, action: &Action) -> Result<Option<OwnedRoomId>, HomeserverError> {
+    fn created(&self) -> std::sync::MutexGuard<'_, BTreeMap<RoomKey, OwnedRoomId>> {
+        self.created.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub async fn apply(&self, action: &Action) -> Result<Option<OwnedRoomId>, HomeserverError> {
         let c = self.client;
         match action {
             Action::CreateRoom { key, name, is_space, is_direct, join_rule, encrypted, parent, power, invite } => {
@@ -59,16 +65,15 @@ impl<'a> Applier<'a> {
                         is_direct: *is_direct,
                     })
                     .await?;
-                self.created.insert(*key, room_id.clone());
+                self.created().insert(*key, room_id.clone());
                 Ok(Some(room_id))
             }
             other => self.change(other).await.map(|()| None),
         }
     }
 
-    /// Applies an action that changes an existing (or already created)
-    /// room; it needs no `&mut`, so a batch of them can run at once.
-    pub async fn change(&self, action: &Action) -> Result<(), HomeserverError> {
+    /// Applies an action that changes an existing (or already created) room.
+    async fn change(&self, action: &Action) -> Result<(), HomeserverError> {
         let c = self.client;
         match action {
             Action::CreateRoom { key, .. } => {

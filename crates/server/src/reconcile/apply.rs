@@ -1,14 +1,14 @@
-//! Applying a plan: batch after batch (independent actions at once), each
+//! Applying a plan: layer after layer (independent actions at once), each
 //! created room recorded and each action audited as soon as it is done, so
 //! a crash in between loses nothing.
 
 use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
-use matrix_sync_core::batch::batches;
 use matrix_sync_core::observed::ObservedScope;
 use matrix_sync_core::plan::{Action, RoomRef};
 use matrix_sync_core::rooms::RoomKey;
+use matrix_sync_core::schedule::layers;
 use matrix_sync_matrix::Applier;
 use matrix_sync_store::RoomRecord;
 
@@ -25,30 +25,31 @@ pub async fn apply_plan(
 ) -> Result<(), ReconcileError> {
     let mut keys: BTreeMap<String, RoomKey> =
         observed.rooms.iter().map(|(key, room)| (room.room_id.to_string(), *key)).collect();
-    let mut applier = Applier::new(&state.homeserver);
-    for batch in batches(actions) {
-        if let [action] = batch {
-            state.metrics.count_action(action.name());
-            if let (Some(room_id), Action::CreateRoom { key, .. }) = (applier.apply(action).await?, action) {
-                let record =
-                    RoomRecord { room_id: room_id.to_string(), scope: key.scope, role: key.role.as_str().to_owned() };
-                state.store.record_room(&record, now_millis()).await?;
-                keys.insert(room_id.to_string(), *key);
-            }
-            record_done(state, &applier, &keys, &audit_scope, action).await?;
-            continue;
-        }
-        // Independent actions: all sent at once (the client bounds how many
-        // are in flight); each one done is audited even if another failed.
-        let results = join_all(batch.iter().map(|action| {
-            state.metrics.count_action(action.name());
-            applier.change(action)
+    let applier = Applier::new(&state.homeserver);
+    for layer in layers(actions) {
+        // A layer's actions go at once (the client bounds how many are in
+        // flight); each one done is recorded even if another failed.
+        let results = join_all(layer.iter().map(|i| {
+            state.metrics.count_action(actions[*i].name());
+            applier.apply(&actions[*i])
         }))
         .await;
         let mut first_error = None;
-        for (action, result) in batch.iter().zip(results) {
+        for (i, result) in layer.iter().zip(results) {
+            let action = &actions[*i];
             match result {
-                Ok(()) => record_done(state, &applier, &keys, &audit_scope, action).await?,
+                Ok(created) => {
+                    if let (Some(room_id), Action::CreateRoom { key, .. }) = (created, action) {
+                        let record = RoomRecord {
+                            room_id: room_id.to_string(),
+                            scope: key.scope,
+                            role: key.role.as_str().to_owned(),
+                        };
+                        state.store.record_room(&record, now_millis()).await?;
+                        keys.insert(room_id.to_string(), *key);
+                    }
+                    record_done(state, &applier, &keys, &audit_scope, action).await?;
+                }
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
