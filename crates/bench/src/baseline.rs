@@ -77,7 +77,8 @@ async fn community(client: &AppserviceClient, desired: &DesiredScope) -> Result<
                 marker: &marker,
                 is_direct: false,
             })
-            .await?;
+            .await?
+            .room_id;
         created.insert(room.key, room_id.clone());
         if let Some(parent) = parent {
             let (c, child, server) = (client.clone(), room_id.clone(), server.clone());

@@ -9,7 +9,7 @@ use matrix_sync_core::rooms::RoomKey;
 use ruma::OwnedRoomId;
 use serde_json::json;
 
-use crate::rooms::{MEGOLM, Moderation, NewRoom, join_rule_content};
+use crate::rooms::{CreatedRoom, MEGOLM, Moderation, NewRoom, join_rule_content};
 use crate::{AppserviceClient, HomeserverError};
 
 pub struct Applier<'a> {
@@ -34,13 +34,13 @@ impl<'a> Applier<'a> {
         }
     }
 
-    /// Applies one action. Returns the new room's id for a creation, which
+    /// Applies one action. Returns the room a creation made (or found), which
     /// the caller records at once so a crash right after loses nothing.
     fn created(&self) -> std::sync::MutexGuard<'_, BTreeMap<RoomKey, OwnedRoomId>> {
         self.created.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub async fn apply(&self, action: &Action) -> Result<Option<OwnedRoomId>, HomeserverError> {
+    pub async fn apply(&self, action: &Action) -> Result<Option<CreatedRoom>, HomeserverError> {
         let c = self.client;
         match action {
             Action::CreateRoom { key, name, is_space, is_direct, join_rule, encrypted, parent, power, invite } => {
@@ -51,7 +51,7 @@ impl<'a> Applier<'a> {
                 let parent = parent.as_ref().map(|p| self.room_id(p)).transpose()?;
                 let alias_localpart = key.alias_localpart();
                 let marker = format!("{}/{}", key.scope, key.role.as_str());
-                let room_id = c
+                let created = c
                     .create_room(&NewRoom {
                         alias_localpart: &alias_localpart,
                         name: name.as_deref(),
@@ -65,8 +65,8 @@ impl<'a> Applier<'a> {
                         is_direct: *is_direct,
                     })
                     .await?;
-                self.created().insert(*key, room_id.clone());
-                Ok(Some(room_id))
+                self.created().insert(*key, created.room_id.clone());
+                Ok(Some(created))
             }
             other => self.change(other).await.map(|()| None),
         }

@@ -16,4 +16,4 @@ pub use client::{AppserviceClient, ClientSettings};
 pub use error::HomeserverError;
 pub use metrics::{CallLabels, HomeserverMetrics};
 pub use registration::Registration;
-pub use rooms::{MEGOLM, Moderation, NewRoom, ROOM_VERSION, join_rule_content, observed_room};
+pub use rooms::{CreatedRoom, MEGOLM, Moderation, NewRoom, ROOM_VERSION, join_rule_content, observed_room};

@@ -18,6 +18,15 @@ use crate::{AppserviceClient, HomeserverError};
 pub const ROOM_VERSION: &str = "12";
 pub const MEGOLM: &str = "m.megolm.v1.aes-sha2";
 
+/// A room `create_room` made, or found already made under its alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedRoom {
+    pub room_id: OwnedRoomId,
+    /// It existed before this request (an earlier, interrupted creation):
+    /// its state is whatever that left, not what was asked for now.
+    pub adopted: bool,
+}
+
 /// Everything a new room carries from its first event.
 #[derive(Debug, Clone)]
 pub struct NewRoom<'a> {
@@ -94,7 +103,7 @@ impl AppserviceClient {
     /// Creates a room as the bot with all its initial state. If its alias is
     /// taken, an earlier attempt created it: that room is returned instead,
     /// so a retried creation never makes a second room.
-    pub async fn create_room(&self, room: &NewRoom<'_>) -> Result<OwnedRoomId, HomeserverError> {
+    pub async fn create_room(&self, room: &NewRoom<'_>) -> Result<CreatedRoom, HomeserverError> {
         let server = self.ids().server_name().to_string();
         let mut initial_state = vec![
             json!({ "type": "m.room.join_rules", "state_key": "", "content": join_rule_content(room.restricted_to) }),
@@ -146,12 +155,18 @@ impl AppserviceClient {
             })
             .await;
         match result {
-            Ok(v) => v["room_id"].as_str().and_then(|id| RoomId::parse(id).ok()).ok_or_else(|| {
-                HomeserverError::Protocol { endpoint: "createRoom", detail: "no room_id in the answer".into() }
-            }),
+            Ok(v) => v["room_id"]
+                .as_str()
+                .and_then(|id| RoomId::parse(id).ok())
+                .map(|room_id| CreatedRoom { room_id, adopted: false })
+                .ok_or_else(|| HomeserverError::Protocol {
+                    endpoint: "createRoom",
+                    detail: "no room_id in the answer".into(),
+                }),
             Err(e) if e.errcode() == Some("M_ROOM_IN_USE") => {
                 let alias = format!("#{}:{}", room.alias_localpart, server);
-                self.resolve_alias(&alias).await?.ok_or(e)
+                let room_id = self.resolve_alias(&alias).await?.ok_or(e)?;
+                Ok(CreatedRoom { room_id, adopted: true })
             }
             Err(e) => Err(e),
         }

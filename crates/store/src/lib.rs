@@ -162,7 +162,15 @@ pub trait Store: Send + Sync + 'static {
 
     // --- rooms ---------------------------------------------------------------
 
-    /// Records the room serving a scope's role (replacing an older record).
+    /// Notes that a room is about to be created for a scope's role.
+    async fn record_room_intent(&self, scope: Scope, role: &str, now: Millis) -> Result<()>;
+
+    /// Whether a creation was started for the scope's role and its room
+    /// never recorded (it may exist on the homeserver).
+    async fn has_room_intent(&self, scope: Scope, role: &str) -> Result<bool>;
+
+    /// Records the room serving a scope's role (replacing an older record),
+    /// and clears the intent to create it.
     async fn record_room(&self, room: &RoomRecord, now: Millis) -> Result<()>;
 
     async fn rooms_of(&self, scope: Scope) -> Result<Vec<RoomRecord>>;

@@ -724,8 +724,40 @@ macro_rules! sql_store_impl {
                 rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
             }
 
+            async fn record_room_intent(
+                &self,
+                scope: matrix_sync_core::Scope,
+                role: &str,
+                now: $crate::Millis,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO room_intents (scope, role, started_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (scope, role) DO NOTHING",
+                )
+                .bind(scope.to_string())
+                .bind(role)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn has_room_intent(&self, scope: matrix_sync_core::Scope, role: &str) -> $crate::Result<bool> {
+                let row = sqlx::query("SELECT 1 AS one FROM room_intents WHERE scope = $1 AND role = $2")
+                    .bind(scope.to_string())
+                    .bind(role)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.is_some())
+            }
+
             async fn record_room(&self, room: &$crate::RoomRecord, now: $crate::Millis) -> $crate::Result<()> {
                 let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM room_intents WHERE scope = $1 AND role = $2")
+                    .bind(room.scope.to_string())
+                    .bind(&room.role)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query("DELETE FROM matrix_rooms WHERE scope = $1 AND role = $2 AND room_id <> $3")
                     .bind(room.scope.to_string())
                     .bind(&room.role)

@@ -434,7 +434,12 @@ async fn members_are_kept_per_community(store: Arc<dyn Store>) {
 async fn rooms_are_recorded_per_scope_and_role(store: Arc<dyn Store>) {
     let scope = community();
     let room = |id: &str, role: &str| RoomRecord { room_id: id.to_owned(), scope, role: role.to_owned() };
+    assert!(!store.has_room_intent(scope, "space").await.unwrap());
+    store.record_room_intent(scope, "space", 0).await.unwrap();
+    store.record_room_intent(scope, "space", 1).await.unwrap();
+    assert!(store.has_room_intent(scope, "space").await.unwrap(), "a creation was started");
     store.record_room(&room("!space:x", "space"), 0).await.unwrap();
+    assert!(!store.has_room_intent(scope, "space").await.unwrap(), "recording the room clears the intent");
     store.record_room(&room("!general:x", "general"), 0).await.unwrap();
     store.record_room(&room("!general:x", "general"), 1).await.unwrap();
     assert_eq!(store.rooms_of(scope).await.unwrap(), vec![room("!general:x", "general"), room("!space:x", "space")]);

@@ -17,16 +17,28 @@ use crate::audit::{self, AuditScope};
 use crate::clock::now_millis;
 use crate::state::AppState;
 
+/// Applies a plan. Returns `true` when it stopped early because a room it
+/// meant to create already existed (an interrupted earlier creation): the
+/// rest of the plan assumed a new room, so the caller plans again.
 pub async fn apply_plan(
     state: &AppState,
     actions: &[Action],
     observed: &ObservedScope,
     audit_scope: impl Fn(&RoomKey) -> AuditScope,
-) -> Result<(), ReconcileError> {
+) -> Result<bool, ReconcileError> {
     let mut keys: BTreeMap<String, RoomKey> =
         observed.rooms.iter().map(|(key, room)| (room.room_id.to_string(), *key)).collect();
     let applier = Applier::new(&state.homeserver);
     for layer in layers(actions) {
+        for i in &layer {
+            if let Action::CreateRoom { key, .. } = &actions[*i] {
+                // Before asking: a crash after the homeserver made the room
+                // but before we record it leaves this intent, so the next
+                // observe looks the room up by its alias instead of making a
+                // second one.
+                state.store.record_room_intent(key.scope, key.role.as_str(), now_millis()).await?;
+            }
+        }
         // A layer's actions go at once (the client bounds how many are in
         // flight); each one done is recorded even if another failed.
         let results = join_all(layer.iter().map(|i| {
@@ -35,18 +47,23 @@ pub async fn apply_plan(
         }))
         .await;
         let mut first_error = None;
+        let mut adopted = false;
         for (i, result) in layer.iter().zip(results) {
             let action = &actions[*i];
             match result {
                 Ok(created) => {
-                    if let (Some(room_id), Action::CreateRoom { key, .. }) = (created, action) {
+                    if let (Some(created), Action::CreateRoom { key, .. }) = (created, action) {
                         let record = RoomRecord {
-                            room_id: room_id.to_string(),
+                            room_id: created.room_id.to_string(),
                             scope: key.scope,
                             role: key.role.as_str().to_owned(),
                         };
                         state.store.record_room(&record, now_millis()).await?;
-                        keys.insert(room_id.to_string(), *key);
+                        keys.insert(created.room_id.to_string(), *key);
+                        if created.adopted {
+                            tracing::info!(room_id = %created.room_id, role = key.role.as_str(), "the room existed already; planning again");
+                            adopted = true;
+                        }
                     }
                     record_done(state, &applier, &keys, &audit_scope, action).await?;
                 }
@@ -58,8 +75,11 @@ pub async fn apply_plan(
         if let Some(e) = first_error {
             return Err(e.into());
         }
+        if adopted {
+            return Ok(true);
+        }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Audits an action the homeserver has carried out.

@@ -2,9 +2,10 @@
 
 use futures_util::future::join_all;
 use matrix_sync_core::Scope;
-use matrix_sync_core::desired::{Community, CommunityConfig, CommunityMember, Council, community_rooms};
+use matrix_sync_core::desired::{Community, CommunityConfig, CommunityMember, Council, DesiredScope, community_rooms};
 use matrix_sync_core::plan::plan;
 use matrix_sync_core::power::{CommunityRole, CouncilRole, TrustLevels};
+use matrix_sync_core::rooms::RoomKey;
 use matrix_sync_store::{CommunityRecord, MemberRecord};
 use uuid::Uuid;
 
@@ -91,19 +92,34 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
         });
     }
     let desired = community_rooms(&community, &members, &councils);
-    let observed = observe(state, &desired).await?;
-    let actions = plan(&desired, &observed, state.homeserver.ids());
-    if actions.is_empty() {
-        tracing::debug!("in sync");
-        return Ok(());
-    }
-    tracing::info!(actions = actions.len(), "applying plan");
-    apply_plan(state, &actions, &observed, |key| AuditScope {
+    let audit_scope = |key: &RoomKey| AuditScope {
         community_id: Some(id),
         council_id: match key.scope {
             Scope::Council(council) => Some(council),
             _ => None,
         },
-    })
-    .await
+    };
+    converge(state, &desired, audit_scope).await
+}
+
+/// Observes, plans and applies until nothing is left to do: one round, or
+/// a second when a room turned out to exist already.
+pub async fn converge(
+    state: &AppState,
+    desired: &DesiredScope,
+    audit_scope: impl Fn(&RoomKey) -> AuditScope + Copy,
+) -> Result<(), ReconcileError> {
+    for _ in 0..3 {
+        let observed = observe(state, desired).await?;
+        let actions = plan(desired, &observed, state.homeserver.ids());
+        if actions.is_empty() {
+            tracing::debug!("in sync");
+            return Ok(());
+        }
+        tracing::info!(actions = actions.len(), "applying plan");
+        if !apply_plan(state, &actions, &observed, audit_scope).await? {
+            return Ok(());
+        }
+    }
+    Err(ReconcileError::Invalid("rooms keep turning out to exist already; trying again later".into()))
 }

@@ -4,14 +4,12 @@
 use matrix_sync_core::Scope;
 use matrix_sync_core::desired::direct_room;
 use matrix_sync_core::direct::with_direct_room;
-use matrix_sync_core::plan::plan;
 use matrix_sync_store::DirectRecord;
 use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
 use uuid::Uuid;
 
 use super::ReconcileError;
-use super::apply::apply_plan;
-use super::observe::observe;
+use super::community::converge;
 use crate::audit::AuditScope;
 use crate::state::AppState;
 
@@ -43,12 +41,7 @@ pub async fn ensure_direct_chat(
         }
     }
     let desired = direct_room(&a, &b);
-    let observed = observe(state, &desired).await?;
-    let actions = plan(&desired, &observed, ids);
-    if !actions.is_empty() {
-        tracing::info!(actions = actions.len(), "applying plan");
-        apply_plan(state, &actions, &observed, |_| audit_scope).await?;
-    }
+    converge(state, &desired, |_| audit_scope).await?;
     let room_id = state
         .store
         .rooms_of(Scope::Direct(direct.pair_id))

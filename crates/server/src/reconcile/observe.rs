@@ -26,6 +26,10 @@ pub async fn observe(state: &AppState, desired: &DesiredScope) -> Result<Observe
         let recorded = known.get(&scope).and_then(|rooms| rooms.iter().find(|r| r.role == room.key.role.as_str()));
         let room_id = match recorded {
             Some(r) => Some(RoomId::parse(&r.room_id).map_err(|e| ReconcileError::Invalid(e.to_string()))?),
+            // Never started: it cannot exist, and needs no look-up.
+            None if !state.store.has_room_intent(scope, room.key.role.as_str()).await? => None,
+            // A creation was started and never recorded (interrupted): the
+            // room may exist, under its alias.
             None => {
                 let found = hs.resolve_alias(&room.key.alias(hs.ids().server_name().as_str())).await?;
                 if let Some(room_id) = &found {
