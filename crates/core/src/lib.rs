@@ -14,11 +14,10 @@ pub mod power;
 pub mod rooms;
 pub mod schedule;
 pub mod scope;
+pub mod simulate;
 
 #[cfg(test)]
 mod plan_tests;
-#[cfg(test)]
-mod simulate;
 
 pub use backoff::Backoff;
 pub use ids::{IdError, MatrixIds};

@@ -1,6 +1,7 @@
-//! A model of what the homeserver does with each action, for testing the
-//! planner: applying a plan to observed state must yield a state whose plan
-//! is empty.
+//! A model of what the homeserver does with each action. The planner's
+//! tests check that applying a plan yields a state whose plan is empty; the
+//! service uses it to know the state of rooms it has just changed without
+//! reading them back.
 
 use std::collections::BTreeMap;
 
@@ -8,26 +9,33 @@ use ruma::{OwnedRoomId, OwnedUserId, RoomId};
 
 use crate::observed::{Membership, ObservedJoinRule, ObservedMember, ObservedRoom, ObservedScope};
 use crate::plan::{Action, PlannedJoinRule, RoomRef};
-use crate::rooms::RoomKey;
 
+/// [`try_apply`] for tests, where the model must follow every plan.
+#[cfg(test)]
 pub fn apply(observed: &ObservedScope, actions: &[Action], bot: &OwnedUserId) -> ObservedScope {
+    try_apply(observed, actions, bot).expect("every room the plan refers to is known")
+}
+
+/// The state after `actions`, or `None` when an action refers to a room the
+/// state does not hold (the model cannot follow it).
+pub fn try_apply(observed: &ObservedScope, actions: &[Action], bot: &OwnedUserId) -> Option<ObservedScope> {
     let mut state = observed.clone();
     for action in actions {
-        let id_of = |state: &ObservedScope, r: &RoomRef| -> OwnedRoomId {
+        let id_of = |state: &ObservedScope, r: &RoomRef| -> Option<OwnedRoomId> {
             match r {
-                RoomRef::Existing(id) => id.clone(),
-                RoomRef::New(key) => state.rooms[key].room_id.clone(),
+                RoomRef::Existing(id) => Some(id.clone()),
+                RoomRef::New(key) => state.rooms.get(key).map(|room| room.room_id.clone()),
             }
         };
         match action {
             Action::CreateRoom { key, name, join_rule, encrypted, parent, power, invite, .. } => {
-                let room_id = RoomId::parse(format!("!{}:sim", key.alias_localpart())).unwrap();
-                let join_rule = rule(&state, join_rule, &id_of);
+                let room_id = RoomId::parse(format!("!{}:sim", key.alias_localpart())).ok()?;
+                let join_rule = rule(&state, join_rule, &id_of)?;
                 let mut members = BTreeMap::from([(bot.clone(), member(Membership::Join, bot))]);
                 for user in invite {
                     members.insert(user.clone(), member(Membership::Invite, bot));
                 }
-                let parents = parent.iter().map(|p| id_of(&state, p)).collect();
+                let parents = parent.iter().map(|p| id_of(&state, p)).collect::<Option<_>>()?;
                 state.rooms.insert(
                     *key,
                     ObservedRoom {
@@ -43,37 +51,37 @@ pub fn apply(observed: &ObservedScope, actions: &[Action], bot: &OwnedUserId) ->
                     },
                 );
             }
-            Action::SetName { room, name } => room_mut(&mut state, room, &id_of).name = Some(name.clone()),
+            Action::SetName { room, name } => room_mut(&mut state, room, &id_of)?.name = Some(name.clone()),
             Action::SetJoinRule { room, rule: r, .. } => {
-                let r = rule(&state, r, &id_of);
-                room_mut(&mut state, room, &id_of).join_rule = Some(r);
+                let r = rule(&state, r, &id_of)?;
+                room_mut(&mut state, room, &id_of)?.join_rule = Some(r);
             }
-            Action::EnableEncryption { room } => room_mut(&mut state, room, &id_of).encrypted = true,
+            Action::EnableEncryption { room } => room_mut(&mut state, room, &id_of)?.encrypted = true,
             Action::SetPowerLevels { room, power, .. } => {
-                let r = room_mut(&mut state, room, &id_of);
+                let r = room_mut(&mut state, room, &id_of)?;
                 r.power = Some(power.clone());
                 r.power_sender = Some(bot.clone());
             }
             Action::LinkChild { parent, child } => {
-                let child = id_of(&state, child);
-                room_mut(&mut state, parent, &id_of).children.insert(child);
+                let child = id_of(&state, child)?;
+                room_mut(&mut state, parent, &id_of)?.children.insert(child);
             }
             Action::LinkParent { child, parent } => {
-                let parent = id_of(&state, parent);
-                room_mut(&mut state, child, &id_of).parents.insert(parent);
+                let parent = id_of(&state, parent)?;
+                room_mut(&mut state, child, &id_of)?.parents.insert(parent);
             }
             Action::Unban { room, user } | Action::Kick { room, user } => {
-                room_mut(&mut state, room, &id_of).members.insert(user.clone(), member(Membership::Leave, bot));
+                room_mut(&mut state, room, &id_of)?.members.insert(user.clone(), member(Membership::Leave, bot));
             }
             Action::Invite { room, user } => {
-                room_mut(&mut state, room, &id_of).members.insert(user.clone(), member(Membership::Invite, bot));
+                room_mut(&mut state, room, &id_of)?.members.insert(user.clone(), member(Membership::Invite, bot));
             }
             Action::Join { room, user } => {
-                room_mut(&mut state, room, &id_of).members.insert(user.clone(), member(Membership::Join, user));
+                room_mut(&mut state, room, &id_of)?.members.insert(user.clone(), member(Membership::Join, user));
             }
         }
     }
-    state
+    Some(state)
 }
 
 fn member(membership: Membership, sender: &OwnedUserId) -> ObservedMember {
@@ -83,21 +91,19 @@ fn member(membership: Membership, sender: &OwnedUserId) -> ObservedMember {
 fn rule(
     state: &ObservedScope,
     rule: &PlannedJoinRule,
-    id_of: &impl Fn(&ObservedScope, &RoomRef) -> OwnedRoomId,
-) -> ObservedJoinRule {
-    match rule {
+    id_of: &impl Fn(&ObservedScope, &RoomRef) -> Option<OwnedRoomId>,
+) -> Option<ObservedJoinRule> {
+    Some(match rule {
         PlannedJoinRule::Invite => ObservedJoinRule::Invite,
-        PlannedJoinRule::Restricted { space } => ObservedJoinRule::Restricted([id_of(state, space)].into()),
-    }
+        PlannedJoinRule::Restricted { space } => ObservedJoinRule::Restricted([id_of(state, space)?].into()),
+    })
 }
 
 fn room_mut<'a>(
     state: &'a mut ObservedScope,
     room: &RoomRef,
-    id_of: &impl Fn(&ObservedScope, &RoomRef) -> OwnedRoomId,
-) -> &'a mut ObservedRoom {
-    let id = id_of(state, room);
-    let key: RoomKey =
-        *state.rooms.iter().find(|(_, r)| r.room_id == id).map(|(k, _)| k).unwrap_or_else(|| panic!("no room {id}"));
-    state.rooms.get_mut(&key).unwrap()
+    id_of: &impl Fn(&ObservedScope, &RoomRef) -> Option<OwnedRoomId>,
+) -> Option<&'a mut ObservedRoom> {
+    let id = id_of(state, room)?;
+    state.rooms.values_mut().find(|r| r.room_id == id)
 }

@@ -53,14 +53,18 @@ impl App {
         )?;
         let addr = config.api.listen;
         let config_oidc = config.api.oidc.clone();
+        // A cached room outlives at most one anti-entropy pass: a push that
+        // never arrived is caught by the next pass after that.
+        let cache_ttl = config.reconcile.anti_entropy / 2;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
         let state = AppState {
             config: Arc::new(config),
             store,
             homeserver,
             metrics: Arc::new(Metrics::new(homeserver_metrics)),
-            wakeup: Arc::new(tokio::sync::Notify::new()),
+            wakeup: Arc::default(),
             bot: Arc::new(tokio::sync::OnceCell::new()),
+            room_cache: Arc::new(crate::reconcile::room_cache::RoomCache::new(cache_ttl)),
             verifier: match &config_oidc {
                 Some(oidc) => Some(Arc::new(crate::oidc::TokenVerifier::new(oidc.clone())?)),
                 None => None,

@@ -47,7 +47,15 @@ async fn transaction(State(state): State<AppState>, Path(txn_id): Path<String>, 
     }
     let bot = state.homeserver.ids().bot().as_str();
     let rooms = crate::push::rooms_with_foreign_changes(events, bot);
-    let scopes = match routed_scopes(&state, &rooms).await {
+    let changed = crate::push::rooms_with_state_changes(events, bot);
+    let routed = async {
+        // Cached views of changed rooms are stale (in every process).
+        for scope in routed_scopes(&state, &changed).await? {
+            state.store.bump_scope_version(scope).await?;
+        }
+        routed_scopes(&state, &rooms).await
+    };
+    let scopes = match routed.await {
         Ok(scopes) => scopes,
         Err(e) => {
             tracing::warn!(txn_id, error = %e, "cannot route appservice transaction");

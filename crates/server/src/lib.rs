@@ -20,6 +20,7 @@ pub mod push;
 pub mod reconcile;
 pub mod state;
 pub mod status;
+pub mod wakeup;
 pub mod worker;
 
 pub use app::{App, StartError};

@@ -37,6 +37,20 @@ pub fn rooms_with_foreign_changes(events: &[Value], bot: &str) -> Vec<String> {
     rooms
 }
 
+/// The rooms whose state someone other than the bot changed (the service's
+/// own joins included): views of them cached before are stale.
+pub fn rooms_with_state_changes(events: &[Value], bot: &str) -> Vec<String> {
+    let mut rooms: Vec<String> = events
+        .iter()
+        .filter(|e| e.get("state_key").is_some())
+        .filter(|e| e["sender"].as_str().is_some_and(|s| s != bot))
+        .filter_map(|e| e["room_id"].as_str().map(str::to_owned))
+        .collect();
+    rooms.sort();
+    rooms.dedup();
+    rooms
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +76,6 @@ mod tests {
             ev("!b:x", "m.room.join_rules", "@admin:x", Some("")),
         ];
         assert_eq!(rooms_with_foreign_changes(&events, bot), vec!["!b:x", "!e:x"]);
+        assert_eq!(rooms_with_state_changes(&events, bot), vec!["!b:x", "!d:x", "!e:x", "!f:x"]);
     }
 }

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use matrix_sync_matrix::AppserviceClient;
 use matrix_sync_store::Store;
-use tokio::sync::{Notify, OnceCell};
+use tokio::sync::OnceCell;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -15,9 +15,11 @@ pub struct AppState {
     pub homeserver: AppserviceClient,
     pub metrics: Arc<Metrics>,
     /// Wakes idle workers when new work is enqueued in this process.
-    pub wakeup: Arc<Notify>,
+    pub wakeup: Arc<crate::wakeup::Wakeup>,
     /// Verifies identity-provider tokens for `/v1/sessions`, when configured.
     pub verifier: Option<Arc<crate::oidc::TokenVerifier>>,
+    /// Rooms' state as last seen or left by this process.
+    pub room_cache: Arc<crate::reconcile::room_cache::RoomCache>,
     /// The bot's encrypted messaging, once its device is set up.
     pub bot: Arc<OnceCell<matrix_sync_bot::Bot>>,
 }

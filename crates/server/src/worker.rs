@@ -36,7 +36,7 @@ pub async fn run(state: AppState, cancel: CancellationToken, backoff: Backoff) {
     }
 }
 
-/// Sleeps until the next job is due, new work is announced, or shutdown.
+/// Sleeps until the next job is due, work due now is announced, or shutdown.
 async fn idle(state: &AppState, cancel: &CancellationToken) {
     let wait = match state.store.next_run_at().await {
         Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now_millis()).unwrap_or(0)).min(IDLE_POLL),
@@ -45,10 +45,21 @@ async fn idle(state: &AppState, cancel: &CancellationToken) {
     if wait.is_zero() {
         return;
     }
-    tokio::select! {
-        () = cancel.cancelled() => {}
-        () = state.wakeup.notified() => {}
-        () = tokio::time::sleep(wait) => {}
+    let mut deadline = tokio::time::Instant::now() + wait;
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = state.wakeup.notified() => {
+                // Work due later (a debounced write) moves the wake-up
+                // earlier without a look at the queue now.
+                let until_due = state.wakeup.until_due();
+                if until_due.is_zero() {
+                    return;
+                }
+                deadline = deadline.min(tokio::time::Instant::now() + until_due);
+            }
+            () = tokio::time::sleep_until(deadline) => return,
+        }
     }
 }
 

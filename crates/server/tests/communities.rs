@@ -226,6 +226,39 @@ async fn a_burst_of_trust_changes_coalesces() {
     app.stop().await;
 }
 
+/// With nothing but the service changing the rooms, a trust change costs
+/// the power-levels events alone: the rooms' state is known from the last
+/// reconcile (the room cache), not read back from the homeserver.
+#[tokio::test]
+async fn a_trust_change_costs_only_its_power_levels_events() {
+    let app = TestApp::spawn().await;
+    let (admin, member) = (Uuid::new_v4(), Uuid::new_v4());
+    let c = create_community(&app, &[(admin, 0, "admin"), (member, 0, "member")]).await;
+    // The first reconcile after the rooms were made reads them once.
+    let (status, body) = put_member(&app, c.id, member, 1, "member").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let before = app.state.metrics.homeserver.by_endpoint();
+    let (status, body) = put_member(&app, c.id, member, 40, "member").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let made: BTreeMap<&str, u64> = app
+        .state
+        .metrics
+        .homeserver
+        .by_endpoint()
+        .into_iter()
+        .map(|(endpoint, n)| (endpoint, n - before.get(endpoint).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(made, BTreeMap::from([("state.power_levels", 2)]), "one event in the Space and one in General");
+    let watcher = UserClient::login(&app.hs, &app.hs.matrix_id(admin)).await.unwrap();
+    let member_id = app.hs.matrix_id(member);
+    for room in [&c.space, &c.general] {
+        assert_eq!(level_in(&watcher, room, &member_id).await, 50);
+    }
+    app.stop().await;
+}
+
 async fn futures_count(client: &UserClient, rooms: &[&String]) -> Vec<usize> {
     let mut counts = Vec::new();
     for room in rooms {
@@ -243,6 +276,10 @@ async fn a_manual_power_level_change_is_reverted_and_audited() {
     let c = create_community(&app, &[(admin, 0, "admin"), (member, 0, "member")]).await;
     let admin_c = UserClient::login(&app.hs, &app.hs.matrix_id(admin)).await.unwrap();
     let member_id = app.hs.matrix_id(member);
+    // A reconcile with nothing to do: the rooms' state is cached now, and a
+    // change by someone else must not be hidden by it.
+    let (status, body) = put_member(&app, c.id, member, 1, "member").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     let mut pl = admin_c.state(&c.general, "m.room.power_levels", "").await.unwrap();
     pl["users"][&member_id] = json!(100);

@@ -162,6 +162,14 @@ pub trait Store: Send + Sync + 'static {
 
     // --- rooms ---------------------------------------------------------------
 
+    /// The version of a scope's rooms (0 before the first bump); see
+    /// `bump_scope_version`.
+    async fn scope_version(&self, scope: Scope) -> Result<i64>;
+
+    /// Moves the version of a scope's rooms on (their state may have
+    /// changed) and returns the new version.
+    async fn bump_scope_version(&self, scope: Scope) -> Result<i64>;
+
     /// Notes that a room is about to be created for a scope's role.
     async fn record_room_intent(&self, scope: Scope, role: &str, now: Millis) -> Result<()>;
 

@@ -724,6 +724,31 @@ macro_rules! sql_store_impl {
                 rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
             }
 
+            async fn scope_version(&self, scope: matrix_sync_core::Scope) -> $crate::Result<i64> {
+                let row = sqlx::query("SELECT version FROM scope_versions WHERE scope = $1")
+                    .bind(scope.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                use sqlx::Row;
+                Ok(match row {
+                    Some(row) => row.try_get("version")?,
+                    None => 0,
+                })
+            }
+
+            async fn bump_scope_version(&self, scope: matrix_sync_core::Scope) -> $crate::Result<i64> {
+                let row = sqlx::query(
+                    "INSERT INTO scope_versions (scope, version) VALUES ($1, 1)
+                     ON CONFLICT (scope) DO UPDATE SET version = scope_versions.version + 1
+                     RETURNING version",
+                )
+                .bind(scope.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+                use sqlx::Row;
+                Ok(row.try_get("version")?)
+            }
+
             async fn record_room_intent(
                 &self,
                 scope: matrix_sync_core::Scope,

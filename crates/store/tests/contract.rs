@@ -434,6 +434,11 @@ async fn members_are_kept_per_community(store: Arc<dyn Store>) {
 async fn rooms_are_recorded_per_scope_and_role(store: Arc<dyn Store>) {
     let scope = community();
     let room = |id: &str, role: &str| RoomRecord { room_id: id.to_owned(), scope, role: role.to_owned() };
+    assert_eq!(store.scope_version(scope).await.unwrap(), 0);
+    assert_eq!(store.bump_scope_version(scope).await.unwrap(), 1);
+    assert_eq!(store.bump_scope_version(scope).await.unwrap(), 2);
+    assert_eq!(store.scope_version(scope).await.unwrap(), 2);
+    assert_eq!(store.scope_version(Scope::Community(Uuid::new_v4())).await.unwrap(), 0, "per scope");
     assert!(!store.has_room_intent(scope, "space").await.unwrap());
     store.record_room_intent(scope, "space", 0).await.unwrap();
     store.record_room_intent(scope, "space", 1).await.unwrap();

@@ -15,7 +15,9 @@ use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id};
 use crate::state::AppState;
-use crate::status::{Lifecycle, ResourceStatus, http_status, resource_status, scope_status, settle, wait_param};
+use crate::status::{
+    Lifecycle, ResourceStatus, http_status, resource_status, scope_status, settle, wait_for_sync, wait_param,
+};
 
 const MAX_NAME: usize = 255;
 
@@ -344,8 +346,10 @@ pub async fn put_member(
 
     let member = MemberRecord { user_id: user, trust_score, role: role.as_str().to_owned() };
     let now = now_millis();
-    state.store.put_member(community, &member, state.config.reconcile.debounce(), now).await?;
-    settle(&state, Scope::Community(community), wait).await?;
+    let debounce = state.config.reconcile.debounce();
+    state.store.put_member(community, &member, debounce, now).await?;
+    state.wakeup.announce(now + debounce.quiet_ms);
+    wait_for_sync(&state, Scope::Community(community), wait).await?;
     member_answer(&state, community, &member, &levels).await
 }
 

@@ -2,17 +2,15 @@
 
 use futures_util::future::join_all;
 use matrix_sync_core::Scope;
-use matrix_sync_core::desired::{Community, CommunityConfig, CommunityMember, Council, DesiredScope, community_rooms};
-use matrix_sync_core::plan::plan;
+use matrix_sync_core::desired::{Community, CommunityConfig, CommunityMember, Council, community_rooms};
 use matrix_sync_core::power::{CommunityRole, CouncilRole, TrustLevels};
 use matrix_sync_core::rooms::RoomKey;
 use matrix_sync_store::{CommunityRecord, MemberRecord};
 use uuid::Uuid;
 
 use super::ReconcileError;
-use super::apply::apply_plan;
+use super::converge::converge;
 use super::erase::{erase_community, erase_scope};
-use super::observe::observe;
 use crate::audit::AuditScope;
 use crate::clock::now_millis;
 use crate::provision::provision_user;
@@ -99,27 +97,5 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
             _ => None,
         },
     };
-    converge(state, &desired, audit_scope).await
-}
-
-/// Observes, plans and applies until nothing is left to do: one round, or
-/// a second when a room turned out to exist already.
-pub async fn converge(
-    state: &AppState,
-    desired: &DesiredScope,
-    audit_scope: impl Fn(&RoomKey) -> AuditScope + Copy,
-) -> Result<(), ReconcileError> {
-    for _ in 0..3 {
-        let observed = observe(state, desired).await?;
-        let actions = plan(desired, &observed, state.homeserver.ids());
-        if actions.is_empty() {
-            tracing::debug!("in sync");
-            return Ok(());
-        }
-        tracing::info!(actions = actions.len(), "applying plan");
-        if !apply_plan(state, &actions, &observed, audit_scope).await? {
-            return Ok(());
-        }
-    }
-    Err(ReconcileError::Invalid("rooms keep turning out to exist already; trying again later".into()))
+    converge(state, Scope::Community(id), &desired, audit_scope).await
 }

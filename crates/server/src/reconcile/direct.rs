@@ -9,7 +9,7 @@ use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
 use uuid::Uuid;
 
 use super::ReconcileError;
-use super::community::converge;
+use super::converge::converge;
 use crate::audit::AuditScope;
 use crate::state::AppState;
 
@@ -41,7 +41,7 @@ pub async fn ensure_direct_chat(
         }
     }
     let desired = direct_room(&a, &b);
-    converge(state, &desired, |_| audit_scope).await?;
+    converge(state, Scope::Direct(direct.pair_id), &desired, |_| audit_scope).await?;
     let room_id = state
         .store
         .rooms_of(Scope::Direct(direct.pair_id))

@@ -3,10 +3,12 @@
 
 mod apply;
 mod community;
+mod converge;
 mod direct;
 mod erase;
 mod observe;
 mod request;
+pub mod room_cache;
 
 use matrix_sync_core::Scope;
 use matrix_sync_matrix::HomeserverError;

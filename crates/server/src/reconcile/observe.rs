@@ -1,12 +1,15 @@
 //! Observing a scope's rooms: by the ids the store recorded, or, for a room
 //! the store does not know (a creation interrupted before it was recorded),
-//! by its deterministic alias.
+//! by its deterministic alias; their state from the cache when it is
+//! current, else from the homeserver.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use matrix_sync_core::Scope;
 use matrix_sync_core::desired::DesiredScope;
 use matrix_sync_core::observed::ObservedScope;
+use matrix_sync_core::rooms::RoomKey;
 use matrix_sync_store::RoomRecord;
 use ruma::RoomId;
 
@@ -14,10 +17,18 @@ use super::ReconcileError;
 use crate::clock::now_millis;
 use crate::state::AppState;
 
-pub async fn observe(state: &AppState, desired: &DesiredScope) -> Result<ObservedScope, ReconcileError> {
+/// A scope's rooms as observed, and when each was read from the homeserver.
+pub struct Observation {
+    pub rooms: ObservedScope,
+    pub read_at: BTreeMap<RoomKey, Instant>,
+}
+
+/// Observes the rooms at `version` of their scope: from the cache when it
+/// holds them at that version, else read from the homeserver (and cached).
+pub async fn observe(state: &AppState, desired: &DesiredScope, version: i64) -> Result<Observation, ReconcileError> {
     let hs = &state.homeserver;
     let mut known: BTreeMap<Scope, Vec<RoomRecord>> = BTreeMap::new();
-    let mut observed = ObservedScope::default();
+    let mut observed = Observation { rooms: ObservedScope::default(), read_at: BTreeMap::new() };
     for room in &desired.rooms {
         let scope = room.key.scope;
         if let std::collections::btree_map::Entry::Vacant(entry) = known.entry(scope) {
@@ -41,9 +52,20 @@ pub async fn observe(state: &AppState, desired: &DesiredScope) -> Result<Observe
                 found
             }
         };
-        if let Some(room_id) = room_id {
-            observed.rooms.insert(room.key, hs.room_state(&room_id).await?);
-        }
+        let Some(room_id) = room_id else {
+            continue;
+        };
+        let (have, read_at) = match state.room_cache.get(&room_id, version) {
+            Some(cached) => cached,
+            None => {
+                let read_at = Instant::now();
+                let have = hs.room_state(&room_id).await?;
+                state.room_cache.put(have.clone(), version, read_at);
+                (have, read_at)
+            }
+        };
+        observed.rooms.rooms.insert(room.key, have);
+        observed.read_at.insert(room.key, read_at);
     }
     Ok(observed)
 }
