@@ -13,7 +13,8 @@ with open(results) as f:
     data = json.load(f)
 points = data.get("growth") or []
 if not points:
-    sys.exit("no growth figures in " + results)
+    print("no growth figures in " + results + "; no chart")
+    sys.exit(0)
 members = [p["members"] for p in points]
 
 fig, (time_ax, req_ax) = plt.subplots(1, 2, figsize=(10, 4))

@@ -78,8 +78,15 @@ pub trait Store: Send + Sync + 'static {
     async fn community_ids(&self) -> Result<Vec<Uuid>>;
 
     /// Adds or updates a member and enqueues the community's reconcile,
-    /// debounced (see [`Debounce`]), in one transaction.
-    async fn put_member(&self, community: Uuid, member: &MemberRecord, debounce: Debounce, now: Millis) -> Result<()>;
+    /// debounced (see [`Debounce`]), in one transaction. Returns the job's
+    /// last error, if its previous attempt failed.
+    async fn put_member(
+        &self,
+        community: Uuid,
+        member: &MemberRecord,
+        debounce: Debounce,
+        now: Millis,
+    ) -> Result<Option<String>>;
 
     /// Removes a member (from the community's councils too) and enqueues
     /// the community's reconcile; `false` if they were not a member.

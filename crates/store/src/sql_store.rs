@@ -68,7 +68,8 @@ ON CONFLICT (scope) DO UPDATE SET
     created_at = CASE WHEN jobs.state = 'dead' THEN excluded.created_at ELSE jobs.created_at END,
     attempts = CASE WHEN jobs.state = 'dead' THEN 0 ELSE jobs.attempts END,
     state = 'pending',
-    updated_at = excluded.updated_at";
+    updated_at = excluded.updated_at
+RETURNING last_error";
 
 /// Claims one due job. `$lock` is what differs: PostgreSQL adds `FOR UPDATE
 /// SKIP LOCKED` so concurrent claimers pass over each other's rows; SQLite
@@ -301,7 +302,7 @@ macro_rules! sql_store_impl {
                 m: &$crate::MemberRecord,
                 debounce: $crate::Debounce,
                 now: $crate::Millis,
-            ) -> $crate::Result<()> {
+            ) -> $crate::Result<Option<String>> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO community_members (community_id, user_id, trust_score, role, updated_at)
@@ -317,15 +318,16 @@ macro_rules! sql_store_impl {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query($crate::sql_store::ENQUEUE_DEBOUNCED)
+                let row = sqlx::query($crate::sql_store::ENQUEUE_DEBOUNCED)
                     .bind(matrix_sync_core::Scope::Community(community).to_string())
                     .bind(now.saturating_add(debounce.quiet_ms))
                     .bind(now)
                     .bind(debounce.max_wait_ms)
-                    .execute(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                Ok(())
+                use sqlx::Row;
+                Ok(row.try_get("last_error")?)
             }
 
             async fn remove_member(

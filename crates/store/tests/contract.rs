@@ -403,6 +403,19 @@ async fn members_are_kept_per_community(store: Arc<dyn Store>) {
     store.put_member(c, &m(b, 42, "member"), debounce, 4_000).await.unwrap();
     let job = store.job_for_scope(Scope::Community(c)).await.unwrap().unwrap();
     assert_eq!(job.run_at, 4_100, "the longest wait counts from the end of the run");
+    // The write answers with the job's last error while it keeps failing.
+    let backoff = Backoff { base: Duration::from_millis(100), cap: Duration::from_millis(1_000), max_attempts: 9 };
+    for _ in 0..2 {
+        let job = store.claim(10_000, LEASE).await.unwrap().unwrap();
+        if job.scope == Scope::Community(c) {
+            store.fail(&job, "boom", 10_000, &backoff).await.unwrap();
+        } else {
+            store.complete(&job, 10_000).await.unwrap();
+        }
+    }
+    let last_error = store.put_member(c, &m(b, 43, "member"), debounce, 10_001).await.unwrap();
+    assert_eq!(last_error.as_deref(), Some("boom"));
+    assert_eq!(store.put_member(other, &m(b, 1, "member"), debounce, 10_001).await.unwrap(), None);
     assert_eq!(store.member(c, a).await.unwrap(), Some(m(a, 16, "member")));
     assert_eq!(store.members(c).await.unwrap().len(), 3);
     assert_eq!(store.count_elevated_members(c, 5, Uuid::nil()).await.unwrap(), 3);

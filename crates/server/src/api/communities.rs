@@ -284,16 +284,19 @@ async fn member_answer(
     levels: &TrustLevels,
 ) -> Result<(StatusCode, Json<MemberStatus>), ApiError> {
     let (status, _) = scope_status(state, Scope::Community(community)).await?;
+    Ok((http_status(status), Json(member_status(state, member, levels, status))))
+}
+
+fn member_status(state: &AppState, member: &MemberRecord, levels: &TrustLevels, status: &'static str) -> MemberStatus {
     let role = CommunityRole::parse(&member.role).unwrap_or(CommunityRole::Member);
-    let answer = MemberStatus {
+    MemberStatus {
         user_id: member.user_id,
         matrix_user_id: state.homeserver.ids().user(member.user_id).to_string(),
         trust_score: member.trust_score,
         role: member.role.clone(),
         power_level: community_level(levels, u64::try_from(member.trust_score).unwrap_or(0), role),
         status,
-    };
-    Ok((http_status(status), Json(answer)))
+    }
 }
 
 async fn known_community(state: &AppState, id: Uuid) -> Result<(CommunityRecord, TrustLevels), ApiError> {
@@ -335,22 +338,36 @@ pub async fn put_member(
     if trust_score < 0 {
         return Err(ApiError::BadRequest("trust_score must be 0 or more".into()));
     }
-    let (_, levels) = known_community(&state, community).await?;
-    let existing = state.store.member(community, user).await?;
+    // Independent reads, at once.
+    let ((_, levels), existing) =
+        tokio::try_join!(known_community(&state, community), async { Ok(state.store.member(community, user).await?) })?;
     let role = body
         .role
         .or_else(|| existing.as_ref().and_then(|m| CommunityRole::parse(&m.role)))
         .unwrap_or(CommunityRole::Member);
-    let level = community_level(&levels, u64::try_from(trust_score).unwrap_or(0), role);
-    check_capacity(&state, community, &levels, user, level > 0).await?;
+    let level_of = |trust: i64, role| community_level(&levels, u64::try_from(trust).unwrap_or(0), role);
+    let level = level_of(trust_score, role);
+    // Only a member who newly rises above level 0 can overfill the rooms'
+    // power levels (the common trust update needs no count).
+    let was_elevated = existing
+        .as_ref()
+        .is_some_and(|m| level_of(m.trust_score, CommunityRole::parse(&m.role).unwrap_or(CommunityRole::Member)) > 0);
+    if level > 0 && !was_elevated {
+        check_capacity(&state, community, &levels, user, true).await?;
+    }
 
     let member = MemberRecord { user_id: user, trust_score, role: role.as_str().to_owned() };
     let now = now_millis();
     let debounce = state.config.reconcile.debounce();
-    state.store.put_member(community, &member, debounce, now).await?;
+    let last_error = state.store.put_member(community, &member, debounce, now).await?;
     state.wakeup.announce(now + debounce.quiet_ms);
-    wait_for_sync(&state, Scope::Community(community), wait).await?;
-    member_answer(&state, community, &member, &levels).await
+    if wait.is_some() {
+        wait_for_sync(&state, Scope::Community(community), wait).await?;
+        return member_answer(&state, community, &member, &levels).await;
+    }
+    // Just enqueued: pending, or still failing from before.
+    let status = if last_error.is_some() { "error" } else { "pending" };
+    Ok((http_status(status), Json(member_status(&state, &member, &levels, status))))
 }
 
 /// Removes the member from every room of the community.
