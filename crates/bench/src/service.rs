@@ -53,6 +53,7 @@ impl Db {
 fn psql(sql: &str) -> Result<(), String> {
     let status = Command::new("psql")
         .args(["-h", "127.0.0.1", "-U", "postgres", "-q", "-c", sql])
+        .env("PGOPTIONS", "-c client_min_messages=warning")
         .stdout(Stdio::null())
         .status()
         .map_err(|e| format!("psql: {e}"))?;

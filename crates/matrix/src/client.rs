@@ -99,17 +99,27 @@ impl AppserviceClient {
         &self.inner.base
     }
 
+    pub(crate) fn settings(&self) -> &ClientSettings {
+        &self.inner.settings
+    }
+
     pub fn metrics(&self) -> &HomeserverMetrics {
         &self.inner.metrics
     }
 
     /// Sends one request, honouring rate limits, and records its outcome.
     pub(crate) async fn send(&self, req: Request<'_>) -> Result<Value, HomeserverError> {
+        self.send_within(req, self.inner.settings.request_timeout).await
+    }
+
+    /// [`send`](Self::send) for a request the homeserver needs longer for
+    /// than usual (it must not be abandoned half done).
+    pub(crate) async fn send_within(&self, req: Request<'_>, timeout: Duration) -> Result<Value, HomeserverError> {
         let inner = &self.inner;
         let url = self.url(req.path, req.as_user)?;
         let mut waits = 0;
         loop {
-            let mut builder = inner.http.request(req.method.clone(), url.clone());
+            let mut builder = inner.http.request(req.method.clone(), url.clone()).timeout(timeout);
             builder = match &req.auth {
                 Auth::None => builder,
                 Auth::Appservice => builder.bearer_auth(inner.as_token.expose_secret()),

@@ -17,6 +17,8 @@ use crate::{AppserviceClient, HomeserverError};
 /// power level, so the bot can always demote an admin.
 pub const ROOM_VERSION: &str = "12";
 pub const MEGOLM: &str = "m.megolm.v1.aes-sha2";
+/// How much longer a `createRoom` may take for each invitation it carries.
+const INVITE_TIME: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// A room `create_room` made, or found already made under its alias.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,15 +146,23 @@ impl AppserviceClient {
         if let Some(name) = room.name {
             body["name"] = json!(name);
         }
+        // The homeserver sends the invitations one by one before it answers
+        // (about ten a second), and gives up on those left when the client
+        // does: allow for them.
+        let timeout =
+            self.settings().request_timeout + INVITE_TIME * u32::try_from(room.invite.len()).unwrap_or(u32::MAX);
         let result = self
-            .send(Request {
-                endpoint: "createRoom",
-                method: Method::POST,
-                path: &["_matrix", "client", "v3", "createRoom"],
-                as_user: Some(self.as_bot()),
-                body: Some(body),
-                auth: Auth::Appservice,
-            })
+            .send_within(
+                Request {
+                    endpoint: "createRoom",
+                    method: Method::POST,
+                    path: &["_matrix", "client", "v3", "createRoom"],
+                    as_user: Some(self.as_bot()),
+                    body: Some(body),
+                    auth: Auth::Appservice,
+                },
+                timeout,
+            )
             .await;
         match result {
             Ok(v) => v["room_id"]
