@@ -26,8 +26,11 @@ if ! "$chart_venv/bin/python" -c 'import matplotlib' 2>/dev/null; then
 fi
 
 "$root/dev/postgres.sh"
-# A fresh Synapse process on PostgreSQL, with the release build's registration.
-MATRIX_SYNC_BIN="$bin/matrix-sync" SYNAPSE_DATABASE=postgres "$root/dev/synapse.sh" restart bench
+# A fresh Synapse on a fresh PostgreSQL database (runs are comparable), with
+# the release build's registration.
+"$root/dev/synapse.sh" stop bench
+psql -h 127.0.0.1 -U postgres -q -c "DROP DATABASE IF EXISTS synapse_bench"
+MATRIX_SYNC_BIN="$bin/matrix-sync" SYNAPSE_DATABASE=postgres "$root/dev/synapse.sh" start bench
 
 export BENCH_ENV="$root/.dev/bench/env"
 export BENCH_WORK="$root/.dev/bench/runs"
