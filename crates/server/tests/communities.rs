@@ -372,7 +372,9 @@ async fn rooms_marked_for(bot: &UserClient, community: Uuid) -> Vec<(String, Str
 /// and one General room.
 #[tokio::test]
 async fn interrupted_creation_never_makes_a_second_room() {
-    let mut app = TestApp::spawn().await;
+    // At the registration's address, as in production: looking a room up by
+    // its alias makes the homeserver ask the service, which must answer.
+    let mut app = TestApp::spawn_receiving_pushes(&[]).await;
     let bot = UserClient::login(&app.hs, app.hs.get("MATRIX_BOT_USER_ID")).await.unwrap();
     for delay_ms in [0u64, 40, 120, 250, 500] {
         let id = Uuid::new_v4();
