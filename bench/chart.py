@@ -17,23 +17,24 @@ if not points:
     sys.exit(0)
 members = [p["members"] for p in points]
 
+
+
+def axes(ax, ylabel, title):
+    """Both panels: members across, starting at zero, light grid."""
+    ax.set_xlabel("members in the community")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+
+
 fig, (time_ax, req_ax) = plt.subplots(1, 2, figsize=(10, 4))
 time_ax.plot(members, [p["wall_s"] for p in points], "o-", label="matrix-sync")
-time_ax.set_xlabel("members in the community")
-time_ax.set_ylabel("seconds to converge")
-time_ax.set_title("Convergence time")
-time_ax.set_xlim(left=0)
-time_ax.set_ylim(bottom=0)
-time_ax.grid(alpha=0.3)
-
+axes(time_ax, "seconds to converge", "Convergence time")
 req_ax.plot(members, [p["requests_made"] for p in points], "o-", label="made")
 req_ax.plot(members, [p["requests_minimal"] for p in points], "x--", label="minimal")
-req_ax.set_xlabel("members in the community")
-req_ax.set_ylabel("homeserver requests")
-req_ax.set_title("Homeserver requests")
-req_ax.set_xlim(left=0)
-req_ax.set_ylim(bottom=0)
-req_ax.grid(alpha=0.3)
+axes(req_ax, "homeserver requests", "Homeserver requests")
 req_ax.legend()
 
 scale = data.get("meta", {}).get("scale", 1)

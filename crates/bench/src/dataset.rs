@@ -1,13 +1,12 @@
 //! The platforms the scenarios onboard: communities of members with random
 //! trust, and councils drawn from their members. The same data becomes an
-//! import file for the service and the desired state the raw baseline and
-//! the minimal-request model work from.
+//! import file for the service (whose report gives the minimal request
+//! count) and the desired state the raw baseline and the storm work from.
 
 use std::collections::BTreeSet;
 
 use matrix_sync_core::MatrixIds;
 use matrix_sync_core::desired::{Community, CommunityConfig, CommunityMember, Council, DesiredScope, community_rooms};
-use matrix_sync_core::minimal::MinimalRequests;
 use matrix_sync_core::power::{CommunityRole, CouncilRole, TrustLevels};
 use rand::Rng;
 use rand::seq::SliceRandom;
@@ -108,16 +107,6 @@ impl Platform {
     /// Each community's desired rooms, as the service plans them.
     pub fn desired(&self, ids: &MatrixIds) -> Vec<DesiredScope> {
         self.communities.iter().map(|c| c.desired(ids)).collect()
-    }
-
-    /// The fewest requests that reach this platform from an empty homeserver.
-    pub fn minimal(&self, ids: &MatrixIds) -> MinimalRequests {
-        let rooms = self
-            .desired(ids)
-            .iter()
-            .map(|d| MinimalRequests::from_scratch(d, 0))
-            .fold(MinimalRequests::default(), |a, b| a + b);
-        MinimalRequests { registrations: self.users().len(), ..rooms }
     }
 }
 

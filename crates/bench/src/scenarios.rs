@@ -26,6 +26,14 @@ fn num(v: &Value, key: &str) -> f64 {
     v[key].as_f64().unwrap_or(0.0)
 }
 
+/// A fresh database of `kind` with `platform` imported into it (the homeserver
+/// brought there), and the import's report.
+fn imported(env: &BenchEnv, kind: &str, run: &str, platform: &Platform) -> Result<(Db, Value), String> {
+    let db = Db::fresh(kind, env, run)?;
+    let report = service::import(env, &db, &format!("{run}-import"), &platform.import_file())?;
+    Ok((db, report))
+}
+
 /// Scenario 1: onboarding by import, on both databases, against the raw baseline.
 pub async fn onboarding(env: &BenchEnv) -> Result<Value, String> {
     let members = env.scaled(50, 4);
@@ -35,22 +43,19 @@ pub async fn onboarding(env: &BenchEnv) -> Result<Value, String> {
     let mut runs = Vec::new();
     for kind in ["sqlite", "postgres"] {
         let platform = Platform::generate(shape, &mut rng);
-        let run = format!("onboarding-{kind}");
-        let db = Db::fresh(kind, env, &run)?;
         eprintln!("onboarding on {kind}: {} communities × {members} members…", shape.communities);
-        let report = service::import(env, &db, &run, &platform.import_file())?;
+        let (_, report) = imported(env, kind, &format!("onboarding-{kind}"), &platform)?;
         runs.push(json!({
             "db": kind,
             "wall_s": num(&report, "wall_s"),
             "requests_made": report["requests_made"],
-            "requests_minimal": platform.minimal(&env.ids).total(),
+            "requests_minimal": report["requests_minimal"],
+            "minimal": report["minimal"],
             "requests_by_endpoint": report["requests_by_endpoint"],
         }));
     }
     eprintln!("onboarding: the raw baseline…");
-    let platform = Platform::generate(shape, &mut rng);
-    let base = baseline::run(env, &platform).await?;
-    let minimal = platform.minimal(&env.ids);
+    let base = baseline::run(env, &Platform::generate(shape, &mut rng)).await?;
     let first = &runs[0];
     Ok(json!({
         "communities": shape.communities,
@@ -59,13 +64,8 @@ pub async fn onboarding(env: &BenchEnv) -> Result<Value, String> {
         "council_members": shape.council_members,
         "concurrency": env.concurrency,
         "requests_made": first["requests_made"],
-        "requests_minimal": minimal.total(),
-        "minimal": {
-            "registrations": minimal.registrations,
-            "room_creations": minimal.room_creations,
-            "space_links": minimal.space_links,
-            "joins": minimal.joins,
-        },
+        "requests_minimal": first["requests_minimal"],
+        "minimal": first["minimal"],
         "wall_s": first["wall_s"],
         "baseline_wall_s": base.wall_s,
         "baseline_requests": base.requests,
@@ -131,9 +131,8 @@ pub async fn storm(env: &BenchEnv) -> Result<Value, String> {
     let shape = Shape { communities: 1, members, councils: 5, council_members: 8.min(members), min_trust: 0 };
     let mut rng = rng();
     let mut platform = Platform::generate(shape, &mut rng);
-    let db = Db::fresh("postgres", env, "storm")?;
     eprintln!("storm: setting up a community of {members} members with 5 councils…");
-    service::import(env, &db, "storm-setup", &platform.import_file())?;
+    let (db, _) = imported(env, "postgres", "storm", &platform)?;
     let service = Service::start(env, &db, "storm").await?;
     let c = platform.communities[0].id;
     let status = synced(&service, c, Duration::from_secs(120)).await?;
@@ -238,9 +237,8 @@ pub async fn api_load(env: &BenchEnv) -> Result<Value, String> {
         let shape = Shape { communities: 1, members, councils: 0, council_members: 0, min_trust: 0 };
         let platform = Platform::generate(shape, &mut rng);
         let run = format!("api-load-{kind}");
-        let db = Db::fresh(kind, env, &run)?;
         eprintln!("API load on {kind}: setting up…");
-        service::import(env, &db, &format!("{run}-setup"), &platform.import_file())?;
+        let (db, _) = imported(env, kind, &run, &platform)?;
         let service = Service::start(env, &db, &run).await?;
         let c = &platform.communities[0];
         synced(&service, c.id, Duration::from_secs(120)).await?;
@@ -287,14 +285,13 @@ pub async fn growth(env: &BenchEnv) -> Result<(Value, Value), String> {
         let shape = Shape { communities: 1, members, councils: 0, council_members: 0, min_trust: 5 };
         let platform = Platform::generate(shape, &mut rng);
         let run = format!("growth-{n}");
-        let db = Db::fresh("sqlite", env, &run)?;
         eprintln!("growth: one community of {members} members…");
-        let report = service::import(env, &db, &run, &platform.import_file())?;
+        let (db, report) = imported(env, "sqlite", &run, &platform)?;
         points.push(json!({
             "members": members,
             "wall_s": num(&report, "wall_s"),
             "requests_made": report["requests_made"],
-            "requests_minimal": platform.minimal(&env.ids).total(),
+            "requests_minimal": report["requests_minimal"],
         }));
         largest = Some((db, platform));
     }

@@ -17,6 +17,8 @@ pub mod scope;
 pub mod simulate;
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod plan_tests;
 
 pub use backoff::Backoff;

@@ -63,33 +63,14 @@ impl std::ops::Add for MinimalRequests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::MatrixIds;
-    use crate::desired::{Community, CommunityConfig, CommunityMember, Council, community_rooms};
+    use crate::fixtures::{community_with_council, ids};
     use crate::observed::ObservedScope;
     use crate::plan::{Action, plan};
-    use crate::power::{CommunityRole, CouncilRole, TrustLevels};
-    use uuid::Uuid;
 
     #[test]
     fn a_new_community_with_a_council() {
-        let ids = MatrixIds::new("example.org", "@matrix-sync:example.org").unwrap();
-        let members: Vec<CommunityMember> = (0..50)
-            .map(|n| CommunityMember { user: ids.user(Uuid::from_u128(n + 1)), trust: 10, role: CommunityRole::Member })
-            .collect();
-        let council = Council {
-            id: Uuid::from_u128(900),
-            name: "K".into(),
-            deleted: false,
-            members: members.iter().take(8).map(|m| (m.user.clone(), CouncilRole::Member)).collect(),
-        };
-        let community = Community {
-            id: Uuid::from_u128(1000),
-            name: "C".into(),
-            config: CommunityConfig::default(),
-            trust_levels: TrustLevels::default(),
-            deleted: false,
-        };
-        let desired = community_rooms(&community, &members, &[council]);
+        let ids = ids();
+        let desired = community_with_council(50, 8);
         let minimal = MinimalRequests::from_scratch(&desired, 50);
         // 4 rooms; General, the council Space and its room are children;
         // 50 × 2 joins in the community, 8 × 2 in the council.

@@ -111,32 +111,12 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::MatrixIds;
-    use crate::desired::{Community, CommunityConfig, CommunityMember, Council, community_rooms};
+    use crate::fixtures::{community_with_council, ids};
     use crate::observed::ObservedScope;
     use crate::plan::plan;
-    use crate::power::{CommunityRole, CouncilRole, TrustLevels};
-    use uuid::Uuid;
 
     fn from_scratch(members: u128) -> Vec<Action> {
-        let ids = MatrixIds::new("example.org", "@matrix-sync:example.org").unwrap();
-        let members: Vec<CommunityMember> = (0..members)
-            .map(|n| CommunityMember { user: ids.user(Uuid::from_u128(n + 1)), trust: 10, role: CommunityRole::Member })
-            .collect();
-        let council = Council {
-            id: Uuid::from_u128(900),
-            name: "K".into(),
-            deleted: false,
-            members: members.iter().take(3).map(|m| (m.user.clone(), CouncilRole::Member)).collect(),
-        };
-        let community = Community {
-            id: Uuid::from_u128(1000),
-            name: "C".into(),
-            config: CommunityConfig::default(),
-            trust_levels: TrustLevels::default(),
-            deleted: false,
-        };
-        plan(&community_rooms(&community, &members, &[council]), &ObservedScope::default(), &ids)
+        plan(&community_with_council(members, 3), &ObservedScope::default(), &ids())
     }
 
     fn shape(actions: &[Action]) -> Vec<Vec<&'static str>> {

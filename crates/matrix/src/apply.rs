@@ -34,12 +34,12 @@ impl<'a> Applier<'a> {
         }
     }
 
-    /// Applies one action. Returns the room a creation made (or found), which
-    /// the caller records at once so a crash right after loses nothing.
     fn created(&self) -> std::sync::MutexGuard<'_, BTreeMap<RoomKey, OwnedRoomId>> {
         self.created.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Applies one action. Returns the room a creation made (or found), which
+    /// the caller records at once so a crash right after loses nothing.
     pub async fn apply(&self, action: &Action) -> Result<Option<CreatedRoom>, HomeserverError> {
         let c = self.client;
         match action {
@@ -66,21 +66,7 @@ impl<'a> Applier<'a> {
                     })
                     .await?;
                 self.created().insert(*key, created.room_id.clone());
-                Ok(Some(created))
-            }
-            other => self.change(other).await.map(|()| None),
-        }
-    }
-
-    /// Applies an action that changes an existing (or already created) room.
-    async fn change(&self, action: &Action) -> Result<(), HomeserverError> {
-        let c = self.client;
-        match action {
-            Action::CreateRoom { key, .. } => {
-                return Err(HomeserverError::Protocol {
-                    endpoint: "plan",
-                    detail: format!("room {} must be created with `apply`", key.alias_localpart()),
-                });
+                return Ok(Some(created));
             }
             Action::SetName { room, name } => {
                 c.put_state(&self.room_id(room)?, "m.room.name", "", json!({ "name": name })).await?;
@@ -117,6 +103,6 @@ impl<'a> Applier<'a> {
             Action::Kick { room, user } => c.moderate(&self.room_id(room)?, Moderation::Kick, user).await?,
             Action::Join { room, user } => c.join_as(&self.room_id(room)?, user).await?,
         }
-        Ok(())
+        Ok(None)
     }
 }

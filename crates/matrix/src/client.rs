@@ -128,14 +128,12 @@ impl AppserviceClient {
             if let Some(body) = &req.body {
                 builder = builder.json(body);
             }
-            let result = {
+            let (result, seconds) = {
                 // Never closed, so acquiring only waits.
                 let _permit = inner.in_flight.acquire().await;
                 let started = Instant::now();
-                let result = self.answer(req.endpoint, builder).await;
-                (result, started.elapsed().as_secs_f64())
+                (self.answer(req.endpoint, builder).await, started.elapsed().as_secs_f64())
             };
-            let (result, seconds) = result;
             match result {
                 Ok(value) => {
                     inner.metrics.record(req.endpoint, "ok", seconds);

@@ -44,10 +44,6 @@ impl HomeserverError {
         }
     }
 
-    /// Every label `outcome` gives, and "ok" for success.
-    pub const OUTCOMES: [&'static str; 7] =
-        ["ok", "refused", "server_error", "unreachable", "timeout", "rate_limited", "protocol_error"];
-
     /// A short label for metrics.
     pub fn outcome(&self) -> &'static str {
         match self {

@@ -46,14 +46,22 @@ async fn transaction(State(state): State<AppState>, Path(txn_id): Path<String>, 
         return matrix_error(StatusCode::BAD_REQUEST, "M_INVALID_PARAM", "bad transaction id");
     }
     let bot = state.homeserver.ids().bot().as_str();
-    let rooms = crate::push::rooms_with_foreign_changes(events, bot);
+    let foreign = crate::push::rooms_with_foreign_changes(events, bot);
     let changed = crate::push::rooms_with_state_changes(events, bot);
     let routed = async {
+        // Every foreign change is also a state change: route each room once.
+        let jobs = job_scopes(&state, &changed).await?;
         // Cached views of changed rooms are stale (in every process).
-        for scope in routed_scopes(&state, &changed).await? {
+        let mut bumped: Vec<_> = jobs.values().copied().collect();
+        bumped.sort();
+        bumped.dedup();
+        for scope in bumped {
             state.store.bump_scope_version(scope).await?;
         }
-        routed_scopes(&state, &rooms).await
+        let mut scopes: Vec<_> = foreign.iter().filter_map(|room| jobs.get(room).copied()).collect();
+        scopes.sort();
+        scopes.dedup();
+        Ok::<_, matrix_sync_store::StoreError>(scopes)
     };
     let scopes = match routed.await {
         Ok(scopes) => scopes,
@@ -80,18 +88,18 @@ async fn transaction(State(state): State<AppState>, Path(txn_id): Path<String>, 
     }
 }
 
-/// The jobs that reconcile the given rooms.
-async fn routed_scopes(
+/// The job that reconciles each of the given rooms the service knows.
+async fn job_scopes(
     state: &AppState,
     rooms: &[String],
-) -> Result<Vec<matrix_sync_core::Scope>, matrix_sync_store::StoreError> {
-    let mut scopes = Vec::new();
-    for scope in state.store.scopes_of_rooms(rooms).await? {
-        scopes.push(crate::reconcile::job_scope(state, scope).await?);
+) -> Result<std::collections::BTreeMap<String, matrix_sync_core::Scope>, matrix_sync_store::StoreError> {
+    let mut jobs = std::collections::BTreeMap::new();
+    for room in rooms {
+        if let Some(scope) = state.store.scopes_of_rooms(std::slice::from_ref(room)).await?.into_iter().next() {
+            jobs.insert(room.clone(), crate::reconcile::job_scope(state, scope).await?);
+        }
     }
-    scopes.sort();
-    scopes.dedup();
-    Ok(scopes)
+    Ok(jobs)
 }
 
 /// The homeserver asks whether a user in our namespace exists: it does when

@@ -175,6 +175,14 @@ impl Config {
     }
 }
 
+/// A whole number within `range`.
+fn count_in(v: &str, range: std::ops::RangeInclusive<usize>) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(format!("`{v}` is not a number from {} to {}", range.start(), range.end())),
+    }
+}
+
 fn duration(key: &'static str, source: &Source, default: Duration) -> Result<Duration, ConfigError> {
     Ok(source
         .parsed(key, |v| {
@@ -185,12 +193,7 @@ fn duration(key: &'static str, source: &Source, default: Duration) -> Result<Dur
 
 impl ReconcileConfig {
     pub fn load(source: &Source) -> Result<Self, ConfigError> {
-        let workers = source
-            .parsed("MATRIX_SYNC_WORKERS", |v| match v.parse::<usize>() {
-                Ok(n) if (1..=64).contains(&n) => Ok(n),
-                _ => Err(format!("`{v}` is not a number from 1 to 64")),
-            })?
-            .unwrap_or(2);
+        let workers = source.parsed("MATRIX_SYNC_WORKERS", |v| count_in(v, 1..=64))?.unwrap_or(2);
         Ok(Self {
             workers,
             coalesce: duration("MATRIX_SYNC_COALESCE", source, Duration::from_millis(200))?,
@@ -244,12 +247,7 @@ impl MatrixConfig {
             as_token: SecretString::from(source.required("MATRIX_BOT_ACCESS_TOKEN")?),
             hs_token: SecretString::from(source.required("MATRIX_AS_HS_TOKEN")?),
             admin_token: source.get("MATRIX_ADMIN_ACCESS_TOKEN").map(SecretString::from),
-            concurrency: source
-                .parsed("MATRIX_SYNC_HOMESERVER_CONCURRENCY", |v| match v.parse::<usize>() {
-                    Ok(n) if (1..=256).contains(&n) => Ok(n),
-                    _ => Err(format!("`{v}` is not a number from 1 to 256")),
-                })?
-                .unwrap_or(8),
+            concurrency: source.parsed("MATRIX_SYNC_HOMESERVER_CONCURRENCY", |v| count_in(v, 1..=256))?.unwrap_or(8),
         })
     }
 }

@@ -15,40 +15,39 @@ const MANAGED_STATE: [&str; 7] = [
     "m.space.parent",
 ];
 
-/// The rooms whose events show a change someone other than the service made.
-pub fn rooms_with_foreign_changes(events: &[Value], bot: &str) -> Vec<String> {
-    let mut rooms: Vec<String> = events
+/// State events someone other than the bot sent (the service's own joins,
+/// sent as the user, included).
+fn state_by_others<'a>(events: &'a [Value], bot: &'a str) -> impl Iterator<Item = &'a Value> {
+    events
         .iter()
         .filter(|e| e.get("state_key").is_some())
-        .filter(|e| e["sender"].as_str().is_some_and(|s| s != bot))
-        .filter(|e| {
-            let kind = e["type"].as_str().unwrap_or_default();
-            if kind == "m.room.member" {
-                // Someone else changed this user's membership (kick, ban, invite).
-                e["state_key"].as_str() != e["sender"].as_str()
-            } else {
-                MANAGED_STATE.contains(&kind)
-            }
-        })
-        .filter_map(|e| e["room_id"].as_str().map(str::to_owned))
-        .collect();
+        .filter(move |e| e["sender"].as_str().is_some_and(|s| s != bot))
+}
+
+fn rooms_of<'a>(events: impl Iterator<Item = &'a Value>) -> Vec<String> {
+    let mut rooms: Vec<String> = events.filter_map(|e| e["room_id"].as_str().map(str::to_owned)).collect();
     rooms.sort();
     rooms.dedup();
     rooms
 }
 
-/// The rooms whose state someone other than the bot changed (the service's
-/// own joins included): views of them cached before are stale.
+/// The rooms whose events show a change someone other than the service made.
+pub fn rooms_with_foreign_changes(events: &[Value], bot: &str) -> Vec<String> {
+    rooms_of(state_by_others(events, bot).filter(|e| {
+        let kind = e["type"].as_str().unwrap_or_default();
+        if kind == "m.room.member" {
+            // Someone else changed this user's membership (kick, ban, invite).
+            e["state_key"].as_str() != e["sender"].as_str()
+        } else {
+            MANAGED_STATE.contains(&kind)
+        }
+    }))
+}
+
+/// The rooms whose state someone other than the bot changed: views of them
+/// cached before are stale.
 pub fn rooms_with_state_changes(events: &[Value], bot: &str) -> Vec<String> {
-    let mut rooms: Vec<String> = events
-        .iter()
-        .filter(|e| e.get("state_key").is_some())
-        .filter(|e| e["sender"].as_str().is_some_and(|s| s != bot))
-        .filter_map(|e| e["room_id"].as_str().map(str::to_owned))
-        .collect();
-    rooms.sort();
-    rooms.dedup();
-    rooms
+    rooms_of(state_by_others(events, bot))
 }
 
 #[cfg(test)]

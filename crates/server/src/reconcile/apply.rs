@@ -1,6 +1,8 @@
-//! Applying a plan: layer after layer (independent actions at once), each
-//! created room recorded and each action audited as soon as it is done, so
-//! a crash in between loses nothing.
+//! Applying a plan: layer after layer (independent actions at once). When
+//! a layer is done, the rooms it created are recorded and what it did is
+//! audited in one write. A room made by a layer a crash cut short is found
+//! again by its creation intent; the audit of that layer's other actions is
+//! what such a crash can lose.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +12,7 @@ use matrix_sync_core::plan::{Action, RoomRef};
 use matrix_sync_core::rooms::RoomKey;
 use matrix_sync_core::schedule::layers;
 use matrix_sync_matrix::Applier;
-use matrix_sync_store::RoomRecord;
+use matrix_sync_store::{NewAuditEntry, RoomRecord};
 
 use super::ReconcileError;
 use crate::audit::{self, AuditScope};
@@ -48,6 +50,7 @@ pub async fn apply_plan(
         .await;
         let mut first_error = None;
         let mut adopted = false;
+        let mut entries = Vec::new();
         for (i, result) in layer.iter().zip(results) {
             let action = &actions[*i];
             match result {
@@ -65,13 +68,15 @@ pub async fn apply_plan(
                             adopted = true;
                         }
                     }
-                    record_done(state, &applier, &keys, &audit_scope, action).await?;
+                    entries.extend(audit_entries(&applier, &keys, &audit_scope, action)?);
                 }
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
             }
         }
+        // What the layer did, in one write.
+        audit::record(state.store.as_ref(), &entries).await?;
         if let Some(e) = first_error {
             return Err(e.into());
         }
@@ -82,24 +87,22 @@ pub async fn apply_plan(
     Ok(false)
 }
 
-/// Audits an action the homeserver has carried out.
-async fn record_done(
-    state: &AppState,
+/// The audit entries of an action the homeserver has carried out.
+fn audit_entries(
     applier: &Applier<'_>,
     keys: &BTreeMap<String, RoomKey>,
     audit_scope: &impl Fn(&RoomKey) -> AuditScope,
     action: &Action,
-) -> Result<(), ReconcileError> {
-    let (room_id, key) = match action {
-        Action::CreateRoom { key, .. } => (applier.room_id(&RoomRef::New(*key))?.to_string(), Some(*key)),
-        _ => match action.room() {
-            Some(RoomRef::New(key)) => (applier.room_id(&RoomRef::New(*key))?.to_string(), Some(*key)),
-            Some(RoomRef::Existing(id)) => (id.to_string(), keys.get(id.as_str()).copied()),
-            None => (String::new(), None),
-        },
+) -> Result<Vec<NewAuditEntry>, ReconcileError> {
+    let room = match action {
+        Action::CreateRoom { key, .. } => Some(RoomRef::New(*key)),
+        _ => action.room().cloned(),
+    };
+    let (room_id, key) = match room {
+        Some(RoomRef::New(key)) => (applier.room_id(&RoomRef::New(key))?.to_string(), Some(key)),
+        Some(RoomRef::Existing(id)) => (id.to_string(), keys.get(id.as_str()).copied()),
+        None => (String::new(), None),
     };
     let scope = key.map(|k| audit_scope(&k)).unwrap_or_default();
-    let entries = audit::entries_for(action, &room_id, scope, now_millis());
-    audit::record(state.store.as_ref(), &entries).await?;
-    Ok(())
+    Ok(audit::entries_for(action, &room_id, scope, now_millis()))
 }
