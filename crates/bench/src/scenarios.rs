@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::baseline;
 use crate::dataset::{CommunityData, Platform, Shape};
 use crate::env::BenchEnv;
+use crate::quiet;
 use crate::service::{self, Db, Service};
 
 fn rng() -> StdRng {
@@ -40,9 +41,15 @@ pub async fn onboarding(env: &BenchEnv) -> Result<Value, String> {
     let shape =
         Shape { communities: env.scaled(10, 2), members, councils: 2, council_members: 8.min(members), min_trust: 0 };
     let mut rng = rng();
+    // The baseline first: the homeserver's database grows with each run, so
+    // if the order favours anyone, it favours the baseline.
+    quiet::settle("the raw baseline").await;
+    eprintln!("onboarding: the raw baseline…");
+    let base = baseline::run(env, &Platform::generate(shape, &mut rng)).await?;
     let mut runs = Vec::new();
     for kind in ["sqlite", "postgres"] {
         let platform = Platform::generate(shape, &mut rng);
+        quiet::settle(&format!("onboarding on {kind}")).await;
         eprintln!("onboarding on {kind}: {} communities × {members} members…", shape.communities);
         let (_, report) = imported(env, kind, &format!("onboarding-{kind}"), &platform)?;
         runs.push(json!({
@@ -54,8 +61,6 @@ pub async fn onboarding(env: &BenchEnv) -> Result<Value, String> {
             "requests_by_endpoint": report["requests_by_endpoint"],
         }));
     }
-    eprintln!("onboarding: the raw baseline…");
-    let base = baseline::run(env, &Platform::generate(shape, &mut rng)).await?;
     let first = &runs[0];
     Ok(json!({
         "communities": shape.communities,
@@ -142,6 +147,7 @@ pub async fn storm(env: &BenchEnv) -> Result<Value, String> {
     // set-up's joins reach it as a backlog of pushes once it listens), so
     // its room cache holds them. Changes it waits for, until one needs no
     // request at all.
+    quiet::settle("the storm").await;
     let admin = platform.communities[0].members[0].user;
     let path = format!("/v1/communities/{c}/members/{admin}?wait=30");
     for _ in 0..20 {
@@ -242,7 +248,7 @@ pub async fn api_load(env: &BenchEnv) -> Result<Value, String> {
         let service = Service::start(env, &db, &run).await?;
         let c = &platform.communities[0];
         synced(&service, c.id, Duration::from_secs(120)).await?;
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        quiet::settle(&format!("the API load on {kind}")).await;
         let idle_rss = service.rss_mb();
         eprintln!("API load on {kind}: {rate} requests/s for {duration} s…");
         let figures = crate::wrk::run(env, &service, c, rate, duration).await?;
@@ -285,6 +291,7 @@ pub async fn growth(env: &BenchEnv) -> Result<(Value, Value), String> {
         let shape = Shape { communities: 1, members, councils: 0, council_members: 0, min_trust: 5 };
         let platform = Platform::generate(shape, &mut rng);
         let run = format!("growth-{n}");
+        quiet::settle(&format!("growth to {members} members")).await;
         eprintln!("growth: one community of {members} members…");
         let (db, report) = imported(env, "sqlite", &run, &platform)?;
         points.push(json!({

@@ -1,7 +1,9 @@
 //! Load from a second process: wrk (Debian's package) sends member upserts
 //! at a steady rate while the service's memory is sampled. wrk has no rate
 //! option; each connection waits `connections / rate` between requests (its
-//! `delay` hook), less the ~1 ms a request takes, which holds the rate.
+//! `delay` hook, in whole milliseconds), less the 1–3 ms a request takes,
+//! which holds the rate within a few percent: many connections make that
+//! cycle long, so the rounding and the latency matter little.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -24,7 +26,9 @@ pub struct WrkFigures {
     pub peak_rss_mb: f64,
 }
 
-const CONNECTIONS: usize = 20;
+const CONNECTIONS: usize = 50;
+/// What a request takes, roughly (subtracted from each connection's cycle).
+const LATENCY_MS: usize = 2;
 
 pub async fn run(
     env: &BenchEnv,
@@ -35,7 +39,7 @@ pub async fn run(
 ) -> Result<WrkFigures, String> {
     let script = env.work.join("upsert.lua");
     let members: Vec<String> = community.members.iter().map(|m| format!("\"{}\"", m.user)).collect();
-    let delay_ms = (1000 * CONNECTIONS / rate).saturating_sub(1).max(1);
+    let delay_ms = (1000 * CONNECTIONS / rate).saturating_sub(LATENCY_MS).max(1);
     std::fs::write(&script, lua(&members, &community.id.to_string(), &env.api_token, delay_ms))
         .map_err(|e| format!("{}: {e}", script.display()))?;
     let pid = service.pid();
