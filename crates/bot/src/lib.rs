@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::{RequestConfig, SyncSettings};
+use matrix_sdk::ruma::api::client::filter::{Filter, FilterDefinition, RoomEventFilter};
+use matrix_sdk::ruma::api::client::sync::sync_events;
 use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
 use matrix_sdk::ruma::{OwnedDeviceId, OwnedTransactionId, RoomId};
 use matrix_sdk::{Client, LoopCtrl, RoomState, SessionMeta, SessionTokens};
@@ -107,7 +109,7 @@ impl Bot {
             })
             .await?;
         // The first sync uploads the device's keys.
-        client.sync_once(SyncSettings::default().timeout(Duration::ZERO)).await?;
+        client.sync_once(sync_settings().timeout(Duration::ZERO)).await?;
         tracing::info!(device_id = session.device_id, "the bot's encrypted messaging is ready");
 
         let stop = Arc::new(AtomicBool::new(false));
@@ -154,8 +156,31 @@ impl Bot {
     }
 }
 
+/// The state events encrypting a message for a room's members takes.
+const STATE_FOR_ENCRYPTION: [&str; 4] =
+    ["m.room.create", "m.room.encryption", "m.room.history_visibility", "m.room.member"];
+
+/// What the bot's sync asks for. The bot is in every room the service made
+/// but needs little of them: to-device messages and device lists (which
+/// always come), and per room what encrypting for it takes, with members
+/// loaded lazily (the client fetches a room's members when it first sends
+/// there). Unfiltered, every room's whole state (power levels listing
+/// hundreds of users) sat in memory: 43 → 90 MB for 60 rooms of 3,000
+/// members.
+fn sync_settings() -> SyncSettings {
+    let only = || Some(STATE_FOR_ENCRYPTION.iter().map(|t| (*t).to_owned()).collect());
+    let mut filter = FilterDefinition::with_lazy_loading();
+    filter.presence = Filter::ignore_all();
+    filter.room.ephemeral = RoomEventFilter::ignore_all();
+    filter.room.state.types = only();
+    filter.room.timeline.types = only();
+    // The latest event only: the bot reads no history.
+    filter.room.timeline.limit = Some(1u32.into());
+    SyncSettings::default().filter(sync_events::v3::Filter::FilterDefinition(filter))
+}
+
 async fn sync_forever(client: Client, stop: Arc<AtomicBool>) {
-    let settings = SyncSettings::default().timeout(Duration::from_secs(10));
+    let settings = sync_settings().timeout(Duration::from_secs(10));
     let result = client
         .sync_with_result_callback(settings, |result| {
             let stop = stop.clone();

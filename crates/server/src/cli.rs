@@ -250,9 +250,23 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received");
 }
 
+/// What the bot's Matrix client reports that is no fault: a key backup it
+/// is not configured to make (each sync), and account data not set yet (a
+/// 404 it handles). Quietened unless `RUST_LOG` names these targets itself.
+const QUIET_TARGETS: [&str; 2] = ["matrix_sdk_crypto::backups=error", "matrix_sdk::http_client=off"];
+
 fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let asked = std::env::var("RUST_LOG").unwrap_or_default();
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    for directive in QUIET_TARGETS {
+        let target = directive.split('=').next().unwrap_or_default();
+        if !asked.contains(target)
+            && let Ok(directive) = directive.parse()
+        {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
