@@ -52,7 +52,9 @@ ON CONFLICT (scope) DO UPDATE SET
 /// it keeps a job for one more run). A running job's next run waits for
 /// quiet. A job waiting out a failure's backoff is moved earlier, as by
 /// [`ENQUEUE`]: the new desired state may be what it needed.
-pub(crate) const ENQUEUE_DEBOUNCED: &str = "
+macro_rules! enqueue_debounced {
+    () => {
+        "
 INSERT INTO jobs (scope, state, generation, attempts, run_at, created_at, updated_at)
 VALUES ($1, 'pending', 0, 0, $2, $3, $3)
 ON CONFLICT (scope) DO UPDATE SET
@@ -69,7 +71,25 @@ ON CONFLICT (scope) DO UPDATE SET
     attempts = CASE WHEN jobs.state = 'dead' THEN 0 ELSE jobs.attempts END,
     state = 'pending',
     updated_at = excluded.updated_at
-RETURNING last_error";
+RETURNING last_error"
+    };
+}
+pub(crate) const ENQUEUE_DEBOUNCED: &str = enqueue_debounced!();
+
+/// The member upsert and its debounced enqueue in one statement (`$1`–`$4`
+/// as in [`ENQUEUE_DEBOUNCED`], the member in `$5`–`$8`), for a backend with
+/// data-modifying `WITH` (PostgreSQL, which runs it whether or not the rest
+/// reads it): one round trip instead of a transaction's four.
+pub(crate) const PUT_MEMBER_AND_ENQUEUE: &str = concat!(
+    "WITH member AS (
+    INSERT INTO community_members (community_id, user_id, trust_score, role, updated_at)
+    VALUES ($5, $6, $7, $8, $3)
+    ON CONFLICT (community_id, user_id) DO UPDATE SET
+        trust_score = excluded.trust_score, role = excluded.role, updated_at = excluded.updated_at
+    RETURNING 1
+)",
+    enqueue_debounced!()
+);
 
 /// Claims one due job. `$lock` is what differs: PostgreSQL adds `FOR UPDATE
 /// SKIP LOCKED` so concurrent claimers pass over each other's rows; SQLite
@@ -303,6 +323,26 @@ macro_rules! sql_store_impl {
                 debounce: $crate::Debounce,
                 now: $crate::Millis,
             ) -> $crate::Result<Option<String>> {
+                use sqlx::Row;
+                let scope = matrix_sync_core::Scope::Community(community).to_string();
+                let run_at = now.saturating_add(debounce.quiet_ms);
+                // The most frequent write: one round trip where the backend
+                // allows it (a network hop each on PostgreSQL; SQLite is in
+                // process and has no data-modifying `WITH`).
+                if $backend == "postgres" {
+                    let row = sqlx::query($crate::sql_store::PUT_MEMBER_AND_ENQUEUE)
+                        .bind(scope)
+                        .bind(run_at)
+                        .bind(now)
+                        .bind(debounce.max_wait_ms)
+                        .bind(community)
+                        .bind(m.user_id)
+                        .bind(m.trust_score)
+                        .bind(&m.role)
+                        .fetch_one(&self.pool)
+                        .await?;
+                    return Ok(row.try_get("last_error")?);
+                }
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO community_members (community_id, user_id, trust_score, role, updated_at)
@@ -319,14 +359,13 @@ macro_rules! sql_store_impl {
                 .execute(&mut *tx)
                 .await?;
                 let row = sqlx::query($crate::sql_store::ENQUEUE_DEBOUNCED)
-                    .bind(matrix_sync_core::Scope::Community(community).to_string())
-                    .bind(now.saturating_add(debounce.quiet_ms))
+                    .bind(scope)
+                    .bind(run_at)
                     .bind(now)
                     .bind(debounce.max_wait_ms)
                     .fetch_one(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                use sqlx::Row;
                 Ok(row.try_get("last_error")?)
             }
 
@@ -1111,17 +1150,29 @@ macro_rules! sql_store_impl {
                 row.as_ref().map(Self::job_from_row).transpose()
             }
 
-            async fn retry_dead_job(&self, id: i64, now: $crate::Millis) -> $crate::Result<bool> {
-                let n = sqlx::query(
+            async fn dead_jobs(&self, limit: i64) -> $crate::Result<Vec<$crate::Job>> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    $crate::sql_store::job_columns!(),
+                    " FROM jobs WHERE state = 'dead' ORDER BY updated_at, id LIMIT $1"
+                ))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::job_from_row).collect()
+            }
+
+            async fn retry_dead_job(&self, id: i64, now: $crate::Millis) -> $crate::Result<Option<$crate::Job>> {
+                let row = sqlx::query(concat!(
                     "UPDATE jobs SET state = 'pending', attempts = 0, run_at = $1, updated_at = $1
-                     WHERE id = $2 AND state = 'dead'",
-                )
+                     WHERE id = $2 AND state = 'dead' RETURNING ",
+                    $crate::sql_store::job_columns!()
+                ))
                 .bind(now)
                 .bind(id)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-                Ok(n == 1)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(Self::job_from_row).transpose()
             }
 
             async fn queue_depth(&self) -> $crate::Result<$crate::QueueDepth> {
