@@ -5,7 +5,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/matrix-sync/target
 export MATRIX_SYNC_BIN := $(CARGO_TARGET_DIR)/debug/matrix-sync
 
-.PHONY: build test demo bench lint fmt stop clean
+.PHONY: build test demo bench soak lint fmt stop clean
 
 build:
 	cargo build --workspace --bins
@@ -16,8 +16,11 @@ test: build
 	# A fresh Synapse process: its connection pool to the appservice port
 	# must not hold connections to services of an earlier run.
 	dev/synapse.sh restart test
+	# The fault tests pause, stop and restart a homeserver of their own.
+	dev/synapse.sh restart faults
 	dev/web.sh
-	MATRIX_SYNC_TEST_ENV=$(CURDIR)/.dev/test/env cargo test --workspace --no-fail-fast
+	dev/schemathesis.sh
+	MATRIX_SYNC_TEST_ENV=$(CURDIR)/.dev/test/env MATRIX_SYNC_FAULTS_ENV=$(CURDIR)/.dev/faults/env cargo test --workspace --no-fail-fast
 
 ## demo: a local Synapse and the service on the embedded defaults (SQLite), and what it did.
 demo: build
@@ -26,6 +29,10 @@ demo: build
 ## bench: the scenarios against a local Synapse on PostgreSQL; figures in bench/ (BENCH_SCALE scales them).
 bench:
 	dev/bench.sh
+
+## soak: ten minutes of steady mixed load; memory, open files and errors stay flat (bench/soak.md).
+soak:
+	dev/bench.sh soak
 
 lint:
 	cargo fmt --all -- --check
@@ -37,6 +44,7 @@ fmt:
 ## stop: stop the local homeservers the demo and the tests started.
 stop:
 	dev/synapse.sh stop test
+	dev/synapse.sh stop faults
 	dev/synapse.sh stop demo
 	dev/synapse.sh stop bench
 

@@ -5,7 +5,9 @@
 #
 #   BENCH_SCALE=0.1 make bench        every scenario at a tenth of its size
 #   BENCH_ONLY=storm,api_load make bench   some scenarios only
+#   make soak (dev/bench.sh soak)     ten minutes of mixed load; bench/soak.md
 set -euo pipefail
+mode="${1:-bench}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 bin="$target/release"
@@ -37,6 +39,10 @@ export BENCH_WORK="$root/.dev/bench/runs"
 export BENCH_OUT="${BENCH_OUT:-$root/bench}"
 export MATRIX_SYNC_BIN="$bin/matrix-sync"
 rm -rf "$BENCH_WORK"
+if [ "$mode" = soak ]; then
+  BENCH_ONLY=soak "$bin/matrix-sync-bench"
+  exit
+fi
 "$bin/matrix-sync-bench"
 "$chart_venv/bin/python" "$root/bench/chart.py" "$BENCH_OUT/results.json" "$BENCH_OUT/growth.png"
 echo "chart: $BENCH_OUT/growth.png"

@@ -5,9 +5,11 @@
 mod baseline;
 mod dataset;
 mod env;
+mod quiet;
 mod report;
 mod scenarios;
 mod service;
+mod soak;
 mod wrk;
 
 use std::process::ExitCode;
@@ -31,6 +33,10 @@ async fn run() -> Result<(), String> {
     let out = std::path::PathBuf::from(std::env::var("BENCH_OUT").map_err(|_| "BENCH_OUT is not set")?);
     // `BENCH_ONLY=storm,growth` runs some scenarios (for working on one).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    // `make soak` (BENCH_ONLY=soak): its own run and files, not a scenario.
+    if only.trim() == "soak" {
+        return run_soak(&env, &out).await;
+    }
     let wanted = |name: &str| only.is_empty() || only.split(',').any(|s| s.trim() == name);
     let started = Instant::now();
     let mut results = json!({
@@ -73,4 +79,15 @@ async fn run() -> Result<(), String> {
     let missed = rows.iter().filter(|r| r.met == Some(false)).count();
     println!("{missed} target(s) missed; written to {}", out.display());
     Ok(())
+}
+
+async fn run_soak(env: &env::BenchEnv, out: &std::path::Path) -> Result<(), String> {
+    let outcome = soak::soak(env).await?;
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let text = serde_json::to_string_pretty(&outcome.report).map_err(|e| e.to_string())?;
+    std::fs::write(out.join("soak.json"), text + "\n").map_err(|e| e.to_string())?;
+    let table = soak::markdown(&outcome.report);
+    std::fs::write(out.join("soak.md"), &table).map_err(|e| e.to_string())?;
+    println!("{table}");
+    if outcome.passed { Ok(()) } else { Err(format!("the soak failed; see {}", out.join("soak.json").display())) }
 }

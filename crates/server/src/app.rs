@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use matrix_sync_core::Backoff;
 use matrix_sync_matrix::{AppserviceClient, ClientSettings, HomeserverMetrics, Registered};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -48,7 +47,11 @@ impl App {
             config.matrix.homeserver_url.clone(),
             config.matrix.as_token.clone(),
             config.matrix.ids.clone(),
-            ClientSettings { max_in_flight: config.matrix.concurrency, ..ClientSettings::default() },
+            ClientSettings {
+                max_in_flight: config.matrix.concurrency,
+                request_timeout: config.matrix.request_timeout,
+                ..ClientSettings::default()
+            },
             homeserver_metrics.clone(),
         )?;
         let addr = config.api.listen;
@@ -94,7 +97,7 @@ impl App {
         }
         let reconcile = &state.config.reconcile;
         for _ in 0..reconcile.workers {
-            background.spawn(crate::worker::run(state.clone(), cancel.clone(), Backoff::default()));
+            background.spawn(crate::worker::run(state.clone(), cancel.clone(), reconcile.backoff));
         }
         background.spawn(crate::worker::anti_entropy(state.clone(), cancel.clone(), reconcile.anti_entropy));
         // Look for due hard deletes often enough for short retentions, and

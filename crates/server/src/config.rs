@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use matrix_sync_core::MatrixIds;
+use matrix_sync_core::{Backoff, MatrixIds};
 use secrecy::SecretString;
 use url::Url;
 
@@ -99,6 +99,9 @@ pub struct MatrixConfig {
     pub admin_token: Option<SecretString>,
     /// Homeserver requests in flight at once (`MATRIX_SYNC_HOMESERVER_CONCURRENCY`).
     pub concurrency: usize,
+    /// A homeserver request not answered by then fails (and its job is
+    /// retried): `MATRIX_SYNC_HOMESERVER_TIMEOUT`.
+    pub request_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +151,10 @@ pub struct ReconcileConfig {
     /// How often every scope is reconciled even without a change, to catch
     /// pushes that never arrived (`MATRIX_SYNC_ANTI_ENTROPY`).
     pub anti_entropy: Duration,
+    /// How a failing job is retried: the first delay
+    /// (`MATRIX_SYNC_RETRY_BASE`), doubling up to `MATRIX_SYNC_RETRY_CAP`,
+    /// and dead after `MATRIX_SYNC_MAX_ATTEMPTS` attempts.
+    pub backoff: Backoff,
 }
 
 /// Everything `serve` needs.
@@ -165,12 +172,17 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://matrix-sync.db";
 
 impl Config {
     pub fn load(source: &Source) -> Result<Self, ConfigError> {
+        let matrix = MatrixConfig::load(source)?;
+        // As many workers as homeserver requests may be in flight: fewer
+        // leave the homeserver idle while scopes wait on one another's
+        // sequential steps (a Space before its rooms); more add nothing.
+        let reconcile = ReconcileConfig::load(source, matrix.concurrency)?;
         Ok(Self {
-            matrix: MatrixConfig::load(source)?,
+            matrix,
             database: DatabaseConfig::load(source)?,
             api: ApiConfig::load(source)?,
             lifecycle: LifecycleConfig::load(source)?,
-            reconcile: ReconcileConfig::load(source)?,
+            reconcile,
         })
     }
 }
@@ -192,9 +204,17 @@ fn duration(key: &'static str, source: &Source, default: Duration) -> Result<Dur
 }
 
 impl ReconcileConfig {
-    pub fn load(source: &Source) -> Result<Self, ConfigError> {
-        let workers = source.parsed("MATRIX_SYNC_WORKERS", |v| count_in(v, 1..=64))?.unwrap_or(2);
+    pub fn load(source: &Source, default_workers: usize) -> Result<Self, ConfigError> {
+        let workers = source.parsed("MATRIX_SYNC_WORKERS", |v| count_in(v, 1..=64))?.unwrap_or(default_workers.min(64));
+        let default = Backoff::default();
+        let max_attempts = source.parsed("MATRIX_SYNC_MAX_ATTEMPTS", |v| count_in(v, 1..=1000))?;
+        let backoff = Backoff {
+            base: duration("MATRIX_SYNC_RETRY_BASE", source, default.base)?,
+            cap: duration("MATRIX_SYNC_RETRY_CAP", source, default.cap)?,
+            max_attempts: max_attempts.map_or(default.max_attempts, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+        };
         Ok(Self {
+            backoff,
             workers,
             coalesce: duration("MATRIX_SYNC_COALESCE", source, Duration::from_millis(200))?,
             coalesce_max: duration("MATRIX_SYNC_COALESCE_MAX", source, Duration::from_secs(5))?,
@@ -248,6 +268,7 @@ impl MatrixConfig {
             hs_token: SecretString::from(source.required("MATRIX_AS_HS_TOKEN")?),
             admin_token: source.get("MATRIX_ADMIN_ACCESS_TOKEN").map(SecretString::from),
             concurrency: source.parsed("MATRIX_SYNC_HOMESERVER_CONCURRENCY", |v| count_in(v, 1..=256))?.unwrap_or(8),
+            request_timeout: duration("MATRIX_SYNC_HOMESERVER_TIMEOUT", source, Duration::from_secs(30))?,
         })
     }
 }

@@ -19,6 +19,8 @@ pub enum ApiError {
     InvalidJson(String),
     #[error("the request body is larger than this call accepts")]
     PayloadTooLarge,
+    #[error("the request's headers are larger than {0} bytes in all")]
+    HeadersTooLarge(usize),
     #[error("missing or wrong bearer token")]
     Unauthorized,
     #[error("{message}")]
@@ -62,6 +64,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::InvalidId(_) | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Unauthorized | ApiError::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
             ApiError::IdentityProviderUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -80,6 +83,7 @@ impl ApiError {
             ApiError::InvalidId(_) => "invalid_id",
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::HeadersTooLarge(_) => "headers_too_large",
             ApiError::Unauthorized => "unauthorized",
             ApiError::InvalidToken { code, .. } => code,
             ApiError::IdentityProviderUnavailable(_) => "identity_provider_unavailable",

@@ -12,12 +12,37 @@ use crate::error::ApiError;
 /// The largest JSON body any `/v1` call accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The most header bytes (names and values) any request may carry: far
+/// above what a client or the homeserver sends (a bearer token, a JWT).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Refuses requests whose headers add up to more than `MAX_HEADER_BYTES`
+/// (the HTTP server itself refuses far larger ones before they are read).
+pub async fn limit_headers(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let size: usize = req.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if size > MAX_HEADER_BYTES {
+        return axum::response::IntoResponse::into_response(ApiError::HeadersTooLarge(MAX_HEADER_BYTES));
+    }
+    next.run(req).await
+}
+
 /// A platform id from a path: a hyphenated UUID (any case), anything else 400.
 pub fn platform_id(raw: &str) -> Result<Uuid, ApiError> {
     if raw.len() != 36 {
         return Err(ApiError::InvalidId(truncate(raw)));
     }
     Uuid::try_parse(raw).map_err(|_| ApiError::InvalidId(truncate(raw)))
+}
+
+/// `?limit=N`: `default` when absent, else a whole number from 1 to `max`.
+pub fn limit_param(raw: Option<&String>, default: i64, max: i64) -> Result<i64, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::BadRequest(format!("limit must be from 1 to {max}"))),
+        },
+    }
 }
 
 fn truncate(raw: &str) -> String {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use matrix_sync_core::Backoff;
-use matrix_sync_store::{FailOutcome, Job};
+use matrix_sync_store::{FailOutcome, Job, StoreError};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -84,19 +84,20 @@ async fn process(state: &AppState, cancel: &CancellationToken, backoff: &Backoff
         let now = now_millis();
         match result {
             None => {
+                // Shutting down: one try; the lease's expiry is the fallback.
                 if let Err(e) = state.store.release(&job, now).await {
                     tracing::warn!(error = %e, "cannot release the job; it is retried after its lease");
                 }
             }
             Some(Ok(())) => {
                 state.metrics.count_reconcile("ok");
-                if let Err(e) = state.store.complete(&job, now).await {
-                    tracing::warn!(error = %e, "cannot mark the job done; it will run again");
+                if let Err(e) = persist(cancel, || state.store.complete(&job, now)).await {
+                    tracing::warn!(error = %e, "cannot mark the job done; it runs again after its lease");
                 }
             }
             Some(Err(e)) => {
                 let error = e.to_string();
-                match state.store.fail(&job, &error, now, backoff).await {
+                match persist(cancel, || state.store.fail(&job, &error, now, backoff)).await {
                     Ok(FailOutcome::Dead) => {
                         state.metrics.count_reconcile("dead");
                         tracing::error!(error, "reconcile failed for the last time; the job is dead");
@@ -113,6 +114,31 @@ async fn process(state: &AppState, cancel: &CancellationToken, backoff: &Backoff
     }
     .instrument(span)
     .await;
+}
+
+/// How long a job's outcome is tried again while the database is away (a
+/// restart takes seconds), before the lease's expiry has to stand in.
+const PERSIST_FOR: Duration = Duration::from_secs(20);
+const PERSIST_EVERY: Duration = Duration::from_millis(500);
+
+/// Records a job's outcome, trying again while the database is unreachable:
+/// without it, a database restart would hold finished work back until the
+/// lease expired and then run it again.
+async fn persist<T, F, Fut>(cancel: &CancellationToken, mut op: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let started = tokio::time::Instant::now();
+    loop {
+        match op().await {
+            Err(e) if e.is_unavailable() && started.elapsed() < PERSIST_FOR && !cancel.is_cancelled() => {
+                tracing::warn!(error = %e, "the database is unavailable; recording the job's outcome again shortly");
+                tokio::time::sleep(PERSIST_EVERY).await;
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Every so often, reconcile every scope even without a change: this repairs

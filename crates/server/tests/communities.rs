@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{Db, TestApp, assert_error};
+use common::{Db, TestApp, assert_error, eventually, login, rooms_marked_for};
 use matrix_sync_testkit::UserClient;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -21,26 +21,6 @@ async fn put_community(app: &TestApp, id: Uuid, body: Value) -> (StatusCode, Val
 async fn put_member(app: &TestApp, c: Uuid, user: Uuid, trust: i64, role: &str) -> (StatusCode, Value) {
     let body = json!({ "trust_score": trust, "role": role });
     app.call(Method::PUT, &format!("/v1/communities/{c}/members/{user}?wait=30"), Some(body)).await
-}
-
-/// Waits until `check` passes (the service converges in the background).
-async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
-
-async fn login(app: &TestApp, user: Uuid) -> UserClient {
-    UserClient::login(&app.hs, &app.hs.matrix_id(user)).await.unwrap()
 }
 
 async fn level_in(client: &UserClient, room: &str, user: &str) -> i64 {
@@ -351,21 +331,6 @@ async fn removing_a_member_removes_them_from_every_room() {
     let again = app.call(Method::DELETE, &format!("/v1/communities/{}/members/{leaves}", c.id), None).await;
     assert_error(&again, StatusCode::NOT_FOUND, "not_found");
     app.stop().await;
-}
-
-/// The rooms a community has on the homeserver, found through the bot.
-async fn rooms_marked_for(bot: &UserClient, community: Uuid) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    for room in bot.joined_rooms().await.unwrap() {
-        let create = bot.state(&room, "m.room.create", "").await.unwrap();
-        if let Some(marker) = create["org.matrix_sync.room"].as_str()
-            && marker.starts_with(&format!("community:{community}/"))
-        {
-            found.push((marker.to_owned(), room));
-        }
-    }
-    found.sort();
-    found
 }
 
 /// Creation interrupted at any point and run again makes exactly one Space

@@ -7,8 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, assert_error};
-use matrix_sync_testkit::{EncryptedUser, UserClient};
+use common::{TestApp, assert_error, login};
+use matrix_sync_testkit::EncryptedUser;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -38,10 +38,6 @@ async fn community_with_members(app: &TestApp, members: &[(Uuid, i64)]) -> Uuid 
         .await;
     }
     c
-}
-
-async fn login(app: &TestApp, user: Uuid) -> UserClient {
-    UserClient::login(&app.hs, &app.hs.matrix_id(user)).await.unwrap()
 }
 
 #[tokio::test]

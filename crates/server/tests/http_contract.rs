@@ -56,6 +56,19 @@ async fn bad_input_gets_a_clear_json_error() {
     let oversized = app.raw(Method::PUT, &path).bearer_auth(app.api_token()).body(huge).send().await.unwrap();
     assert_error(&read(oversized).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
 
+    // Headers: 16 KiB in all is the limit; far larger ones are refused by
+    // the HTTP server before they are read; the service answers on.
+    let big = "x".repeat(20 * 1024);
+    let answer = app.raw(Method::PUT, &path).bearer_auth(app.api_token()).header("x-padding", &big).send().await;
+    assert_error(&read(answer.unwrap()).await, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large");
+    let huge = "x".repeat(1024 * 1024);
+    let answer = app.raw(Method::GET, "/healthz").header("x-padding", &huge).send().await;
+    assert!(answer.is_err() || answer.unwrap().status().is_client_error(), "a 1 MiB header is refused");
+    let many = (0..200).fold(app.raw(Method::GET, "/healthz"), |req, i| req.header(format!("x-h{i}"), "1"));
+    let answer = many.send().await;
+    assert!(answer.is_err() || answer.unwrap().status().is_client_error(), "200 headers are refused");
+    assert_eq!(app.raw(Method::GET, "/healthz").send().await.unwrap().status(), StatusCode::OK);
+
     // None of that wrote anything.
     let answer = app.call(Method::GET, &path, None).await;
     assert_error(&answer, StatusCode::NOT_FOUND, "not_found");

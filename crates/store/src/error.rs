@@ -16,6 +16,15 @@ impl StoreError {
     /// Whether the database could not be reached (as opposed to refusing a
     /// statement), so callers can answer "unavailable" rather than "failed".
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Database(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed))
+        match self {
+            StoreError::Database(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => true,
+            // PostgreSQL going away: class 08 (connection exception) and 57P
+            // (shut down by the operator, crashed, not accepting connections
+            // yet), as during a restart.
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                e.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P"))
+            }
+            _ => false,
+        }
     }
 }

@@ -249,8 +249,12 @@ pub trait Store: Send + Sync + 'static {
     /// The job of a scope, if any, as it stands.
     async fn job_for_scope(&self, scope: Scope) -> Result<Option<Job>>;
 
-    /// Revives a dead job by id for an operator; `false` if no such dead job.
-    async fn retry_dead_job(&self, id: i64, now: Millis) -> Result<bool>;
+    /// Jobs that used up their attempts, oldest failure first, at most `limit`.
+    async fn dead_jobs(&self, limit: i64) -> Result<Vec<Job>>;
+
+    /// Revives a dead job by id for an operator, due now; `None` if no dead
+    /// job has that id.
+    async fn retry_dead_job(&self, id: i64, now: Millis) -> Result<Option<Job>>;
 
     /// When the next unclaimed pending job is due, if any.
     async fn next_run_at(&self) -> Result<Option<Millis>>;

@@ -214,6 +214,10 @@ async fn failures_back_off_then_die_and_can_be_revived(store: Arc<dyn Store>) {
     assert!(store.claim(1_000_000, LEASE).await.unwrap().is_none(), "dead jobs are not run");
     let depth = store.queue_depth().await.unwrap();
     assert_eq!((depth.pending, depth.dead), (0, 1));
+    let listed = store.dead_jobs(10).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((listed[0].id, listed[0].scope, listed[0].attempts), (dead.id, scope, 3));
+    assert_eq!(listed[0].last_error.as_deref(), Some("boom 3"));
 
     // Other scopes are not blocked by it.
     let other = community();
@@ -221,8 +225,13 @@ async fn failures_back_off_then_die_and_can_be_revived(store: Arc<dyn Store>) {
     assert_eq!(store.claim(400, LEASE).await.unwrap().unwrap().scope, other);
 
     // An operator revives it.
-    assert!(store.retry_dead_job(dead.id, 500).await.unwrap());
-    assert!(!store.retry_dead_job(dead.id, 500).await.unwrap(), "no longer dead");
+    let retried = store.retry_dead_job(dead.id, 500).await.unwrap().expect("revived");
+    assert_eq!(
+        (retried.id, retried.scope, retried.attempts, retried.dead, retried.run_at),
+        (dead.id, scope, 0, false, 500)
+    );
+    assert!(store.retry_dead_job(dead.id, 500).await.unwrap().is_none(), "no longer dead");
+    assert!(store.dead_jobs(10).await.unwrap().is_empty());
     let revived = store.claim(500, LEASE).await.unwrap().unwrap();
     assert_eq!((revived.scope, revived.attempts), (scope, 1));
     assert_eq!(store.fail(&revived, "boom 4", 500, &backoff).await.unwrap(), FailOutcome::RetryAt(600));

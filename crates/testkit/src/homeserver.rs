@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct LocalHomeserver {
     pub settings: BTreeMap<String, String>,
+    /// The instance's folder (`.dev/NAME`): its config, pid file and logs.
+    pub dir: PathBuf,
 }
 
 impl LocalHomeserver {
@@ -12,13 +14,23 @@ impl LocalHomeserver {
     /// else `.dev/test/env` at the workspace root. Panics with what to run
     /// when it is missing: these tests need a real homeserver.
     pub fn for_tests() -> Self {
-        let path = std::env::var_os("MATRIX_SYNC_TEST_ENV")
+        Self::instance("MATRIX_SYNC_TEST_ENV", "test")
+    }
+
+    /// The instance the fault tests stop, pause and restart, so that no
+    /// other test sees it: `MATRIX_SYNC_FAULTS_ENV`, else `.dev/faults/env`.
+    pub fn for_fault_tests() -> Self {
+        Self::instance("MATRIX_SYNC_FAULTS_ENV", "faults")
+    }
+
+    fn instance(variable: &str, name: &str) -> Self {
+        let path = std::env::var_os(variable)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join(".dev/test/env"));
+            .unwrap_or_else(|| workspace_root().join(format!(".dev/{name}/env")));
         Self::from_file(&path).unwrap_or_else(|e| {
             panic!(
-                "no local homeserver settings at {} ({e}). Run `make test`, or `dev/synapse.sh start test` first.",
+                "no local homeserver settings at {} ({e}). Run `make test`, or `dev/synapse.sh start {name}` first.",
                 path.display()
             )
         })
@@ -32,7 +44,8 @@ impl LocalHomeserver {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
             .collect();
-        Ok(Self { settings })
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(Self { settings, dir })
     }
 
     pub fn get(&self, key: &str) -> &str {

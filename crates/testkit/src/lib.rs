@@ -8,11 +8,15 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod encrypted_user;
+mod flaky_proxy;
 mod homeserver;
+mod homeserver_process;
 mod idp;
 mod user_client;
 
 pub use encrypted_user::{EncryptedUser, SeenMessage};
+pub use flaky_proxy::{Faults, FlakyProxy, ProxyCounts};
 pub use homeserver::LocalHomeserver;
+pub use homeserver_process::HomeserverProcess;
 pub use idp::{AUDIENCE, TestIdentityProvider, now_secs};
 pub use user_client::{MatrixError, UserClient, encode as encode_segment};

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::platform_id;
+use crate::extract::{limit_param, platform_id};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: i64 = 100;
@@ -62,9 +62,9 @@ impl From<AuditEntry> for AuditEntryOut {
     get,
     path = "/v1/audit",
     params(
-        ("community_id" = Option<String>, Query, description = "Only this community's entries"),
+        ("community_id" = Option<uuid::Uuid>, Query, description = "Only this community's entries"),
         ("since" = Option<String>, Query, description = "Only entries at or after this RFC 3339 time"),
-        ("limit" = Option<i64>, Query, description = "At most this many (default 100, at most 1000)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "At most this many (default 100, at most 1000)"),
     ),
     responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("api_token" = [])),
@@ -83,13 +83,7 @@ pub async fn get_audit(
                 .map_err(|_| ApiError::BadRequest(format!("since `{s}` is not an RFC 3339 time")))
         })
         .transpose()?;
-    let limit = match query.get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(l) => match l.parse::<i64>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => return Err(ApiError::BadRequest(format!("limit must be from 1 to {MAX_LIMIT}"))),
-        },
-    };
+    let limit = limit_param(query.get("limit"), DEFAULT_LIMIT, MAX_LIMIT)?;
     let entries = state.store.audit(AuditFilter { community_id, since, limit }).await?;
     Ok(Json(AuditPage { entries: entries.into_iter().map(Into::into).collect() }))
 }

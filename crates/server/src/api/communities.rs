@@ -116,7 +116,7 @@ async fn stored_community(state: &AppState, id: Uuid) -> Result<CommunityRecord,
 #[utoipa::path(
     put,
     path = "/v1/communities/{community}",
-    params(("community" = String, Path, description = "The community's UUID"), ("wait" = Option<u64>, Query, description = "Seconds to wait for `synced` (at most 30)")),
+    params(("community" = uuid::Uuid, Path, description = "The community's UUID"), ("wait" = Option<u64>, Query, maximum = 30, description = "Seconds to wait for `synced` (at most 30)")),
     request_body = PutCommunity,
     responses(
         (status = 200, body = ResourceStatus, description = "Synced"),
@@ -190,7 +190,7 @@ pub async fn put_community(
 #[utoipa::path(
     get,
     path = "/v1/communities/{community}",
-    params(("community" = String, Path, description = "The community's UUID")),
+    params(("community" = uuid::Uuid, Path, description = "The community's UUID")),
     responses((status = 200, body = ResourceStatus), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_token" = [])),
     tag = "communities"
@@ -208,7 +208,7 @@ pub async fn get_community(
 #[utoipa::path(
     delete,
     path = "/v1/communities/{community}",
-    params(("community" = String, Path, description = "The community's UUID"), ("wait" = Option<u64>, Query, description = "Seconds to wait for `archived` (at most 30)")),
+    params(("community" = uuid::Uuid, Path, description = "The community's UUID"), ("wait" = Option<u64>, Query, maximum = 30, description = "Seconds to wait for `archived` (at most 30)")),
     responses(
         (status = 200, body = ResourceStatus, description = "Archived (or already deleted)"),
         (status = 202, body = ResourceStatus, description = "Being archived"),
@@ -234,7 +234,7 @@ pub async fn delete_community(
 #[utoipa::path(
     post,
     path = "/v1/communities/{community}/restore",
-    params(("community" = String, Path, description = "The community's UUID"), ("wait" = Option<u64>, Query, description = "Seconds to wait for `synced` (at most 30)")),
+    params(("community" = uuid::Uuid, Path, description = "The community's UUID"), ("wait" = Option<u64>, Query, maximum = 30, description = "Seconds to wait for `synced` (at most 30)")),
     responses(
         (status = 200, body = ResourceStatus), (status = 202, body = ResourceStatus),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -312,9 +312,9 @@ async fn known_community(state: &AppState, id: Uuid) -> Result<(CommunityRecord,
     put,
     path = "/v1/communities/{community}/members/{user}",
     params(
-        ("community" = String, Path, description = "The community's UUID"),
-        ("user" = String, Path, description = "The platform user's UUID"),
-        ("wait" = Option<u64>, Query, description = "Seconds to wait for the community to be `synced` (at most 30)"),
+        ("community" = uuid::Uuid, Path, description = "The community's UUID"),
+        ("user" = uuid::Uuid, Path, description = "The platform user's UUID"),
+        ("wait" = Option<u64>, Query, maximum = 30, description = "Seconds to wait for the community to be `synced` (at most 30)"),
     ),
     request_body = PutMember,
     responses(
@@ -375,9 +375,9 @@ pub async fn put_member(
     delete,
     path = "/v1/communities/{community}/members/{user}",
     params(
-        ("community" = String, Path, description = "The community's UUID"),
-        ("user" = String, Path, description = "The platform user's UUID"),
-        ("wait" = Option<u64>, Query, description = "Seconds to wait for the community to be `synced` (at most 30)"),
+        ("community" = uuid::Uuid, Path, description = "The community's UUID"),
+        ("user" = uuid::Uuid, Path, description = "The platform user's UUID"),
+        ("wait" = Option<u64>, Query, maximum = 30, description = "Seconds to wait for the community to be `synced` (at most 30)"),
     ),
     responses(
         (status = 200, body = MemberStatus), (status = 202, body = MemberStatus),

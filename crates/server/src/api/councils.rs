@@ -58,7 +58,7 @@ async fn known_council(state: &AppState, id: Uuid) -> Result<CouncilRecord, ApiE
 #[utoipa::path(
     put,
     path = "/v1/councils/{council}",
-    params(("council" = String, Path, description = "The council's UUID"), ("wait" = Option<u64>, Query, description = "Seconds to wait for `synced` (at most 30)")),
+    params(("council" = uuid::Uuid, Path, description = "The council's UUID"), ("wait" = Option<u64>, Query, maximum = 30, description = "Seconds to wait for `synced` (at most 30)")),
     request_body = PutCouncil,
     responses(
         (status = 200, body = ResourceStatus), (status = 202, body = ResourceStatus),
@@ -119,7 +119,7 @@ pub async fn put_council(
 #[utoipa::path(
     get,
     path = "/v1/councils/{council}",
-    params(("council" = String, Path, description = "The council's UUID")),
+    params(("council" = uuid::Uuid, Path, description = "The council's UUID")),
     responses((status = 200, body = ResourceStatus), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_token" = [])),
     tag = "councils"
@@ -186,9 +186,9 @@ async fn council_member_answer(
     put,
     path = "/v1/councils/{council}/members/{user}",
     params(
-        ("council" = String, Path, description = "The council's UUID"),
-        ("user" = String, Path, description = "The platform user's UUID"),
-        ("wait" = Option<u64>, Query, description = "Seconds to wait for `synced` (at most 30)"),
+        ("council" = uuid::Uuid, Path, description = "The council's UUID"),
+        ("user" = uuid::Uuid, Path, description = "The platform user's UUID"),
+        ("wait" = Option<u64>, Query, maximum = 30, description = "Seconds to wait for `synced` (at most 30)"),
     ),
     request_body = PutCouncilMember,
     responses(
@@ -230,9 +230,9 @@ pub async fn put_council_member(
     delete,
     path = "/v1/councils/{council}/members/{user}",
     params(
-        ("council" = String, Path, description = "The council's UUID"),
-        ("user" = String, Path, description = "The platform user's UUID"),
-        ("wait" = Option<u64>, Query, description = "Seconds to wait for `synced` (at most 30)"),
+        ("council" = uuid::Uuid, Path, description = "The council's UUID"),
+        ("user" = uuid::Uuid, Path, description = "The platform user's UUID"),
+        ("wait" = Option<u64>, Query, maximum = 30, description = "Seconds to wait for `synced` (at most 30)"),
     ),
     responses(
         (status = 200, body = CouncilMemberStatus), (status = 202, body = CouncilMemberStatus),
@@ -267,7 +267,7 @@ pub async fn delete_council_member(
 #[utoipa::path(
     delete,
     path = "/v1/councils/{council}",
-    params(("council" = String, Path, description = "The council's UUID"), ("wait" = Option<u64>, Query, description = "Seconds to wait (at most 30)")),
+    params(("council" = uuid::Uuid, Path, description = "The council's UUID"), ("wait" = Option<u64>, Query, maximum = 30, description = "Seconds to wait (at most 30)")),
     responses(
         (status = 200, body = ResourceStatus), (status = 202, body = ResourceStatus),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -290,7 +290,7 @@ pub async fn delete_council(
 #[utoipa::path(
     post,
     path = "/v1/councils/{council}/restore",
-    params(("council" = String, Path, description = "The council's UUID"), ("wait" = Option<u64>, Query, description = "Seconds to wait (at most 30)")),
+    params(("council" = uuid::Uuid, Path, description = "The council's UUID"), ("wait" = Option<u64>, Query, maximum = 30, description = "Seconds to wait (at most 30)")),
     responses(
         (status = 200, body = ResourceStatus), (status = 202, body = ResourceStatus),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod communities;
 pub mod councils;
 pub mod health;
+pub mod jobs;
 pub mod lifecycle;
 pub mod requests;
 pub mod sessions;
@@ -27,7 +28,7 @@ use utoipa_axum::routes;
 
 use crate::auth::require_api_token;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::MAX_BODY_BYTES;
+use crate::extract::{MAX_BODY_BYTES, limit_headers};
 use crate::metrics::track_http;
 use crate::state::AppState;
 
@@ -68,6 +69,8 @@ fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::
         .routes(routes!(requests::get_request))
         .routes(routes!(requests::create_direct))
         .routes(routes!(audit::get_audit))
+        .routes(routes!(jobs::dead_jobs))
+        .routes(routes!(jobs::retry_job))
         .routes(routes!(sessions::list_sessions, sessions::revoke_sessions))
         .split_for_parts();
     let (ops, ops_doc) = OpenApiRouter::new()
@@ -118,6 +121,7 @@ pub fn router(state: AppState) -> Router {
             )
                 .into_response()
         })
+        .layer(axum::middleware::from_fn(limit_headers))
         .layer(from_fn_with_state(state.clone(), track_http))
         .layer(
             // Spans name the method and path only: a query string may carry

@@ -62,7 +62,7 @@ async fn request_status(state: &AppState, request: &RequestRecord) -> Result<Res
 #[utoipa::path(
     post,
     path = "/v1/requests/{request}/accept",
-    params(("request" = String, Path, description = "The request's UUID"), ("wait" = Option<u64>, Query, description = "Seconds to wait for `synced` (at most 30)")),
+    params(("request" = uuid::Uuid, Path, description = "The request's UUID"), ("wait" = Option<u64>, Query, maximum = 30, description = "Seconds to wait for `synced` (at most 30)")),
     request_body = AcceptRequest,
     responses(
         (status = 200, body = ResourceStatus), (status = 202, body = ResourceStatus),
@@ -132,7 +132,7 @@ pub async fn accept_request(
 #[utoipa::path(
     get,
     path = "/v1/requests/{request}",
-    params(("request" = String, Path, description = "The request's UUID")),
+    params(("request" = uuid::Uuid, Path, description = "The request's UUID")),
     responses((status = 200, body = ResourceStatus), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_token" = [])),
     tag = "requests"
@@ -166,7 +166,7 @@ pub struct DirectStatus {
 #[utoipa::path(
     post,
     path = "/v1/dms",
-    params(("wait" = Option<u64>, Query, description = "Seconds to wait for the room (default and at most 30)")),
+    params(("wait" = Option<u64>, Query, maximum = 30, description = "Seconds to wait for the room (default and at most 30)")),
     request_body = CreateDirect,
     responses(
         (status = 200, body = DirectStatus), (status = 202, body = DirectStatus),

@@ -77,7 +77,7 @@ pub struct SessionList {
 #[utoipa::path(
     get,
     path = "/v1/users/{user}/sessions",
-    params(("user" = String, Path, description = "The platform user's UUID")),
+    params(("user" = uuid::Uuid, Path, description = "The platform user's UUID")),
     responses((status = 200, body = SessionList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("api_token" = [])),
     tag = "sessions"
@@ -105,7 +105,7 @@ pub async fn list_sessions(
 #[utoipa::path(
     delete,
     path = "/v1/users/{user}/sessions",
-    params(("user" = String, Path, description = "The platform user's UUID")),
+    params(("user" = uuid::Uuid, Path, description = "The platform user's UUID")),
     responses((status = 200, body = SessionList, description = "The sessions that were ended"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("api_token" = [])),
     tag = "sessions"

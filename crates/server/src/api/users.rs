@@ -55,7 +55,7 @@ fn validate_display_name(name: Option<String>) -> Result<Option<String>, ApiErro
 #[utoipa::path(
     put,
     path = "/v1/users/{user}",
-    params(("user" = String, Path, description = "The platform user's UUID")),
+    params(("user" = uuid::Uuid, Path, description = "The platform user's UUID")),
     request_body(content = ProvisionUser, description = "Optional; an empty body is fine"),
     responses(
         (status = 200, body = UserRecord),
@@ -81,7 +81,7 @@ pub async fn put_user(
 #[utoipa::path(
     get,
     path = "/v1/users/{user}",
-    params(("user" = String, Path, description = "The platform user's UUID")),
+    params(("user" = uuid::Uuid, Path, description = "The platform user's UUID")),
     responses(
         (status = 200, body = UserRecord),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),

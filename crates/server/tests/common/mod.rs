@@ -51,7 +51,11 @@ impl TestApp {
     /// Starts the service with the local homeserver's settings, a fresh
     /// database and `overrides` on top.
     pub async fn spawn_with(db: Db, overrides: &[(&str, &str)]) -> Self {
-        let hs = LocalHomeserver::for_tests();
+        Self::spawn_on(LocalHomeserver::for_tests(), db, overrides).await
+    }
+
+    /// As `spawn_with`, against the homeserver `hs`.
+    pub async fn spawn_on(hs: LocalHomeserver, db: Db, overrides: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = hs.settings.clone();
         settings.insert("MATRIX_SYNC_LISTEN".into(), "127.0.0.1:0".into());
@@ -175,4 +179,86 @@ pub fn assert_error(answer: &(StatusCode, Value), status: StatusCode, code: &str
     assert_eq!(answer.0, status, "{:?}", answer.1);
     assert_eq!(answer.1["error"]["code"], code, "{:?}", answer.1);
     assert!(answer.1["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{:?}", answer.1);
+}
+
+/// The rooms a community has on the homeserver, found through the bot.
+pub async fn rooms_marked_for(bot: &matrix_sync_testkit::UserClient, community: uuid::Uuid) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for room in bot.joined_rooms().await.unwrap() {
+        let create = bot.state(&room, "m.room.create", "").await.unwrap();
+        if let Some(marker) = create["org.matrix_sync.room"].as_str()
+            && marker.starts_with(&format!("community:{community}/"))
+        {
+            found.push((marker.to_owned(), room));
+        }
+    }
+    found.sort();
+    found
+}
+
+/// `matrix-sync serve` as a process of its own (so it can be killed, and its
+/// log read), with exactly `vars` as its environment (and `PATH`); its log
+/// goes to `log`. Killed when dropped.
+pub struct ServiceProcess {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl ServiceProcess {
+    pub async fn start(vars: &BTreeMap<String, String>, log: std::process::Stdio) -> Self {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_matrix-sync"));
+        cmd.arg("serve").env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).envs(vars);
+        if !vars.contains_key("RUST_LOG") {
+            cmd.env("RUST_LOG", "warn");
+        }
+        let child =
+            cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(log).spawn().unwrap();
+        let base = format!("http://{}", vars["MATRIX_SYNC_LISTEN"]);
+        let started = std::time::Instant::now();
+        while !reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "the service did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Self { child, base }
+    }
+
+    /// SIGKILL: no shutdown, no last writes.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, and waits for the graceful shutdown.
+    pub fn terminate(mut self) {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `check` passes (the service converges in the background).
+pub async fn eventually<F, Fut>(what: &str, timeout: std::time::Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// A user's own client, logged in as them.
+pub async fn login(app: &TestApp, user: uuid::Uuid) -> matrix_sync_testkit::UserClient {
+    matrix_sync_testkit::UserClient::login(&app.hs, &app.hs.matrix_id(user)).await.unwrap()
 }

@@ -1,0 +1,359 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+//! Faults injected into real processes: the homeserver paused and
+//! restarted, the service killed, PostgreSQL restarted, during bursts of
+//! writes. Faults delay work; they never lose or duplicate it. These tests
+//! run against a homeserver of their own (`dev/synapse.sh start faults`), so
+//! no other test sees it stop, and take turns.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use common::{Db, ServiceProcess, TestApp, read, rooms_marked_for};
+use matrix_sync_core::power::{CommunityRole, TrustLevels, community_level};
+use matrix_sync_testkit::{Faults, FlakyProxy, HomeserverProcess, LocalHomeserver, ProxyCounts, UserClient};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// One fault at a time: they share the homeserver and the database server.
+static TURN: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(Default::default);
+
+/// The API as the platform calls it, wherever the service runs.
+#[derive(Clone)]
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    fn of(app: &TestApp) -> Self {
+        Self { http: reqwest::Client::new(), base: app.base.clone(), token: app.api_token().to_owned() }
+    }
+
+    /// A call; `None` when the service did not answer at all.
+    async fn try_call(&self, method: Method, path: &str, body: Option<Value>) -> Option<(StatusCode, Value)> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(30));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Some(read(req.send().await.ok()?).await)
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.try_call(method, path, body).await.unwrap_or_else(|| panic!("{path}: no answer"))
+    }
+
+    async fn put_member(&self, community: Uuid, user: Uuid, trust: i64) -> Option<(StatusCode, Value)> {
+        let path = format!("/v1/communities/{community}/members/{user}");
+        self.try_call(Method::PUT, &path, Some(json!({ "trust_score": trust }))).await
+    }
+
+    /// Waits until the community is `synced`.
+    async fn synced(&self, community: Uuid, within: Duration) {
+        let started = Instant::now();
+        loop {
+            let (_, status) = self.call(Method::GET, &format!("/v1/communities/{community}"), None).await;
+            if status["status"] == "synced" {
+                return;
+            }
+            assert!(started.elapsed() < within, "community {community} not synced after {within:?}: {status}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// What the platform wants of one community: its members' trust.
+struct Wanted {
+    community: Uuid,
+    trust: BTreeMap<Uuid, i64>,
+}
+
+impl Wanted {
+    fn new(members: usize) -> Self {
+        let trust = (0..members).map(|i| (Uuid::new_v4(), (i as i64 * 17) % 60)).collect();
+        Self { community: Uuid::new_v4(), trust }
+    }
+
+    /// Creates the community and its members and waits until they are there.
+    async fn create(&self, api: &Api) {
+        self.create_within(api, Duration::from_secs(60)).await;
+    }
+
+    async fn create_within(&self, api: &Api, within: Duration) {
+        let path = format!("/v1/communities/{}", self.community);
+        let (status, body) = api.call(Method::PUT, &path, Some(json!({ "name": "Faults" }))).await;
+        assert!(status.is_success(), "{body}");
+        for (user, trust) in &self.trust {
+            let (status, body) = api.put_member(self.community, *user, *trust).await.unwrap();
+            assert!(status.is_success(), "{body}");
+        }
+        api.synced(self.community, within).await;
+    }
+
+    /// The `i`th write of a burst: a trust change, or every fourth a newcomer.
+    fn next_write(&mut self, i: usize) -> (Uuid, i64) {
+        let trust = (i as i64 * 23 + 5) % 60;
+        let user =
+            if i.is_multiple_of(4) { Uuid::new_v4() } else { *self.trust.keys().nth(i % self.trust.len()).unwrap() };
+        (user, trust)
+    }
+
+    /// What the homeserver shows is exactly what is wanted: one Space and
+    /// one General room, every member joined with the level their trust earns.
+    async fn assert_on_homeserver(&self, hs: &LocalHomeserver) {
+        let bot = UserClient::login(hs, hs.get("MATRIX_BOT_USER_ID")).await.unwrap();
+        let rooms = rooms_marked_for(&bot, self.community).await;
+        let markers: Vec<&str> = rooms.iter().map(|(m, _)| m.as_str()).collect();
+        let c = self.community;
+        assert_eq!(markers, [format!("community:{c}/general"), format!("community:{c}/space")], "no duplicates");
+        let general = &rooms[0].1;
+        let levels = bot.state(general, "m.room.power_levels", "").await.unwrap();
+        let joined = bot.get(&format!("/_matrix/client/v3/rooms/{}/joined_members", enc(general))).await.unwrap();
+        for (user, trust) in &self.trust {
+            let mxid = hs.matrix_id(*user);
+            assert!(joined["joined"].get(&mxid).is_some(), "{mxid} is not in General");
+            let have = levels["users"][&mxid].as_i64().unwrap_or(0);
+            let want = community_level(&TrustLevels::default(), u64::try_from(*trust).unwrap(), CommunityRole::Member);
+            assert_eq!(have, want, "{mxid}'s level (trust {trust})");
+        }
+    }
+}
+
+fn enc(segment: &str) -> String {
+    matrix_sync_testkit::encode_segment(segment)
+}
+
+fn fault_homeserver() -> (LocalHomeserver, HomeserverProcess) {
+    let hs = LocalHomeserver::for_fault_tests();
+    let process = HomeserverProcess::of(&hs);
+    (hs, process)
+}
+
+/// Sends a burst of writes; every one must be answered, and quickly, whatever
+/// the homeserver is doing.
+async fn burst(api: &Api, wanted: &mut Wanted, writes: usize) {
+    for i in 0..writes {
+        let (user, trust) = wanted.next_write(i);
+        let started = Instant::now();
+        let (status, body) = api.put_member(wanted.community, user, trust).await.expect("the API answers");
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        assert!(started.elapsed() < Duration::from_secs(2), "a write took {:?}", started.elapsed());
+        wanted.trust.insert(user, trust);
+    }
+}
+
+#[tokio::test]
+async fn the_homeserver_paused_or_restarted_mid_burst_delays_work_but_loses_and_duplicates_nothing() {
+    let _turn = TURN.lock().await;
+    let (hs, process) = fault_homeserver();
+    let listen = hs.get("MATRIX_SYNC_LISTEN").to_owned();
+    let app = TestApp::spawn_on(hs.clone(), Db::Sqlite, &[("MATRIX_SYNC_LISTEN", &listen)]).await;
+    let api = Api::of(&app);
+    for restart in [false, true] {
+        let mut wanted = Wanted::new(4);
+        wanted.create(&api).await;
+        // A community that does not exist yet, created while the homeserver is away.
+        let mut newcomer = Wanted::new(2);
+        if restart {
+            process.stop().await;
+        } else {
+            process.pause();
+        }
+        burst(&api, &mut wanted, 24).await;
+        let (status, body) = api
+            .call(Method::PUT, &format!("/v1/communities/{}", newcomer.community), Some(json!({ "name": "Faults" })))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        burst(&api, &mut newcomer, 4).await;
+        // The service keeps trying while the homeserver is away.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        if restart {
+            process.start().await;
+        } else {
+            process.resume();
+        }
+        for w in [&wanted, &newcomer] {
+            api.synced(w.community, Duration::from_secs(90)).await;
+            w.assert_on_homeserver(&hs).await;
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_and_flaky_homeserver_is_converged_on_with_timeouts_and_the_asked_for_waits() {
+    let _turn = TURN.lock().await;
+    let (hs, _) = fault_homeserver();
+    // Every request slowed; of every 77, some reset, some answered 429,
+    // some never answered at all.
+    let faults = Faults {
+        latency: Duration::from_millis(20),
+        reset_every: Some(7),
+        rate_limit_every: Some(5),
+        retry_after_ms: 300,
+        swallow_every: Some(11),
+    };
+    let proxy = FlakyProxy::start(hs.url(), faults).await;
+    let listen = hs.get("MATRIX_SYNC_LISTEN").to_owned();
+    let app = TestApp::spawn_on(
+        hs.clone(),
+        Db::Sqlite,
+        &[
+            ("MATRIX_SYNC_LISTEN", &listen),
+            ("MATRIX_HOMESERVER_URL", &proxy.url()),
+            ("MATRIX_SYNC_HOMESERVER_TIMEOUT", "2s"),
+            ("MATRIX_SYNC_RETRY_BASE", "200ms"),
+            ("MATRIX_SYNC_RETRY_CAP", "2s"),
+        ],
+    )
+    .await;
+    let api = Api::of(&app);
+    let mut wanted = Wanted::new(5);
+    let started = Instant::now();
+    wanted.create_within(&api, Duration::from_secs(180)).await;
+    burst(&api, &mut wanted, 12).await;
+    api.synced(wanted.community, Duration::from_secs(180)).await;
+    eprintln!(
+        "converged through the flaky proxy in {:.1} s: {} requests, {} reset, {} answered 429, {} never answered",
+        started.elapsed().as_secs_f64(),
+        proxy.count(|c: &ProxyCounts| &c.requests),
+        proxy.count(|c: &ProxyCounts| &c.resets),
+        proxy.count(|c: &ProxyCounts| &c.rate_limited),
+        proxy.count(|c: &ProxyCounts| &c.swallowed),
+    );
+    // Every kind of fault happened, and a request never answered did not
+    // hold the work up (it timed out after 2 s and was tried again).
+    assert!(proxy.count(|c: &ProxyCounts| &c.resets) > 0);
+    assert!(proxy.count(|c: &ProxyCounts| &c.rate_limited) > 0);
+    assert!(proxy.count(|c: &ProxyCounts| &c.swallowed) > 0);
+    proxy.set(Faults::default());
+    wanted.assert_on_homeserver(&hs).await;
+    app.stop().await;
+}
+
+/// The service on the fault homeserver, at the registration's address.
+async fn serve(hs: &LocalHomeserver, database_url: &str, data_dir: &Path) -> ServiceProcess {
+    let mut vars = hs.settings.clone();
+    vars.insert("DATABASE_URL".into(), database_url.into());
+    vars.insert("MATRIX_SYNC_DATA_DIR".into(), data_dir.display().to_string());
+    ServiceProcess::start(&vars, Stdio::inherit()).await
+}
+
+#[tokio::test]
+async fn the_service_killed_mid_burst_loses_no_acknowledged_write_and_duplicates_nothing() {
+    let _turn = TURN.lock().await;
+    let (hs, _) = fault_homeserver();
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/matrix-sync.db", dir.path().display());
+    let data_dir = dir.path().join("data");
+    let api = Api {
+        http: reqwest::Client::new(),
+        base: format!("http://{}", hs.get("MATRIX_SYNC_LISTEN")),
+        token: hs.get("MATRIX_SYNC_API_TOKEN").to_owned(),
+    };
+    for kill_after_ms in [50u64, 400, 1500] {
+        let service = serve(&hs, &database_url, &data_dir).await;
+        // Creation, members and trust changes in flight when the kill comes.
+        let mut wanted = Wanted::new(6);
+        let (status, _) = api
+            .call(Method::PUT, &format!("/v1/communities/{}", wanted.community), Some(json!({ "name": "Faults" })))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        let mut unanswered = Vec::new();
+        let started = Instant::now();
+        let mut killer = Some(service);
+        let mut i = 0;
+        while i < 40 {
+            if started.elapsed() >= Duration::from_millis(kill_after_ms)
+                && let Some(service) = killer.take()
+            {
+                service.kill();
+            }
+            let (user, trust) = if i < wanted.trust.len() {
+                let (u, t) = wanted.trust.iter().nth(i).unwrap();
+                (*u, *t)
+            } else {
+                wanted.next_write(i)
+            };
+            match api.put_member(wanted.community, user, trust).await {
+                Some((status, body)) => {
+                    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+                    wanted.trust.insert(user, trust);
+                }
+                // Not acknowledged: the platform sends it again later.
+                None => unanswered.push((user, trust)),
+            }
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+        if let Some(service) = killer.take() {
+            service.kill();
+        }
+        let service = serve(&hs, &database_url, &data_dir).await;
+        for (user, trust) in unanswered {
+            let (status, body) = api.put_member(wanted.community, user, trust).await.unwrap();
+            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+            wanted.trust.insert(user, trust);
+        }
+        api.synced(wanted.community, Duration::from_secs(90)).await;
+        wanted.assert_on_homeserver(&hs).await;
+        service.kill();
+    }
+}
+
+#[tokio::test]
+async fn postgres_restarted_under_the_service_is_reconnected_to_and_work_goes_on() {
+    let _turn = TURN.lock().await;
+    let (hs, _) = fault_homeserver();
+    let listen = hs.get("MATRIX_SYNC_LISTEN").to_owned();
+    let app = TestApp::spawn_on(hs.clone(), Db::Postgres, &[("MATRIX_SYNC_LISTEN", &listen)]).await;
+    let api = Api::of(&app);
+    let mut wanted = Wanted::new(4);
+    wanted.create(&api).await;
+
+    let script = workspace_root().join("dev/postgres.sh");
+    let restart = tokio::task::spawn_blocking(move || Command::new(script).arg("restart").status().unwrap());
+    // Writes while the database goes away and comes back: each is either
+    // taken (2xx) or refused as `database_unavailable` (503), never lost
+    // silently; refused ones are sent again.
+    let mut refused = 0;
+    for i in 0..30 {
+        let (user, trust) = wanted.next_write(i);
+        loop {
+            let (status, body) = api.put_member(wanted.community, user, trust).await.expect("the API answers");
+            if status.is_success() {
+                break;
+            }
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+            assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
+            refused += 1;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        wanted.trust.insert(user, trust);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(restart.await.unwrap().success(), "dev/postgres.sh restart failed");
+    eprintln!("{refused} writes refused while PostgreSQL restarted");
+    api.synced(wanted.community, Duration::from_secs(90)).await;
+    wanted.assert_on_homeserver(&hs).await;
+    let (status, _) = api.call(Method::GET, "/readyz", None).await;
+    assert_eq!(status, StatusCode::OK);
+    app.stop().await;
+}
+
+/// Read at run time: one target directory may serve several clones.
+fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    manifest.ancestors().find(|dir| dir.join("Cargo.lock").exists()).unwrap().to_path_buf()
+}

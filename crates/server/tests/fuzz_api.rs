@@ -1,0 +1,57 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+//! Hostile input: schemathesis (installed by `dev/schemathesis.sh`) sends
+//! thousands of requests generated from the service's own `/openapi.json`,
+//! valid and invalid, to a running service with a real homeserver behind
+//! it. No answer may be a 5xx, and every answer must be what the document
+//! promises (status code, content type, body schema).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{Db, TestApp};
+use matrix_sync_testkit::LocalHomeserver;
+
+fn schemathesis() -> PathBuf {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest.ancestors().find(|dir| dir.join("Cargo.lock").exists()).unwrap().to_path_buf();
+    let bin = root.join(".dev/schemathesis-venv/bin/schemathesis");
+    assert!(bin.exists(), "{} is missing: run `make test` (or dev/schemathesis.sh) first", bin.display());
+    bin
+}
+
+#[tokio::test]
+async fn generated_requests_get_no_server_error_and_only_documented_answers() {
+    let bin = schemathesis();
+    // The fault tests' homeserver: the rooms this makes stay out of the way
+    // of the other tests.
+    let app = TestApp::spawn_on(LocalHomeserver::for_fault_tests(), Db::Sqlite, &[]).await;
+    let schema = format!("{}/openapi.json", app.base);
+    let token = app.api_token().to_owned();
+    // Its caches and example database go to a scratch folder.
+    let scratch = tempfile::tempdir().unwrap();
+    let cwd = scratch.path().to_path_buf();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(bin)
+            .current_dir(cwd)
+            .args(["--no-color", "run", &schema])
+            .args([
+                "--checks",
+                "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            ])
+            .args(["--max-examples", "100", "--seed", "17", "--request-timeout", "40", "--workers", "2"])
+            .args(["--header", &format!("Authorization: Bearer {token}")])
+            .env("SCHEMATHESIS_HOOKS", "")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("{stdout}\n{stderr}");
+    assert!(output.status.success(), "schemathesis found problems (above)");
+    app.stop().await;
+}

@@ -1,0 +1,147 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+//! No secret reaches the log: the service runs as its own process at debug
+//! level through every path that handles a token (provisioning, sessions
+//! from the identity provider, the bot's login and message, appservice
+//! pushes with the `hs_token` in the header and in the query, a wrong
+//! token), and its whole log is searched for each one.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+
+use common::{ServiceProcess, read};
+use matrix_sync_testkit::{LocalHomeserver, TestIdentityProvider};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        read(req.send().await.unwrap()).await
+    }
+
+    async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let (status, body) = self.call(method, path, body).await;
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+}
+
+#[tokio::test]
+async fn no_token_appears_in_the_log_even_at_debug_level() {
+    let hs = LocalHomeserver::for_tests();
+    let idp = TestIdentityProvider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("service.log");
+    let mut vars: BTreeMap<String, String> = hs.settings.clone();
+    vars.insert("MATRIX_SYNC_LISTEN".into(), format!("127.0.0.1:{}", free_port()));
+    vars.insert("DATABASE_URL".into(), format!("sqlite://{}/matrix-sync.db", dir.path().display()));
+    vars.insert("MATRIX_SYNC_DATA_DIR".into(), dir.path().join("data").display().to_string());
+    vars.insert("RUST_LOG".into(), "debug".into());
+    for (k, v) in idp.settings() {
+        vars.insert(k.into(), v);
+    }
+    let service = ServiceProcess::start(&vars, Stdio::from(std::fs::File::create(&log_path).unwrap())).await;
+    let api = Client {
+        http: reqwest::Client::new(),
+        base: service.base.clone(),
+        token: hs.get("MATRIX_SYNC_API_TOKEN").into(),
+    };
+
+    let (community, alice, bob, request) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    api.ok(Method::PUT, &format!("/v1/users/{alice}"), Some(json!({ "display_name": "Alice" }))).await;
+    api.ok(Method::PUT, &format!("/v1/communities/{community}?wait=30"), Some(json!({ "name": "Secrets" }))).await;
+    for user in [alice, bob] {
+        let path = format!("/v1/communities/{community}/members/{user}?wait=30");
+        api.ok(Method::PUT, &path, Some(json!({ "trust_score": 20 }))).await;
+    }
+    // Sessions: the identity provider's token in, a Matrix token out.
+    let id_token = idp.token_for(alice);
+    let session = Client { token: id_token.clone(), ..api.clone_with_base() };
+    let minted = session.ok(Method::POST, "/v1/sessions", None).await;
+    let matrix_token = minted["access_token"].as_str().unwrap().to_owned();
+    // The bot logs in and sends its encrypted message.
+    let accept = json!({ "community_id": community, "requester_id": bob, "owner_id": alice, "title": "Ladder" });
+    let answer = api.ok(Method::POST, &format!("/v1/requests/{request}/accept?wait=30"), Some(accept)).await;
+    assert_eq!(answer["status"], "synced", "{answer}");
+    // The homeserver's pushes, with the token where current and older
+    // homeservers put it.
+    let hs_token = hs.get("MATRIX_AS_HS_TOKEN").to_owned();
+    let txn = json!({ "events": [] });
+    let pushed = reqwest::Client::new()
+        .put(format!("{}/_matrix/app/v1/transactions/secrets-1", service.base))
+        .bearer_auth(&hs_token)
+        .json(&txn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), StatusCode::OK);
+    let pushed = reqwest::Client::new()
+        .put(format!("{}/_matrix/app/v1/transactions/secrets-2?access_token={hs_token}", service.base))
+        .json(&txn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), StatusCode::OK);
+    // A wrong token, in both places a token is taken.
+    let wrong = "wrong-token-9d2f7c1e6b4a";
+    let (status, _) =
+        Client { token: wrong.into(), ..api.clone_with_base() }.call(Method::GET, "/v1/audit", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let refused = reqwest::Client::new()
+        .put(format!("{}/_matrix/app/v1/transactions/secrets-3?access_token={wrong}", service.base))
+        .json(&txn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    api.ok(Method::DELETE, &format!("/v1/users/{alice}/sessions"), None).await;
+    service.terminate();
+
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("data/bot/session.json")).unwrap())
+            .expect("the bot's session file");
+    let bot_token = saved["access_token"].as_str().unwrap().to_owned();
+    let secrets = [
+        ("the API token", hs.get("MATRIX_SYNC_API_TOKEN").to_owned()),
+        ("the appservice's as_token", hs.as_token().to_owned()),
+        ("the homeserver's hs_token", hs_token),
+        ("the homeserver admin's token", hs.get("MATRIX_ADMIN_ACCESS_TOKEN").to_owned()),
+        ("the identity provider's token", id_token),
+        ("a minted Matrix session token", matrix_token),
+        ("the bot's access token", bot_token),
+        ("a wrong token presented", wrong.to_owned()),
+    ];
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    // The log is not empty: debug lines from the paths above are there.
+    assert!(log.lines().count() > 50, "expected a debug log, got:\n{log}");
+    assert!(log.contains("matrix-sync is serving"), "{log}");
+    for (what, secret) in secrets {
+        assert!(secret.len() >= 16, "{what} is too short to search for");
+        assert!(!log.contains(&secret), "{what} appears in the log");
+        // Nor a good part of it (a token cut to fit a line).
+        assert!(!log.contains(&secret[..16]), "the start of {what} appears in the log");
+    }
+}
+
+impl Client {
+    fn clone_with_base(&self) -> Self {
+        Self { http: self.http.clone(), base: self.base.clone(), token: self.token.clone() }
+    }
+}
