@@ -24,11 +24,17 @@ impl Wakeup {
         self.announce(now_millis());
     }
 
-    /// Work will be due at `at` (ms since the epoch).
+    /// Work will be due at `at` (ms since the epoch). Idle workers are woken
+    /// only when that is news (earlier than what they wait for): in a burst
+    /// of debounced writes each write moves the work later, and waking every
+    /// worker for each one cost more than the write itself.
     pub fn announce(&self, at: i64) {
         let now = now_millis();
-        let _ = self.due.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |due| (due <= now || at < due).then_some(at));
-        self.notify.notify_waiters();
+        let news =
+            self.due.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |due| (due <= now || at < due).then_some(at));
+        if news.is_ok() {
+            self.notify.notify_waiters();
+        }
     }
 
     /// Resolves at the next announcement.
