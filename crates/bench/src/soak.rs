@@ -100,12 +100,13 @@ pub async fn soak(env: &BenchEnv) -> Result<SoakOutcome, String> {
             // A council member leaves and comes back.
             50 => (Method::DELETE, format!("/v1/councils/{}/members/{}", council.id, council.members[0]), None),
             60 => (Method::PUT, format!("/v1/councils/{}/members/{}", council.id, council.members[0]), Some(json!({}))),
-            // A request is accepted: a DM and the bot's message.
+            // A request is accepted: a DM (a new pair each time) and the
+            // bot's message.
             150 => (
                 Method::POST,
                 format!("/v1/requests/{}/accept", Uuid::new_v4()),
                 Some(
-                    json!({ "community_id": c.id, "requester_id": member(i), "owner_id": member(i + 1), "title": "Soak" }),
+                    json!({ "community_id": c.id, "requester_id": member(i / 200), "owner_id": member(i / 200 + 1), "title": "Soak" }),
                 ),
             ),
             k if k % 10 == 0 => (Method::GET, format!("/v1/communities/{}", c.id), None),

@@ -3,7 +3,10 @@
 //! option; each connection waits `connections / rate` between requests (its
 //! `delay` hook, in whole milliseconds), less the 1–3 ms a request takes,
 //! which holds the rate within a few percent: many connections make that
-//! cycle long, so the rounding and the latency matter little.
+//! cycle long, so the rounding and the latency matter little. The wait is
+//! drawn at random around that mean (half to one and a half times it):
+//! with one fixed wait the connections, all started at once, would stay in
+//! step and send their requests in bursts of fifty, not a steady stream.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -28,7 +31,7 @@ pub struct WrkFigures {
 
 const CONNECTIONS: usize = 50;
 /// What a request takes, roughly (subtracted from each connection's cycle).
-const LATENCY_MS: usize = 2;
+const LATENCY_MS: usize = 1;
 
 pub async fn run(
     env: &BenchEnv,
@@ -97,7 +100,7 @@ request = function()
   local body = '{{"trust_score":' .. math.random(0, 59) .. '}}'
   return wrk.format("PUT", "/v1/communities/{community}/members/" .. user, headers, body)
 end
-delay = function() return {delay_ms} end
+delay = function() return math.random({lo}, {hi}) end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('{{"requests":%d,"duration_us":%d,"errors_connect":%d,"errors_read":%d,"errors_write":%d,"errors_status":%d,"errors_timeout":%d,"p50_us":%d,"p99_us":%d,"max_us":%d}}\n',
@@ -105,6 +108,8 @@ done = function(summary, latency, requests)
     latency:percentile(50), latency:percentile(99), latency.max))
 end
 "#,
-        members = members.join(", ")
+        members = members.join(", "),
+        lo = delay_ms / 2,
+        hi = delay_ms + delay_ms / 2,
     )
 }
