@@ -351,10 +351,22 @@ async fn interrupted_creation_never_makes_a_second_room() {
         }
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         app = app.restart().await; // stops mid-reconcile, whatever it was doing
-        let (status, body) = app.call(Method::GET, &format!("/v1/communities/{id}"), None).await;
+        let (status, _) = app.call(Method::GET, &format!("/v1/communities/{id}"), None).await;
         assert_eq!(status, StatusCode::OK);
-        let (status, body2) = put_community(&app, id, json!({ "name": "Interrupted" })).await;
-        assert_eq!(status, StatusCode::OK, "{body} {body2}");
+        let (status, _) =
+            app.call(Method::PUT, &format!("/v1/communities/{id}"), Some(json!({ "name": "Interrupted" }))).await;
+        assert!(status.is_success());
+        // Usually a second. Sometimes the homeserver first asks the old
+        // process about the room's alias over a connection it still holds,
+        // and that lookup waits out the request timeout (30 s) and is
+        // retried: a delay, which this test allows; a second room is what
+        // it must never see.
+        let status_path = format!("/v1/communities/{id}");
+        eventually("the community is synced after the restart", Duration::from_secs(120), || async {
+            app.call(Method::GET, &status_path, None).await.1["status"] == "synced"
+        })
+        .await;
+        let body2 = app.call(Method::GET, &status_path, None).await.1;
         let rooms = rooms_marked_for(&bot, id).await;
         let markers: Vec<&str> = rooms.iter().map(|(m, _)| m.as_str()).collect();
         assert_eq!(
