@@ -18,7 +18,6 @@ if not points:
 members = [p["members"] for p in points]
 
 
-
 def axes(ax, ylabel, title):
     """Both panels: members across, starting at zero, light grid."""
     ax.set_xlabel("members in the community")

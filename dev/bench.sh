@@ -14,19 +14,6 @@ bin="$target/release"
 
 (cd "$root" && cargo build --release --quiet --bin matrix-sync --bin matrix-sync-bench)
 
-if ! command -v wrk >/dev/null; then
-  echo "Installing wrk from Debian's packages…" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-fi
-
-chart_venv="$root/.dev/bench-venv"
-if ! "$chart_venv/bin/python" -c 'import matplotlib' 2>/dev/null; then
-  echo "Installing matplotlib into $chart_venv (for the chart)…" >&2
-  python3 -m venv "$chart_venv"
-  "$chart_venv/bin/pip" install --quiet --disable-pip-version-check "matplotlib==3.10.*"
-fi
-
 "$root/dev/postgres.sh"
 # A fresh Synapse on a fresh PostgreSQL database (runs are comparable), with
 # the release build's registration.
@@ -43,6 +30,21 @@ if [ "$mode" = soak ]; then
   BENCH_ONLY=soak "$bin/matrix-sync-bench"
   exit
 fi
+
+# The load generator and the chart (the soak needs neither).
+if ! command -v wrk >/dev/null; then
+  echo "Installing wrk from Debian's packages…" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+
+chart_venv="$root/.dev/bench-venv"
+if ! "$chart_venv/bin/python" -c 'import matplotlib' 2>/dev/null; then
+  echo "Installing matplotlib into $chart_venv (for the chart)…" >&2
+  python3 -m venv "$chart_venv"
+  "$chart_venv/bin/pip" install --quiet --disable-pip-version-check "matplotlib==3.10.*"
+fi
+
 "$bin/matrix-sync-bench"
 "$chart_venv/bin/python" "$root/bench/chart.py" "$BENCH_OUT/results.json" "$BENCH_OUT/growth.png"
 echo "chart: $BENCH_OUT/growth.png"

@@ -78,21 +78,6 @@ pub async fn onboarding(env: &BenchEnv) -> Result<Value, String> {
     }))
 }
 
-/// Polls a community's status until it is `synced`.
-async fn synced(service: &Service, community: Uuid, within: Duration) -> Result<Value, String> {
-    let started = Instant::now();
-    loop {
-        let status = service.call(Method::GET, &format!("/v1/communities/{community}"), None).await?;
-        if status["status"] == "synced" {
-            return Ok(status);
-        }
-        if started.elapsed() > within {
-            return Err(format!("community {community} not synced after {within:?}: {status}"));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// The power levels of a room as the homeserver has them (read as the bot).
 async fn homeserver_levels(env: &BenchEnv, room_id: &str) -> Result<Value, String> {
     let mut url = env.homeserver_url.clone();
@@ -140,7 +125,7 @@ pub async fn storm(env: &BenchEnv) -> Result<Value, String> {
     let (db, _) = imported(env, "postgres", "storm", &platform)?;
     let service = Service::start(env, &db, "storm").await?;
     let c = platform.communities[0].id;
-    let status = synced(&service, c, Duration::from_secs(120)).await?;
+    let status = service.synced(&format!("/v1/communities/{}", c), Duration::from_secs(120)).await?;
     let general = status["matrix_room_id"].as_str().ok_or("no General room")?.to_owned();
     // The storm hits a service in its steady state: it has reconciled the
     // community since the homeserver last pushed a change to its rooms (the
@@ -247,7 +232,7 @@ pub async fn api_load(env: &BenchEnv) -> Result<Value, String> {
         let (db, _) = imported(env, kind, &run, &platform)?;
         let service = Service::start(env, &db, &run).await?;
         let c = &platform.communities[0];
-        synced(&service, c.id, Duration::from_secs(120)).await?;
+        service.synced(&format!("/v1/communities/{}", c.id), Duration::from_secs(120)).await?;
         quiet::settle(&format!("the API load on {kind}")).await;
         let idle_rss = service.rss_mb();
         eprintln!("API load on {kind}: {rate} requests/s for {duration} s…");
@@ -312,7 +297,7 @@ pub async fn growth(env: &BenchEnv) -> Result<(Value, Value), String> {
 async fn power_limit(env: &BenchEnv, db: &Db, grown: &CommunityData) -> Result<Value, String> {
     let capacity = power_levels_capacity(env.ids.server_name().as_str());
     let service = Service::start(env, db, "power-limit").await?;
-    let status = synced(&service, grown.id, Duration::from_secs(60)).await?;
+    let status = service.synced(&format!("/v1/communities/{}", grown.id), Duration::from_secs(60)).await?;
     let general = status["matrix_room_id"].as_str().ok_or("no General room")?;
     let levels = homeserver_levels(env, general).await?;
     let event_bytes = levels.to_string().len();

@@ -160,6 +160,22 @@ impl Service {
         if status.is_success() { Ok(body) } else { Err(format!("{path}: {status} {body}")) }
     }
 
+    /// Polls a resource's status (`/v1/communities/…`, `/v1/councils/…`)
+    /// until it is `synced`.
+    pub async fn synced(&self, path: &str, within: Duration) -> Result<Value, String> {
+        let started = Instant::now();
+        loop {
+            let status = self.call(reqwest::Method::GET, path, None).await?;
+            if status["status"] == "synced" {
+                return Ok(status);
+            }
+            if started.elapsed() > within {
+                return Err(format!("{path} not synced after {within:?}: {status}"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Homeserver requests made so far, by endpoint (from `/metrics`).
     pub async fn homeserver_requests(&self) -> Result<BTreeMap<String, u64>, String> {
         let text = self

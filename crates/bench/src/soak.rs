@@ -22,7 +22,7 @@ const SAMPLE_EVERY: Duration = Duration::from_secs(30);
 /// Calls per second of the mixed load.
 const RATE: u64 = 20;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize)]
 struct Sample {
     at_s: f64,
     rss_mb: f64,
@@ -30,6 +30,14 @@ struct Sample {
     sockets: usize,
     calls: u64,
     errors: u64,
+}
+
+impl Sample {
+    /// The service as it stands, `started` being the start of the load.
+    fn of(service: &Service, started: Instant, calls: u64, errors: u64) -> Self {
+        let (open_files, sockets) = open_files(service.pid());
+        Self { at_s: started.elapsed().as_secs_f64(), rss_mb: service.rss_mb(), open_files, sockets, calls, errors }
+    }
 }
 
 /// (open files, of which sockets) of a process.
@@ -71,15 +79,7 @@ pub async fn soak(env: &BenchEnv) -> Result<SoakOutcome, String> {
     let mut i: u64 = 0;
     while started.elapsed() < duration {
         if started.elapsed() >= next_sample {
-            let (open, sockets) = open_files(service.pid());
-            samples.push(Sample {
-                at_s: started.elapsed().as_secs_f64(),
-                rss_mb: service.rss_mb(),
-                open_files: open,
-                sockets,
-                calls,
-                errors,
-            });
+            samples.push(Sample::of(&service, started, calls, errors));
             next_sample += SAMPLE_EVERY;
         }
         tick.tick().await;
@@ -125,32 +125,21 @@ pub async fn soak(env: &BenchEnv) -> Result<SoakOutcome, String> {
             }
         }
     }
-    let (open, sockets) = open_files(service.pid());
-    samples.push(Sample {
-        at_s: started.elapsed().as_secs_f64(),
-        rss_mb: service.rss_mb(),
-        open_files: open,
-        sockets,
-        calls,
-        errors,
-    });
+    samples.push(Sample::of(&service, started, calls, errors));
 
     // Converged at the end: the community and its councils synced.
     let settle_started = Instant::now();
-    let converged = loop {
-        let community = service.call(Method::GET, &format!("/v1/communities/{}", c.id), None).await?;
-        let mut all = community["status"] == "synced";
-        for k in &c.councils {
-            all &= service.call(Method::GET, &format!("/v1/councils/{}", k.id), None).await?["status"] == "synced";
+    let paths = std::iter::once(format!("/v1/communities/{}", c.id))
+        .chain(c.councils.iter().map(|k| format!("/v1/councils/{}", k.id)));
+    let converged = async {
+        for path in paths {
+            service.synced(&path, Duration::from_secs(120).saturating_sub(settle_started.elapsed())).await?;
         }
-        if all {
-            break Some(settle_started.elapsed().as_secs_f64());
-        }
-        if settle_started.elapsed() > Duration::from_secs(120) {
-            break None;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+        Ok::<_, String>(settle_started.elapsed().as_secs_f64())
+    }
+    .await
+    .inspect_err(|e| eprintln!("soak: {e}"))
+    .ok();
     service.stop();
 
     let third = (samples.len() / 3).max(1);
@@ -172,10 +161,7 @@ pub async fn soak(env: &BenchEnv) -> Result<SoakOutcome, String> {
         "open_files_grew": files_grew,
         "sockets_grew": sockets_grew,
         "passed": passed,
-        "samples": samples.iter().map(|s| json!({
-            "at_s": s.at_s, "rss_mb": s.rss_mb, "open_files": s.open_files, "sockets": s.sockets,
-            "calls": s.calls, "errors": s.errors,
-        })).collect::<Vec<_>>(),
+        "samples": samples,
     });
     Ok(SoakOutcome { report, passed })
 }

@@ -1,6 +1,8 @@
 //! The application-service API the homeserver calls (`/_matrix/app/v1/*`),
 //! authenticated by the `hs_token`.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -52,16 +54,11 @@ async fn transaction(State(state): State<AppState>, Path(txn_id): Path<String>, 
         // Every foreign change is also a state change: route each room once.
         let jobs = job_scopes(&state, &changed).await?;
         // Cached views of changed rooms are stale (in every process).
-        let mut bumped: Vec<_> = jobs.values().copied().collect();
-        bumped.sort();
-        bumped.dedup();
-        for scope in bumped {
-            state.store.bump_scope_version(scope).await?;
+        for scope in jobs.values().collect::<BTreeSet<_>>() {
+            state.store.bump_scope_version(*scope).await?;
         }
-        let mut scopes: Vec<_> = foreign.iter().filter_map(|room| jobs.get(room).copied()).collect();
-        scopes.sort();
-        scopes.dedup();
-        Ok::<_, matrix_sync_store::StoreError>(scopes)
+        let scopes: BTreeSet<_> = foreign.iter().filter_map(|room| jobs.get(room).copied()).collect();
+        Ok::<_, matrix_sync_store::StoreError>(scopes.into_iter().collect::<Vec<_>>())
     };
     let scopes = match routed.await {
         Ok(scopes) => scopes,
@@ -88,16 +85,24 @@ async fn transaction(State(state): State<AppState>, Path(txn_id): Path<String>, 
     }
 }
 
-/// The job that reconciles each of the given rooms the service knows.
+/// The job that reconciles each of the given rooms the service knows; a
+/// scope's job is looked up once however many of its rooms changed.
 async fn job_scopes(
     state: &AppState,
     rooms: &[String],
-) -> Result<std::collections::BTreeMap<String, matrix_sync_core::Scope>, matrix_sync_store::StoreError> {
-    let mut jobs = std::collections::BTreeMap::new();
-    for room in rooms {
-        if let Some(scope) = state.store.scopes_of_rooms(std::slice::from_ref(room)).await?.into_iter().next() {
-            jobs.insert(room.clone(), crate::reconcile::job_scope(state, scope).await?);
-        }
+) -> Result<BTreeMap<String, matrix_sync_core::Scope>, matrix_sync_store::StoreError> {
+    let mut job_of: BTreeMap<matrix_sync_core::Scope, matrix_sync_core::Scope> = BTreeMap::new();
+    let mut jobs = BTreeMap::new();
+    for (room, scope) in state.store.room_scopes(rooms).await? {
+        let job = match job_of.get(&scope) {
+            Some(job) => *job,
+            None => {
+                let job = crate::reconcile::job_scope(state, scope).await?;
+                job_of.insert(scope, job);
+                job
+            }
+        };
+        jobs.insert(room, job);
     }
     Ok(jobs)
 }

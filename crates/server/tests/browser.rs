@@ -11,21 +11,15 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{Db, TestApp};
+use common::{Db, TestApp, ok};
 use matrix_sync_testkit::TestIdentityProvider;
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use reqwest::Method;
+use serde_json::json;
 use uuid::Uuid;
 
 fn web_dir() -> PathBuf {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     manifest.ancestors().find(|d| d.join("web/package.json").exists()).expect("the workspace root").join("web")
-}
-
-async fn ok(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> Value {
-    let (status, body) = app.call(method, path, body).await;
-    assert_eq!(status, StatusCode::OK, "{path}: {body}");
-    body
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

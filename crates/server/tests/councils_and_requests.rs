@@ -7,22 +7,16 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, assert_error, login};
+use common::{TestApp, assert_error, login, ok};
 use matrix_sync_testkit::EncryptedUser;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 const APP_URL: &str = "https://communities.example.org";
 
 async fn spawn() -> TestApp {
     TestApp::spawn_with(common::Db::Sqlite, &[("MATRIX_SYNC_APP_URL", APP_URL)]).await
-}
-
-async fn ok(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> Value {
-    let (status, body) = app.call(method, path, body).await;
-    assert_eq!(status, StatusCode::OK, "{path}: {body}");
-    body
 }
 
 async fn community_with_members(app: &TestApp, members: &[(Uuid, i64)]) -> Uuid {

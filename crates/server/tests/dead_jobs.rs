@@ -8,17 +8,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Db, TestApp, assert_error};
+use common::{Db, TestApp, assert_error, ok};
 use matrix_sync_testkit::{UserClient, encode_segment};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-async fn ok(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> Value {
-    let (status, body) = app.call(method, path, body).await;
-    assert_eq!(status, StatusCode::OK, "{path}: {body}");
-    body
-}
 
 /// The homeserver's admin: blocks and unblocks rooms, lists their members.
 fn admin(app: &TestApp) -> UserClient {

@@ -9,17 +9,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, eventually, login};
+use common::{TestApp, eventually, login, ok};
 use matrix_sync_testkit::UserClient;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
-
-async fn ok(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> Value {
-    let (status, body) = app.call(method, path, body).await;
-    assert_eq!(status, StatusCode::OK, "{path}: {body}");
-    body
-}
 
 async fn member(app: &TestApp, community: Uuid, user: Uuid, trust: i64) {
     let path = format!("/v1/communities/{community}/members/{user}?wait=30");

@@ -9,12 +9,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use common::{Db, ServiceProcess, TestApp, read, rooms_marked_for};
+use common::{Api, Db, ServiceProcess, TestApp, eventually, rooms_marked_for};
 use matrix_sync_core::power::{CommunityRole, TrustLevels, community_level};
 use matrix_sync_testkit::{Faults, FlakyProxy, HomeserverProcess, LocalHomeserver, ProxyCounts, UserClient};
 use reqwest::{Method, StatusCode};
@@ -24,53 +24,18 @@ use uuid::Uuid;
 /// One fault at a time: they share the homeserver and the database server.
 static TURN: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(Default::default);
 
-/// The API as the platform calls it, wherever the service runs.
-#[derive(Clone)]
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
+async fn put_member(api: &Api, community: Uuid, user: Uuid, trust: i64) -> Option<(StatusCode, Value)> {
+    let path = format!("/v1/communities/{community}/members/{user}");
+    api.try_call(Method::PUT, &path, Some(json!({ "trust_score": trust }))).await
 }
 
-impl Api {
-    fn of(app: &TestApp) -> Self {
-        Self { http: reqwest::Client::new(), base: app.base.clone(), token: app.api_token().to_owned() }
-    }
-
-    /// A call; `None` when the service did not answer at all.
-    async fn try_call(&self, method: Method, path: &str, body: Option<Value>) -> Option<(StatusCode, Value)> {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .timeout(Duration::from_secs(30));
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        Some(read(req.send().await.ok()?).await)
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        self.try_call(method, path, body).await.unwrap_or_else(|| panic!("{path}: no answer"))
-    }
-
-    async fn put_member(&self, community: Uuid, user: Uuid, trust: i64) -> Option<(StatusCode, Value)> {
-        let path = format!("/v1/communities/{community}/members/{user}");
-        self.try_call(Method::PUT, &path, Some(json!({ "trust_score": trust }))).await
-    }
-
-    /// Waits until the community is `synced`.
-    async fn synced(&self, community: Uuid, within: Duration) {
-        let started = Instant::now();
-        loop {
-            let (_, status) = self.call(Method::GET, &format!("/v1/communities/{community}"), None).await;
-            if status["status"] == "synced" {
-                return;
-            }
-            assert!(started.elapsed() < within, "community {community} not synced after {within:?}: {status}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+/// Waits until the community is `synced`.
+async fn synced(api: &Api, community: Uuid, within: Duration) {
+    let path = format!("/v1/communities/{community}");
+    eventually(&format!("community {community} synced"), within, || async {
+        api.call(Method::GET, &path, None).await.1["status"] == "synced"
+    })
+    .await;
 }
 
 /// What the platform wants of one community: its members' trust.
@@ -95,10 +60,10 @@ impl Wanted {
         let (status, body) = api.call(Method::PUT, &path, Some(json!({ "name": "Faults" }))).await;
         assert!(status.is_success(), "{body}");
         for (user, trust) in &self.trust {
-            let (status, body) = api.put_member(self.community, *user, *trust).await.unwrap();
+            let (status, body) = put_member(api, self.community, *user, *trust).await.unwrap();
             assert!(status.is_success(), "{body}");
         }
-        api.synced(self.community, within).await;
+        synced(api, self.community, within).await;
     }
 
     /// The `i`th write of a burst: a trust change, or every fourth a newcomer.
@@ -146,7 +111,7 @@ async fn burst(api: &Api, wanted: &mut Wanted, writes: usize) {
     for i in 0..writes {
         let (user, trust) = wanted.next_write(i);
         let started = Instant::now();
-        let (status, body) = api.put_member(wanted.community, user, trust).await.expect("the API answers");
+        let (status, body) = put_member(api, wanted.community, user, trust).await.expect("the API answers");
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         assert!(started.elapsed() < Duration::from_secs(2), "a write took {:?}", started.elapsed());
         wanted.trust.insert(user, trust);
@@ -157,9 +122,8 @@ async fn burst(api: &Api, wanted: &mut Wanted, writes: usize) {
 async fn the_homeserver_paused_or_restarted_mid_burst_delays_work_but_loses_and_duplicates_nothing() {
     let _turn = TURN.lock().await;
     let (hs, process) = fault_homeserver();
-    let listen = hs.get("MATRIX_SYNC_LISTEN").to_owned();
-    let app = TestApp::spawn_on(hs.clone(), Db::Sqlite, &[("MATRIX_SYNC_LISTEN", &listen)]).await;
-    let api = Api::of(&app);
+    let app = TestApp::spawn_receiving_pushes_on(hs.clone(), Db::Sqlite, &[]).await;
+    let api = app.api();
     for restart in [false, true] {
         let mut wanted = Wanted::new(4);
         wanted.create(&api).await;
@@ -184,7 +148,7 @@ async fn the_homeserver_paused_or_restarted_mid_burst_delays_work_but_loses_and_
             process.resume();
         }
         for w in [&wanted, &newcomer] {
-            api.synced(w.community, Duration::from_secs(90)).await;
+            synced(&api, w.community, Duration::from_secs(90)).await;
             w.assert_on_homeserver(&hs).await;
         }
     }
@@ -195,8 +159,8 @@ async fn the_homeserver_paused_or_restarted_mid_burst_delays_work_but_loses_and_
 async fn a_slow_and_flaky_homeserver_is_converged_on_with_timeouts_and_the_asked_for_waits() {
     let _turn = TURN.lock().await;
     let (hs, _) = fault_homeserver();
-    // Every request slowed; of every 77, some reset, some answered 429,
-    // some never answered at all.
+    // Every chunk slowed; every 7th request reset, every 5th answered 429,
+    // every 11th never answered at all.
     let faults = Faults {
         latency: Duration::from_millis(20),
         reset_every: Some(7),
@@ -205,12 +169,10 @@ async fn a_slow_and_flaky_homeserver_is_converged_on_with_timeouts_and_the_asked
         swallow_every: Some(11),
     };
     let proxy = FlakyProxy::start(hs.url(), faults).await;
-    let listen = hs.get("MATRIX_SYNC_LISTEN").to_owned();
-    let app = TestApp::spawn_on(
+    let app = TestApp::spawn_receiving_pushes_on(
         hs.clone(),
         Db::Sqlite,
         &[
-            ("MATRIX_SYNC_LISTEN", &listen),
             ("MATRIX_HOMESERVER_URL", &proxy.url()),
             ("MATRIX_SYNC_HOMESERVER_TIMEOUT", "2s"),
             ("MATRIX_SYNC_RETRY_BASE", "200ms"),
@@ -218,12 +180,12 @@ async fn a_slow_and_flaky_homeserver_is_converged_on_with_timeouts_and_the_asked
         ],
     )
     .await;
-    let api = Api::of(&app);
+    let api = app.api();
     let mut wanted = Wanted::new(5);
     let started = Instant::now();
     wanted.create_within(&api, Duration::from_secs(180)).await;
     burst(&api, &mut wanted, 12).await;
-    api.synced(wanted.community, Duration::from_secs(180)).await;
+    synced(&api, wanted.community, Duration::from_secs(180)).await;
     eprintln!(
         "converged through the flaky proxy in {:.1} s: {} requests, {} reset, {} answered 429, {} never answered",
         started.elapsed().as_secs_f64(),
@@ -257,11 +219,7 @@ async fn the_service_killed_mid_burst_loses_no_acknowledged_write_and_duplicates
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}/matrix-sync.db", dir.path().display());
     let data_dir = dir.path().join("data");
-    let api = Api {
-        http: reqwest::Client::new(),
-        base: format!("http://{}", hs.get("MATRIX_SYNC_LISTEN")),
-        token: hs.get("MATRIX_SYNC_API_TOKEN").to_owned(),
-    };
+    let api = Api::new(&format!("http://{}", hs.get("MATRIX_SYNC_LISTEN")), hs.get("MATRIX_SYNC_API_TOKEN"));
     for kill_after_ms in [50u64, 400, 1500] {
         let service = serve(&hs, &database_url, &data_dir).await;
         // Creation, members and trust changes in flight when the kill comes.
@@ -273,8 +231,7 @@ async fn the_service_killed_mid_burst_loses_no_acknowledged_write_and_duplicates
         let mut unanswered = Vec::new();
         let started = Instant::now();
         let mut killer = Some(service);
-        let mut i = 0;
-        while i < 40 {
+        for i in 0..40 {
             if started.elapsed() >= Duration::from_millis(kill_after_ms)
                 && let Some(service) = killer.take()
             {
@@ -286,7 +243,7 @@ async fn the_service_killed_mid_burst_loses_no_acknowledged_write_and_duplicates
             } else {
                 wanted.next_write(i)
             };
-            match api.put_member(wanted.community, user, trust).await {
+            match put_member(&api, wanted.community, user, trust).await {
                 Some((status, body)) => {
                     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
                     wanted.trust.insert(user, trust);
@@ -294,7 +251,6 @@ async fn the_service_killed_mid_burst_loses_no_acknowledged_write_and_duplicates
                 // Not acknowledged: the platform sends it again later.
                 None => unanswered.push((user, trust)),
             }
-            i += 1;
             tokio::time::sleep(Duration::from_millis(40)).await;
         }
         if let Some(service) = killer.take() {
@@ -302,11 +258,11 @@ async fn the_service_killed_mid_burst_loses_no_acknowledged_write_and_duplicates
         }
         let service = serve(&hs, &database_url, &data_dir).await;
         for (user, trust) in unanswered {
-            let (status, body) = api.put_member(wanted.community, user, trust).await.unwrap();
+            let (status, body) = put_member(&api, wanted.community, user, trust).await.unwrap();
             assert_eq!(status, StatusCode::ACCEPTED, "{body}");
             wanted.trust.insert(user, trust);
         }
-        api.synced(wanted.community, Duration::from_secs(90)).await;
+        synced(&api, wanted.community, Duration::from_secs(90)).await;
         wanted.assert_on_homeserver(&hs).await;
         service.kill();
     }
@@ -316,13 +272,12 @@ async fn the_service_killed_mid_burst_loses_no_acknowledged_write_and_duplicates
 async fn postgres_restarted_under_the_service_is_reconnected_to_and_work_goes_on() {
     let _turn = TURN.lock().await;
     let (hs, _) = fault_homeserver();
-    let listen = hs.get("MATRIX_SYNC_LISTEN").to_owned();
-    let app = TestApp::spawn_on(hs.clone(), Db::Postgres, &[("MATRIX_SYNC_LISTEN", &listen)]).await;
-    let api = Api::of(&app);
+    let app = TestApp::spawn_receiving_pushes_on(hs.clone(), Db::Postgres, &[]).await;
+    let api = app.api();
     let mut wanted = Wanted::new(4);
     wanted.create(&api).await;
 
-    let script = workspace_root().join("dev/postgres.sh");
+    let script = matrix_sync_testkit::workspace_root().join("dev/postgres.sh");
     let restart = tokio::task::spawn_blocking(move || Command::new(script).arg("restart").status().unwrap());
     // Writes while the database goes away and comes back: each is either
     // taken (2xx) or refused as `database_unavailable` (503), never lost
@@ -331,7 +286,7 @@ async fn postgres_restarted_under_the_service_is_reconnected_to_and_work_goes_on
     for i in 0..30 {
         let (user, trust) = wanted.next_write(i);
         loop {
-            let (status, body) = api.put_member(wanted.community, user, trust).await.expect("the API answers");
+            let (status, body) = put_member(&api, wanted.community, user, trust).await.expect("the API answers");
             if status.is_success() {
                 break;
             }
@@ -345,15 +300,9 @@ async fn postgres_restarted_under_the_service_is_reconnected_to_and_work_goes_on
     }
     assert!(restart.await.unwrap().success(), "dev/postgres.sh restart failed");
     eprintln!("{refused} writes refused while PostgreSQL restarted");
-    api.synced(wanted.community, Duration::from_secs(90)).await;
+    synced(&api, wanted.community, Duration::from_secs(90)).await;
     wanted.assert_on_homeserver(&hs).await;
     let (status, _) = api.call(Method::GET, "/readyz", None).await;
     assert_eq!(status, StatusCode::OK);
     app.stop().await;
-}
-
-/// Read at run time: one target directory may serve several clones.
-fn workspace_root() -> PathBuf {
-    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    manifest.ancestors().find(|dir| dir.join("Cargo.lock").exists()).unwrap().to_path_buf()
 }

@@ -10,14 +10,14 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
-use common::{Db, TestApp};
-use matrix_sync_testkit::LocalHomeserver;
+use common::{Db, TestApp, eventually};
+use matrix_sync_testkit::{LocalHomeserver, workspace_root};
+use reqwest::Method;
 
 fn schemathesis() -> PathBuf {
-    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    let root = manifest.ancestors().find(|dir| dir.join("Cargo.lock").exists()).unwrap().to_path_buf();
-    let bin = root.join(".dev/schemathesis-venv/bin/schemathesis");
+    let bin = workspace_root().join(".dev/schemathesis-venv/bin/schemathesis");
     assert!(bin.exists(), "{} is missing: run `make test` (or dev/schemathesis.sh) first", bin.display());
     bin
 }
@@ -28,6 +28,12 @@ async fn generated_requests_get_no_server_error_and_only_documented_answers() {
     // The fault tests' homeserver: the rooms this makes stay out of the way
     // of the other tests.
     let app = TestApp::spawn_on(LocalHomeserver::for_fault_tests(), Db::Sqlite, &[]).await;
+    // The fault tests stop and restart that homeserver: fuzz once it is
+    // back (while it is away, provisioning answers 503, rightly).
+    eventually("the service is ready", Duration::from_secs(60), || async {
+        app.raw(Method::GET, "/readyz").send().await.is_ok_and(|r| r.status().is_success())
+    })
+    .await;
     let schema = format!("{}/openapi.json", app.base);
     let token = app.api_token().to_owned();
     // Its caches and example database go to a scratch folder.

@@ -11,7 +11,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::Stdio;
 
-use common::{ServiceProcess, read};
+use common::ServiceProcess;
 use matrix_sync_testkit::{LocalHomeserver, TestIdentityProvider};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -21,26 +21,13 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Client {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        read(req.send().await.unwrap()).await
-    }
-
-    async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let (status, body) = self.call(method, path, body).await;
-        assert!(status.is_success(), "{path}: {status} {body}");
-        body
-    }
+/// An appservice transaction as the homeserver pushes it, the token in the
+/// header (current homeservers) or in the query (older ones).
+async fn push(base: &str, txn_id: &str, token: &str, in_query: bool) -> StatusCode {
+    let url = format!("{base}/_matrix/app/v1/transactions/{txn_id}");
+    let req = reqwest::Client::new();
+    let req = if in_query { req.put(format!("{url}?access_token={token}")) } else { req.put(url).bearer_auth(token) };
+    req.json(&json!({ "events": [] })).send().await.unwrap().status()
 }
 
 #[tokio::test]
@@ -58,60 +45,34 @@ async fn no_token_appears_in_the_log_even_at_debug_level() {
         vars.insert(k.into(), v);
     }
     let service = ServiceProcess::start(&vars, Stdio::from(std::fs::File::create(&log_path).unwrap())).await;
-    let api = Client {
-        http: reqwest::Client::new(),
-        base: service.base.clone(),
-        token: hs.get("MATRIX_SYNC_API_TOKEN").into(),
-    };
+    let api = service.api(hs.get("MATRIX_SYNC_API_TOKEN"));
 
     let (community, alice, bob, request) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-    api.ok(Method::PUT, &format!("/v1/users/{alice}"), Some(json!({ "display_name": "Alice" }))).await;
-    api.ok(Method::PUT, &format!("/v1/communities/{community}?wait=30"), Some(json!({ "name": "Secrets" }))).await;
+    api.success(Method::PUT, &format!("/v1/users/{alice}"), Some(json!({ "display_name": "Alice" }))).await;
+    api.success(Method::PUT, &format!("/v1/communities/{community}?wait=30"), Some(json!({ "name": "Secrets" }))).await;
     for user in [alice, bob] {
         let path = format!("/v1/communities/{community}/members/{user}?wait=30");
-        api.ok(Method::PUT, &path, Some(json!({ "trust_score": 20 }))).await;
+        api.success(Method::PUT, &path, Some(json!({ "trust_score": 20 }))).await;
     }
     // Sessions: the identity provider's token in, a Matrix token out.
     let id_token = idp.token_for(alice);
-    let session = Client { token: id_token.clone(), ..api.clone_with_base() };
-    let minted = session.ok(Method::POST, "/v1/sessions", None).await;
+    let minted = api.with_token(&id_token).success(Method::POST, "/v1/sessions", None).await;
     let matrix_token = minted["access_token"].as_str().unwrap().to_owned();
     // The bot logs in and sends its encrypted message.
     let accept = json!({ "community_id": community, "requester_id": bob, "owner_id": alice, "title": "Ladder" });
-    let answer = api.ok(Method::POST, &format!("/v1/requests/{request}/accept?wait=30"), Some(accept)).await;
+    let answer = api.success(Method::POST, &format!("/v1/requests/{request}/accept?wait=30"), Some(accept)).await;
     assert_eq!(answer["status"], "synced", "{answer}");
     // The homeserver's pushes, with the token where current and older
     // homeservers put it.
     let hs_token = hs.get("MATRIX_AS_HS_TOKEN").to_owned();
-    let txn = json!({ "events": [] });
-    let pushed = reqwest::Client::new()
-        .put(format!("{}/_matrix/app/v1/transactions/secrets-1", service.base))
-        .bearer_auth(&hs_token)
-        .json(&txn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(pushed.status(), StatusCode::OK);
-    let pushed = reqwest::Client::new()
-        .put(format!("{}/_matrix/app/v1/transactions/secrets-2?access_token={hs_token}", service.base))
-        .json(&txn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(pushed.status(), StatusCode::OK);
+    assert_eq!(push(&service.base, "secrets-1", &hs_token, false).await, StatusCode::OK);
+    assert_eq!(push(&service.base, "secrets-2", &hs_token, true).await, StatusCode::OK);
     // A wrong token, in both places a token is taken.
     let wrong = "wrong-token-9d2f7c1e6b4a";
-    let (status, _) =
-        Client { token: wrong.into(), ..api.clone_with_base() }.call(Method::GET, "/v1/audit", None).await;
+    let (status, _) = api.with_token(wrong).call(Method::GET, "/v1/audit", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let refused = reqwest::Client::new()
-        .put(format!("{}/_matrix/app/v1/transactions/secrets-3?access_token={wrong}", service.base))
-        .json(&txn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    api.ok(Method::DELETE, &format!("/v1/users/{alice}/sessions"), None).await;
+    assert_eq!(push(&service.base, "secrets-3", wrong, true).await, StatusCode::FORBIDDEN);
+    api.success(Method::DELETE, &format!("/v1/users/{alice}/sessions"), None).await;
     service.terminate();
 
     let saved: Value =
@@ -137,11 +98,5 @@ async fn no_token_appears_in_the_log_even_at_debug_level() {
         assert!(!log.contains(&secret), "{what} appears in the log");
         // Nor a good part of it (a token cut to fit a line).
         assert!(!log.contains(&secret[..16]), "the start of {what} appears in the log");
-    }
-}
-
-impl Client {
-    fn clone_with_base(&self) -> Self {
-        Self { http: self.http.clone(), base: self.base.clone(), token: self.token.clone() }
     }
 }

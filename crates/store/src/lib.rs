@@ -190,9 +190,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn rooms_of(&self, scope: Scope) -> Result<Vec<RoomRecord>>;
 
-    /// The scopes the given rooms serve (rooms the service did not make are
-    /// ignored), without duplicates.
-    async fn scopes_of_rooms(&self, room_ids: &[String]) -> Result<Vec<Scope>>;
+    /// The scope each of the given rooms serves, by room (rooms the service
+    /// did not make are left out).
+    async fn room_scopes(&self, room_ids: &[String]) -> Result<Vec<(String, Scope)>>;
 
     // --- audit ---------------------------------------------------------------
 

@@ -55,4 +55,10 @@ pub(crate) fn valid_schema(schema: &str) -> bool {
         && schema.len() <= 63
 }
 
-sql_store_impl!(PgStore, sqlx::postgres::PgRow, "postgres", claim_lock = "FOR UPDATE SKIP LOCKED");
+sql_store_impl!(
+    PgStore,
+    sqlx::postgres::PgRow,
+    "postgres",
+    claim_lock = "FOR UPDATE SKIP LOCKED",
+    data_modifying_with = true
+);

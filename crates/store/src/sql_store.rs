@@ -117,8 +117,11 @@ pub(crate) fn validate_job_scope(scope: &str) -> crate::Result<matrix_sync_core:
     scope.parse().map_err(|e: matrix_sync_core::ScopeParseError| crate::StoreError::Corrupt(e.to_string()))
 }
 
+/// The `Store` implementation for one backend. What differs between the
+/// backends is named at the instantiation: the claim's row lock, and whether
+/// a statement may write in its `WITH` (one round trip for a member write).
 macro_rules! sql_store_impl {
-    ($store:ty, $row:ty, $backend:literal, claim_lock = $lock:literal) => {
+    ($store:ty, $row:ty, $backend:literal, claim_lock = $lock:literal, data_modifying_with = $data_modifying_with:literal) => {
         impl $store {
             fn job_from_row(row: &$row) -> $crate::Result<$crate::Job> {
                 use sqlx::Row;
@@ -327,9 +330,9 @@ macro_rules! sql_store_impl {
                 let scope = matrix_sync_core::Scope::Community(community).to_string();
                 let run_at = now.saturating_add(debounce.quiet_ms);
                 // The most frequent write: one round trip where the backend
-                // allows it (a network hop each on PostgreSQL; SQLite is in
-                // process and has no data-modifying `WITH`).
-                if $backend == "postgres" {
+                // has data-modifying `WITH` (PostgreSQL, a network hop per
+                // statement); SQLite (in process) takes a transaction.
+                if $data_modifying_with {
                     let row = sqlx::query($crate::sql_store::PUT_MEMBER_AND_ENQUEUE)
                         .bind(scope)
                         .bind(run_at)
@@ -852,18 +855,21 @@ macro_rules! sql_store_impl {
                 rows.iter().map(Self::room_from_row).collect()
             }
 
-            async fn scopes_of_rooms(&self, room_ids: &[String]) -> $crate::Result<Vec<matrix_sync_core::Scope>> {
-                let mut scopes = std::collections::BTreeSet::new();
+            async fn room_scopes(
+                &self,
+                room_ids: &[String],
+            ) -> $crate::Result<Vec<(String, matrix_sync_core::Scope)>> {
+                let mut scopes = Vec::new();
                 for room_id in room_ids {
                     let row = sqlx::query("SELECT room_id, scope, role FROM matrix_rooms WHERE room_id = $1")
                         .bind(room_id)
                         .fetch_optional(&self.pool)
                         .await?;
                     if let Some(row) = row {
-                        scopes.insert(Self::room_from_row(&row)?.scope);
+                        scopes.push((room_id.clone(), Self::room_from_row(&row)?.scope));
                     }
                 }
-                Ok(scopes.into_iter().collect())
+                Ok(scopes)
             }
 
             async fn append_audit(&self, entries: &[$crate::NewAuditEntry]) -> $crate::Result<()> {

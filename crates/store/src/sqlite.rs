@@ -49,4 +49,4 @@ fn display(p: &Path) -> String {
     p.display().to_string()
 }
 
-sql_store_impl!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite", claim_lock = "");
+sql_store_impl!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite", claim_lock = "", data_modifying_with = false);

@@ -76,7 +76,7 @@ impl LocalHomeserver {
 /// sets `CARGO_MANIFEST_DIR` for the test process. (The compile-time value
 /// would be wrong when one target directory serves several clones, since
 /// cargo reuses artifacts across them.)
-fn workspace_root() -> PathBuf {
+pub fn workspace_root() -> PathBuf {
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default();
     manifest_dir.ancestors().find(|dir| dir.join("Cargo.lock").exists()).map_or(manifest_dir.clone(), Path::to_path_buf)
 }

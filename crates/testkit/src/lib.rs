@@ -16,7 +16,7 @@ mod user_client;
 
 pub use encrypted_user::{EncryptedUser, SeenMessage};
 pub use flaky_proxy::{Faults, FlakyProxy, ProxyCounts};
-pub use homeserver::LocalHomeserver;
+pub use homeserver::{LocalHomeserver, workspace_root};
 pub use homeserver_process::HomeserverProcess;
 pub use idp::{AUDIENCE, TestIdentityProvider, now_secs};
 pub use user_client::{MatrixError, UserClient, encode as encode_segment};

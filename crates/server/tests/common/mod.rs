@@ -81,12 +81,16 @@ impl TestApp {
     /// Starts the service on the address in the registration, so the
     /// homeserver's pushes (appservice transactions, pings) reach it.
     pub async fn spawn_receiving_pushes(overrides: &[(&str, &str)]) -> Self {
+        Self::spawn_receiving_pushes_on(LocalHomeserver::for_tests(), Db::Sqlite, overrides).await
+    }
+
+    /// As `spawn_receiving_pushes`, against the homeserver `hs`.
+    pub async fn spawn_receiving_pushes_on(hs: LocalHomeserver, db: Db, overrides: &[(&str, &str)]) -> Self {
         let guard = PUSH_PORT.clone().lock_owned().await;
-        let hs = LocalHomeserver::for_tests();
         let listen = hs.get("MATRIX_SYNC_LISTEN").to_owned();
         let mut all = vec![("MATRIX_SYNC_LISTEN", listen.as_str())];
         all.extend_from_slice(overrides);
-        let mut app = Self::spawn_with(Db::Sqlite, &all).await;
+        let mut app = Self::spawn_on(hs, db, &all).await;
         app.push_port = Some(guard);
         app
     }
@@ -151,19 +155,68 @@ impl TestApp {
         self.hs.get("MATRIX_SYNC_API_TOKEN")
     }
 
+    /// The `/v1` API with the API token.
+    pub fn api(&self) -> Api {
+        Api { http: self.http.clone(), base: self.base.clone(), token: self.api_token().to_owned() }
+    }
+
     /// A `/v1` call with the API token; the answer's status and JSON body.
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(self.api_token());
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        read(req.send().await.unwrap()).await
+        self.api().call(method, path, body).await
     }
 
     /// A raw request with whatever headers the test sets.
     pub fn raw(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.http.request(method, format!("{}{path}", self.base))
     }
+}
+
+/// The `/v1` API as the platform calls it, wherever the service runs (in
+/// this process, or as a process of its own).
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    pub base: String,
+    token: String,
+}
+
+impl Api {
+    pub fn new(base: &str, token: &str) -> Self {
+        Self { http: reqwest::Client::new(), base: base.to_owned(), token: token.to_owned() }
+    }
+
+    /// The same API with another bearer token.
+    pub fn with_token(&self, token: &str) -> Self {
+        Self { token: token.to_owned(), ..self.clone() }
+    }
+
+    /// A call; `None` when the service did not answer at all (killed, say).
+    pub async fn try_call(&self, method: Method, path: &str, body: Option<Value>) -> Option<(StatusCode, Value)> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Some(read(req.send().await.ok()?).await)
+    }
+
+    /// A call the service must answer: its status and JSON body.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.try_call(method, path, body).await.unwrap_or_else(|| panic!("{path}: no answer"))
+    }
+
+    /// A call that must succeed (any 2xx); its body.
+    pub async fn success(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let (status, body) = self.call(method, path, body).await;
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+}
+
+/// A `/v1` call that must answer 200; its body.
+pub async fn ok(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> Value {
+    let (status, body) = app.call(method, path, body).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    body
 }
 
 pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
@@ -220,6 +273,11 @@ impl ServiceProcess {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         Self { child, base }
+    }
+
+    /// Its `/v1` API with `token`.
+    pub fn api(&self, token: &str) -> Api {
+        Api::new(&self.base, token)
     }
 
     /// SIGKILL: no shutdown, no last writes.
