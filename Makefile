@@ -18,9 +18,14 @@ test: build
 	dev/synapse.sh restart test
 	# The fault tests pause, stop and restart a homeserver of their own.
 	dev/synapse.sh restart faults
+	# Two homeservers that federate over TLS on loopback (UC-5).
+	SYNAPSE_FEDERATION=1 dev/synapse.sh restart federation-a
+	SYNAPSE_FEDERATION=1 dev/synapse.sh restart federation-b
 	dev/web.sh
 	dev/schemathesis.sh
-	MATRIX_SYNC_TEST_ENV=$(CURDIR)/.dev/test/env MATRIX_SYNC_FAULTS_ENV=$(CURDIR)/.dev/faults/env cargo test --workspace --no-fail-fast
+	MATRIX_SYNC_TEST_ENV=$(CURDIR)/.dev/test/env MATRIX_SYNC_FAULTS_ENV=$(CURDIR)/.dev/faults/env \
+	  MATRIX_SYNC_FEDERATION_ENV=$(CURDIR)/.dev/federation-a/env MATRIX_SYNC_FEDERATION_PEER_ENV=$(CURDIR)/.dev/federation-b/env \
+	  cargo test --workspace --no-fail-fast
 
 ## demo: a local Synapse and the service on the embedded defaults (SQLite), and what it did.
 demo: build
@@ -45,6 +50,8 @@ fmt:
 stop:
 	dev/synapse.sh stop test
 	dev/synapse.sh stop faults
+	dev/synapse.sh stop federation-a
+	dev/synapse.sh stop federation-b
 	dev/synapse.sh stop demo
 	dev/synapse.sh stop bench
 

@@ -8,6 +8,12 @@
 #   dev/synapse.sh stop NAME    stop the instance
 #   dev/synapse.sh env NAME     print the instance's settings (shell syntax)
 #
+# With SYNAPSE_FEDERATION=1 the instance federates (the choice is kept): its
+# server name is `localhost:PORT`, PORT being a TLS federation listener whose
+# certificate a test CA (.dev/federation-ca) signed, and it trusts that CA and
+# loopback peers. Two such instances federate with each other
+# (../shared/spec/homeserver-facts.md has the settings that were checked).
+#
 # The instance's settings (homeserver URL, tokens, listen address for
 # matrix-sync) are written to .dev/NAME/env, which the tests and the demo read.
 # MATRIX_SYNC_BIN names the matrix-sync binary used to print the registration.
@@ -70,6 +76,61 @@ ensure_pg_database() {
   fi
 }
 
+# The federation port is the server name's, so it is chosen once and kept
+# (a homeserver's name cannot change); empty when the instance does not
+# federate.
+federation_port() {
+  local dir="$1"
+  if [ "${SYNAPSE_FEDERATION:-}" = 1 ] && [ ! -f "$dir/federation_port" ]; then
+    free_port > "$dir/federation_port"
+  fi
+  cat "$dir/federation_port" 2>/dev/null || true
+}
+
+# One test CA and one leaf certificate for `localhost` serve every federating
+# instance; each trusts the CA.
+ensure_test_ca() {
+  local ca="$dev/federation-ca"
+  [ -f "$ca/leaf.pem" ] && return
+  mkdir -p "$ca"
+  (
+    cd "$ca"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=matrix-sync test CA" \
+      -keyout ca.key -out ca.pem 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout leaf.key -out leaf.csr 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n' > leaf.ext
+    openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile leaf.ext -out leaf.pem 2>/dev/null
+  ) || die "cannot make the federation test certificates (is openssl installed?)"
+}
+
+federation_config() {
+  local fed_port="$1" ca="$dev/federation-ca"
+  [ -n "$fed_port" ] || return 0
+  cat <<FEDERATION
+  - port: $fed_port
+    bind_addresses: ["127.0.0.1"]
+    type: http
+    tls: true
+    x_forwarded: false
+    resources:
+      - names: [federation]
+        compress: false
+tls_certificate_path: "$ca/leaf.pem"
+tls_private_key_path: "$ca/leaf.key"
+federation_custom_ca_list: ["$ca/ca.pem"]
+ip_range_whitelist: ["127.0.0.0/8", "::1/128"]
+federation:
+  client_timeout: 30s
+  max_short_retry_delay: 2s
+  max_long_retry_delay: 10s
+  destination_min_retry_interval: 1s
+  destination_retry_multiplier: 1.5
+  destination_max_retry_interval: 10s
+rc_federation: {window_size: 1000, sleep_limit: 1000, sleep_delay: 1, reject_limit: 1000, concurrent: 100}
+FEDERATION
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -100,7 +161,7 @@ is_running() {
 }
 
 write_config() {
-  local dir="$1" hs_port="$2"
+  local dir="$1" hs_port="$2" fed_port="$3"
   cat > "$dir/log.yaml" <<LOG
 version: 1
 formatters:
@@ -129,6 +190,7 @@ listeners:
     resources:
       - names: [client]
         compress: false
+$(federation_config "$fed_port")
 $(database_config "$dir")
 log_config: "$dir/log.yaml"
 media_store_path: "$dir/media_store"
@@ -197,7 +259,14 @@ start() {
   fi
   install_synapse
   ensure_secrets "$dir"
-  SERVER_NAME="${MATRIX_SERVER_NAME:-localhost}"
+  local fed_port
+  fed_port="$(federation_port "$dir")"
+  if [ -n "$fed_port" ]; then
+    ensure_test_ca
+    SERVER_NAME="localhost:$fed_port"
+  else
+    SERVER_NAME="${MATRIX_SERVER_NAME:-localhost}"
+  fi
   local hs_port as_port
   hs_port="$(free_port)"
   as_port="$(free_port)"
@@ -214,7 +283,7 @@ SYNAPSE_REGISTRATION_SHARED_SECRET=$REGISTRATION_SHARED_SECRET
 ENV
   chmod 600 "$dir/env"
   ensure_pg_database "$dir"
-  write_config "$dir" "$hs_port"
+  write_config "$dir" "$hs_port" "$fed_port"
 
   write_registration "$dir" "$dir/appservice.yaml"
 

@@ -17,6 +17,46 @@ pub enum IdError {
     BotOnOtherServer { bot: String, server: String },
     #[error("the bot's localpart `{0}` must not be UUID-shaped (those belong to platform users)")]
     BotIsPlatformUser(String),
+    #[error("`{0}` is neither a platform user's UUID nor a full Matrix user id (`@name:server`)")]
+    UserRef(String),
+    #[error("`{0}` is on this homeserver but is not a platform user (their localpart is not a UUID)")]
+    LocalNonPlatformUser(String),
+}
+
+/// A user as the API names them: a platform user by UUID, or a user of
+/// another homeserver by full Matrix id (federation: invited, never
+/// provisioned).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UserRef {
+    Platform(Uuid),
+    Remote(OwnedUserId),
+}
+
+/// The namespace of remote users' keys (a fixed, random UUID): rows about a
+/// remote user are keyed by the name-based UUID of their Matrix id.
+const REMOTE_USER_NAMESPACE: Uuid = Uuid::from_u128(0x1f6b_8c3a_57d2_4e91_a0c4_3d7e_95b2_6a18);
+
+impl UserRef {
+    /// The key the store files the user under: the platform UUID, or for a
+    /// remote user the name-based UUID of their Matrix id.
+    pub fn key(&self) -> Uuid {
+        match self {
+            UserRef::Platform(id) => *id,
+            UserRef::Remote(user) => Uuid::new_v5(&REMOTE_USER_NAMESPACE, user.as_str().as_bytes()),
+        }
+    }
+
+    pub fn is_remote(&self) -> bool {
+        matches!(self, UserRef::Remote(_))
+    }
+
+    /// How the API names the user in answers: the UUID, or the Matrix id.
+    pub fn api_id(&self) -> String {
+        match self {
+            UserRef::Platform(id) => id.hyphenated().to_string(),
+            UserRef::Remote(user) => user.to_string(),
+        }
+    }
 }
 
 /// The mapping between platform users and Matrix users on one homeserver.
@@ -54,6 +94,39 @@ impl MatrixIds {
         // server name was validated in `new`, so parsing cannot fail.
         UserId::parse(format!("@{}:{}", user.hyphenated(), self.server_name))
             .expect("a UUID localpart on a validated server name is a valid user id")
+    }
+
+    /// The Matrix id of a user the API names.
+    pub fn matrix_id(&self, user: &UserRef) -> OwnedUserId {
+        match user {
+            UserRef::Platform(id) => self.user(*id),
+            UserRef::Remote(user) => user.clone(),
+        }
+    }
+
+    /// Reads a user as the API takes them: a platform user's UUID, or a full
+    /// Matrix id. A Matrix id on this server must be a platform user's (the
+    /// service manages no one else here); one on another server is remote.
+    pub fn parse_user(&self, raw: &str) -> Result<UserRef, IdError> {
+        if !raw.starts_with('@') {
+            return match Uuid::try_parse(raw) {
+                Ok(id) if raw.len() == 36 => Ok(UserRef::Platform(id)),
+                _ => Err(IdError::UserRef(raw.chars().take(64).collect())),
+            };
+        }
+        let user = UserId::parse(raw)
+            .ok()
+            .filter(|u| !u.localpart().is_empty())
+            .ok_or_else(|| IdError::UserRef(raw.chars().take(300).collect()))?;
+        if user.server_name() != self.server_name {
+            return Ok(UserRef::Remote(user));
+        }
+        self.platform_user(&user).map(UserRef::Platform).ok_or_else(|| IdError::LocalNonPlatformUser(user.to_string()))
+    }
+
+    /// Whether a Matrix id is on another homeserver.
+    pub fn is_remote(&self, user: &UserId) -> bool {
+        user.server_name() != self.server_name
     }
 
     /// The localpart the appservice registers for a platform user.
@@ -153,6 +226,34 @@ mod tests {
         assert!(ids.user_namespace_regex().ends_with(":chat\\.example\\.org"));
         assert_eq!(ids.bot_regex(), "@matrix-sync:chat\\.example\\.org");
         assert_eq!(ids.sender_localpart(), "matrix-sync-appservice");
+    }
+
+    #[test]
+    fn users_are_uuids_or_full_matrix_ids() {
+        let ids = ids();
+        let u = Uuid::new_v4();
+        assert_eq!(ids.parse_user(&u.to_string()), Ok(UserRef::Platform(u)));
+        assert_eq!(ids.parse_user(&u.to_string().to_uppercase()), Ok(UserRef::Platform(u)));
+        assert_eq!(ids.parse_user(ids.user(u).as_str()), Ok(UserRef::Platform(u)));
+        let remote = ids.parse_user("@bob:other.org:8448").unwrap();
+        assert!(remote.is_remote());
+        assert_eq!(remote.api_id(), "@bob:other.org:8448");
+        assert_eq!(ids.matrix_id(&remote).as_str(), "@bob:other.org:8448");
+        assert!(matches!(ids.parse_user("@alice:example.org"), Err(IdError::LocalNonPlatformUser(_))));
+        assert!(matches!(ids.parse_user(ids.bot().as_str()), Err(IdError::LocalNonPlatformUser(_))));
+        for bad in ["", "bob", "@bob", "@:x", &u.simple().to_string(), "not a uuid at all"] {
+            assert!(matches!(ids.parse_user(bad), Err(IdError::UserRef(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_remote_users_key_is_stable_and_never_their_uuid_localpart() {
+        let ids = ids();
+        let u = Uuid::new_v4();
+        let remote = ids.parse_user(&format!("@{u}:other.org")).unwrap();
+        assert_ne!(remote.key(), u);
+        assert_eq!(remote.key(), ids.parse_user(&format!("@{u}:other.org")).unwrap().key());
+        assert_ne!(remote.key(), ids.parse_user(&format!("@{u}:third.org")).unwrap().key());
     }
 
     fn ids_for(server: &str) -> MatrixIds {

@@ -22,5 +22,5 @@ mod fixtures;
 mod plan_tests;
 
 pub use backoff::Backoff;
-pub use ids::{IdError, MatrixIds};
+pub use ids::{IdError, MatrixIds, UserRef};
 pub use scope::{Scope, ScopeParseError};

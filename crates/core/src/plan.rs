@@ -150,9 +150,11 @@ impl Action {
 /// links, then memberships, so a user joins a Space before a room that is
 /// restricted to its members.
 ///
-/// Users in the service's namespace who are in a room but not wanted there
-/// are removed; anyone else a member invited is left alone. A member who
-/// left a room of their own accord is not pulled back in.
+/// Users in the service's namespace (and remote users the platform named)
+/// who are in a room but not wanted there are removed; anyone else a member
+/// invited is left alone. A member who left a room of their own accord is
+/// not pulled back in. Users of other homeservers are invited, never joined:
+/// joining is theirs to do.
 pub fn plan(desired: &DesiredScope, observed: &ObservedScope, ids: &MatrixIds) -> Vec<Action> {
     let mut actions = Vec::new();
     let room_ref = |key: &RoomKey| match observed.rooms.get(key) {
@@ -179,10 +181,11 @@ pub fn plan(desired: &DesiredScope, observed: &ObservedScope, ids: &MatrixIds) -
             // An archived room that never existed is not made just to be archived.
             None if want.archived => {}
             None => {
-                let invite = match want.join_rule {
-                    DesiredJoinRule::Invite => want.members.iter().cloned().collect(),
-                    DesiredJoinRule::Restricted { .. } => Vec::new(),
-                };
+                // Remote users are invited whatever the join rule: the
+                // service cannot join for them, and a restricted room's
+                // rule needs a Space membership they may not have yet.
+                let invite_only = matches!(want.join_rule, DesiredJoinRule::Invite);
+                let invite = want.members.iter().filter(|u| invite_only || ids.is_remote(u)).cloned().collect();
                 actions.push(Action::CreateRoom {
                     key: want.key,
                     name: want.name.clone(),
@@ -197,14 +200,14 @@ pub fn plan(desired: &DesiredScope, observed: &ObservedScope, ids: &MatrixIds) -
                 if let Some(parent) = parent {
                     actions.push(Action::LinkChild { parent, child: this.clone() });
                 }
-                for user in &want.members {
+                for user in want.members.iter().filter(|u| !ids.is_remote(u)) {
                     actions.push(Action::Join { room: this.clone(), user: user.clone() });
                 }
             }
             Some(have) => {
                 plan_state(want, have, &this, planned_rule(&want.join_rule), ids, &mut actions);
                 plan_links(want, have, &this, parent, observed, &mut actions);
-                plan_members(want, have, &this, ids, &mut actions);
+                plan_members(want, have, &this, observed, ids, &mut actions);
             }
         }
     }
@@ -291,35 +294,46 @@ fn plan_links(
     }
 }
 
-fn plan_members(want: &DesiredRoom, have: &ObservedRoom, this: &RoomRef, ids: &MatrixIds, actions: &mut Vec<Action>) {
-    let invite_only = matches!(want.join_rule, DesiredJoinRule::Invite);
+fn plan_members(
+    want: &DesiredRoom,
+    have: &ObservedRoom,
+    this: &RoomRef,
+    observed: &ObservedScope,
+    ids: &MatrixIds,
+    actions: &mut Vec<Action>,
+) {
     // An archived room admits nobody new; removed members still leave.
     let admitting = if want.archived { &BTreeSet::new() } else { &want.members };
     for user in admitting {
+        let remote = ids.is_remote(user);
+        let must_invite = remote || matches!(want.join_rule, DesiredJoinRule::Invite);
         let current = have.members.get(user);
         let left_by_choice = |sender: &UserId| sender == &**user;
+        let admit = |actions: &mut Vec<Action>| {
+            if must_invite {
+                actions.push(Action::Invite { room: this.clone(), user: user.clone() });
+            }
+            if !remote {
+                actions.push(Action::Join { room: this.clone(), user: user.clone() });
+            }
+        };
         match current.map(|m| (m.membership, &m.sender)) {
             Some((Membership::Join, _)) => {}
+            // A remote user's invitation waits for them to accept it.
+            Some((Membership::Invite, _)) if remote => {}
             Some((Membership::Invite, _)) => actions.push(Action::Join { room: this.clone(), user: user.clone() }),
             Some((Membership::Leave, sender)) if left_by_choice(sender) => {}
             Some((Membership::Ban, _)) => {
                 actions.push(Action::Unban { room: this.clone(), user: user.clone() });
-                if invite_only {
-                    actions.push(Action::Invite { room: this.clone(), user: user.clone() });
-                }
-                actions.push(Action::Join { room: this.clone(), user: user.clone() });
+                admit(actions);
             }
-            None | Some((Membership::Leave | Membership::Knock, _)) => {
-                if invite_only {
-                    actions.push(Action::Invite { room: this.clone(), user: user.clone() });
-                }
-                actions.push(Action::Join { room: this.clone(), user: user.clone() });
-            }
+            None | Some((Membership::Leave | Membership::Knock, _)) => admit(actions),
         }
     }
     for (user, member) in &have.members {
         let present = matches!(member.membership, Membership::Join | Membership::Invite | Membership::Knock);
-        if present && !want.members.contains(user) && ids.platform_user(user).is_some() {
+        let managed = ids.platform_user(user).is_some() || observed.known_remote.contains(user);
+        if present && !want.members.contains(user) && managed {
             actions.push(Action::Kick { room: this.clone(), user: user.clone() });
         }
     }

@@ -17,7 +17,12 @@ fn ids() -> MatrixIds {
     MatrixIds::new("example.org", "@matrix-sync:example.org").unwrap()
 }
 
+/// Member `n`: a platform user, or every seventh a user of another
+/// homeserver (federation), so every property covers both.
 fn user(n: u8) -> OwnedUserId {
+    if n % 7 == 6 {
+        return format!("@user{n}:remote.example:8448").try_into().unwrap();
+    }
     ids().user(Uuid::from_u128(u128::from(n) + 1))
 }
 
@@ -175,8 +180,9 @@ proptest! {
             .collect();
         prop_assert_eq!(&apply(&state, &reordered, &bot), &converged, "the order within a layer mattered");
 
-        // Every wanted member is joined, unless they left of their own accord
-        // or the room is archived (which admits nobody new).
+        // Every wanted member is joined (a remote one at least invited),
+        // unless they left of their own accord or the room is archived
+        // (which admits nobody new).
         for room in &new.rooms {
             let Some(have) = converged.rooms.get(&room.key) else {
                 prop_assert!(room.archived, "only archived rooms may be missing");
@@ -189,7 +195,9 @@ proptest! {
             for u in &room.members {
                 let m = have.members.get(u).unwrap();
                 prop_assert!(
-                    m.membership == Membership::Join || (m.membership == Membership::Leave && &m.sender == u),
+                    m.membership == Membership::Join
+                        || (m.membership == Membership::Invite && ids.is_remote(u))
+                        || (m.membership == Membership::Leave && &m.sender == u),
                     "{u} is {m:?}"
                 );
             }
@@ -280,6 +288,62 @@ fn removed_platform_users_are_kicked_but_outsiders_stay() {
         })
         .collect();
     assert_eq!(kicks, vec![user(2), user(2)]);
+}
+
+#[test]
+fn remote_users_are_invited_never_joined_and_removed_only_when_known() {
+    let ids = ids();
+    let bot: OwnedUserId = ids.bot().to_owned();
+    let remote = user(6);
+    assert!(ids.is_remote(&remote));
+    let desired = community(&[(1, 0, false), (6, 40, false)], "C", false);
+    let actions = plan(&desired, &ObservedScope::default(), &ids);
+    let names: Vec<&str> = actions.iter().map(Action::name).collect();
+    // The remote user is invited to both rooms (the restricted General
+    // room too) and joins neither: that is theirs to do.
+    assert_eq!(names, ["create_room", "join", "create_room", "link_child", "join"]);
+    for action in &actions {
+        match action {
+            Action::CreateRoom { invite, power, .. } => {
+                assert!(invite.contains(&remote), "{invite:?}");
+                assert_eq!(power.level_of(&remote), 50, "their trust earns them the same level");
+            }
+            Action::Join { user, .. } => assert_ne!(user, &remote),
+            _ => {}
+        }
+    }
+    let mut state = apply(&ObservedScope::default(), &actions, &bot);
+    assert!(plan(&desired, &state, &ids).is_empty(), "an open invitation is all the service can do");
+    for room in state.rooms.values() {
+        assert_eq!(room.membership_of(&remote), Some(Membership::Invite));
+    }
+    // They accept; later the platform removes them.
+    for room in state.rooms.values_mut() {
+        room.members.insert(remote.clone(), ObservedMember { membership: Membership::Join, sender: remote.clone() });
+    }
+    assert!(plan(&desired, &state, &ids).is_empty());
+    let after = community(&[(1, 0, false)], "C", false);
+    let kicks = |state: &ObservedScope| {
+        plan(&after, state, &ids).iter().filter(|a| matches!(a, Action::Kick { user, .. } if user == &remote)).count()
+    };
+    assert_eq!(kicks(&state), 0, "a remote user the store does not know was invited by someone else");
+    state.known_remote.insert(remote.clone());
+    assert_eq!(kicks(&state), 2);
+}
+
+#[test]
+fn a_remote_user_who_was_kicked_is_invited_again() {
+    let ids = ids();
+    let bot: OwnedUserId = ids.bot().to_owned();
+    let remote = user(13);
+    let desired = community(&[(13, 0, false)], "C", false);
+    let mut state = apply(&ObservedScope::default(), &plan(&desired, &ObservedScope::default(), &ids), &bot);
+    for room in state.rooms.values_mut() {
+        room.members.insert(remote.clone(), ObservedMember { membership: Membership::Leave, sender: bot.clone() });
+    }
+    let actions = plan(&desired, &state, &ids);
+    let names: Vec<&str> = actions.iter().map(Action::name).collect();
+    assert_eq!(names, ["invite", "invite"]);
 }
 
 #[test]

@@ -15,6 +15,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("`{0}` is not a UUID")]
     InvalidId(String),
+    #[error("{0}")]
+    InvalidUser(String),
     #[error("the request body is not valid JSON for this call: {0}")]
     InvalidJson(String),
     #[error("the request body is larger than this call accepts")]
@@ -62,7 +64,9 @@ pub struct ErrorDetail {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) | ApiError::InvalidId(_) | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::InvalidId(_) | ApiError::InvalidUser(_) | ApiError::InvalidJson(_) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Unauthorized | ApiError::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
@@ -80,7 +84,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad_request",
-            ApiError::InvalidId(_) => "invalid_id",
+            // One stable code for every malformed identifier; the message
+            // says what a user may be.
+            ApiError::InvalidId(_) | ApiError::InvalidUser(_) => "invalid_id",
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::HeadersTooLarge(_) => "headers_too_large",

@@ -4,6 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
+use matrix_sync_core::{IdError, MatrixIds, UserRef};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -32,6 +33,33 @@ pub fn platform_id(raw: &str) -> Result<Uuid, ApiError> {
         return Err(ApiError::InvalidId(truncate(raw)));
     }
     Uuid::try_parse(raw).map_err(|_| ApiError::InvalidId(truncate(raw)))
+}
+
+/// A user, wherever the API takes one: a platform user's UUID, or a full
+/// Matrix id (of a platform user, or of a user on another homeserver).
+/// Neither is a 400; a Matrix id on this server that is not a platform
+/// user's is a 422 (the service manages no one else here).
+pub fn user_ref(ids: &MatrixIds, raw: &str) -> Result<UserRef, ApiError> {
+    ids.parse_user(raw).map_err(|e| match e {
+        IdError::LocalNonPlatformUser(_) => {
+            ApiError::Unprocessable { code: "not_a_platform_user", message: e.to_string() }
+        }
+        _ => ApiError::InvalidUser(e.to_string()),
+    })
+}
+
+/// A user the service provisions or signs in: a platform user only; a user
+/// of another homeserver is a 422 (invited to rooms, never provisioned).
+pub fn platform_user(ids: &MatrixIds, raw: &str) -> Result<Uuid, ApiError> {
+    match user_ref(ids, raw)? {
+        UserRef::Platform(id) => Ok(id),
+        UserRef::Remote(user) => Err(ApiError::Unprocessable {
+            code: "remote_user",
+            message: format!(
+                "{user} is a user of another homeserver: such users are invited to rooms, never provisioned or signed in here"
+            ),
+        }),
+    }
 }
 
 /// `?limit=N`: `default` when absent, else a whole number from 1 to `max`.

@@ -62,8 +62,19 @@ pub trait Store: Send + Sync + 'static {
 
     async fn user_mapping(&self, user_id: Uuid) -> Result<Option<UserMapping>>;
 
-    /// The members of a community who have no Matrix account yet.
+    /// The members of a community who have no Matrix account yet (remote
+    /// users are never provisioned, so never among them).
     async fn unprovisioned_members(&self, community: Uuid) -> Result<Vec<Uuid>>;
+
+    /// Records a user of another homeserver under `user` (the key their
+    /// member rows use); idempotent. Must precede their first member row.
+    async fn put_remote_user(&self, user: Uuid, matrix_user_id: &str, now: Millis) -> Result<()>;
+
+    /// The remote users among a community's members: key and Matrix id.
+    async fn remote_members(&self, community: Uuid) -> Result<Vec<(Uuid, String)>>;
+
+    /// Which of these Matrix ids are remote users the platform named.
+    async fn known_remote_users(&self, matrix_user_ids: &[String]) -> Result<Vec<String>>;
 
     // --- communities ---------------------------------------------------------
 

@@ -93,6 +93,7 @@ contract!(
     transactions_are_taken_once,
     communities_are_upserted_with_their_reconcile,
     members_are_kept_per_community,
+    remote_users_are_members_never_provisioned,
     rooms_are_recorded_per_scope_and_role,
     audit_is_filtered_and_newest_first,
     councils_and_their_members,
@@ -451,6 +452,32 @@ async fn members_are_kept_per_community(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(store.unprovisioned_members(c).await.unwrap(), vec![admin]);
+}
+
+async fn remote_users_are_members_never_provisioned(store: Arc<dyn Store>) {
+    let debounce = Debounce { quiet_ms: 0, max_wait_ms: 0 };
+    let (c, other) = (Uuid::new_v4(), Uuid::new_v4());
+    for id in [c, other] {
+        store.put_community(&community_record(id, "C"), 1_000).await.unwrap();
+    }
+    let (remote, local) = (Uuid::new_v4(), Uuid::new_v4());
+    let matrix_id = "@bob:remote.example:8448";
+    store.put_remote_user(remote, matrix_id, 1_000).await.unwrap();
+    store.put_remote_user(remote, matrix_id, 2_000).await.unwrap(); // idempotent
+    let member = |user| MemberRecord { user_id: user, trust_score: 20, role: "member".into() };
+    store.put_member(c, &member(remote), debounce, 1_000).await.unwrap();
+    store.put_member(c, &member(local), debounce, 1_000).await.unwrap();
+
+    assert_eq!(store.unprovisioned_members(c).await.unwrap(), vec![local]);
+    assert_eq!(store.remote_members(c).await.unwrap(), vec![(remote, matrix_id.to_owned())]);
+    assert_eq!(store.remote_members(other).await.unwrap(), vec![]);
+    let asked = vec![matrix_id.to_owned(), "@eve:remote.example:8448".to_owned()];
+    assert_eq!(store.known_remote_users(&asked).await.unwrap(), vec![matrix_id.to_owned()]);
+
+    // Removed from the community, still known (so removed from its rooms).
+    assert!(store.remove_member(c, remote, 2_000).await.unwrap());
+    assert_eq!(store.remote_members(c).await.unwrap(), vec![]);
+    assert_eq!(store.known_remote_users(&asked).await.unwrap(), vec![matrix_id.to_owned()]);
 }
 
 async fn rooms_are_recorded_per_scope_and_role(store: Arc<dyn Store>) {

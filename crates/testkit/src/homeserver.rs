@@ -23,6 +23,18 @@ impl LocalHomeserver {
         Self::instance("MATRIX_SYNC_FAULTS_ENV", "faults")
     }
 
+    /// The federating instance the federation tests run the service on:
+    /// `MATRIX_SYNC_FEDERATION_ENV`, else `.dev/federation-a/env`.
+    pub fn for_federation() -> Self {
+        Self::instance("MATRIX_SYNC_FEDERATION_ENV", "federation-a")
+    }
+
+    /// The other federating instance, whose users take part from outside:
+    /// `MATRIX_SYNC_FEDERATION_PEER_ENV`, else `.dev/federation-b/env`.
+    pub fn for_federation_peer() -> Self {
+        Self::instance("MATRIX_SYNC_FEDERATION_PEER_ENV", "federation-b")
+    }
+
     fn instance(variable: &str, name: &str) -> Self {
         let path = std::env::var_os(variable)
             .filter(|v| !v.is_empty())

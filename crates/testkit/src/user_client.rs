@@ -48,6 +48,17 @@ impl UserClient {
         })
     }
 
+    /// Registers a user in the instance's appservice namespace (as that
+    /// instance's own matrix-sync would) and logs them in: for a user of
+    /// another homeserver in the federation tests.
+    pub async fn register(hs: &LocalHomeserver, localpart: &str) -> Result<Self, MatrixError> {
+        let http = reqwest::Client::new();
+        let body = json!({ "type": "m.login.application_service", "username": localpart, "inhibit_login": true });
+        send(&http, Method::POST, &format!("{}/_matrix/client/v3/register", hs.url()), Some(hs.as_token()), Some(body))
+            .await?;
+        Self::login(hs, &format!("@{localpart}:{}", hs.server_name())).await
+    }
+
     /// A client for a token obtained elsewhere.
     pub fn with_token(hs: &LocalHomeserver, user_id: &str, access_token: &str) -> Self {
         Self {

@@ -3,8 +3,8 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use matrix_sync_core::Scope;
 use matrix_sync_core::power::{CommunityRole, TrustLevel, TrustLevels, community_level, power_levels_capacity};
+use matrix_sync_core::{Scope, UserRef};
 use matrix_sync_store::{CommunityRecord, MemberRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::api::lifecycle::{Deletable, refuse_unless_live, restore, soft_delete};
 use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsonBody, platform_id};
+use crate::extract::{JsonBody, platform_id, user_ref};
 use crate::state::AppState;
 use crate::status::{
     Lifecycle, ResourceStatus, http_status, resource_status, scope_status, settle, wait_for_sync, wait_param,
@@ -267,7 +267,8 @@ pub struct PutMember {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberStatus {
-    pub user_id: Uuid,
+    /// The platform user's UUID, or a remote user's Matrix id.
+    pub user_id: String,
     pub matrix_user_id: String,
     pub trust_score: i64,
     pub role: String,
@@ -280,18 +281,25 @@ pub struct MemberStatus {
 async fn member_answer(
     state: &AppState,
     community: Uuid,
+    user: &UserRef,
     member: &MemberRecord,
     levels: &TrustLevels,
 ) -> Result<(StatusCode, Json<MemberStatus>), ApiError> {
     let (status, _) = scope_status(state, Scope::Community(community)).await?;
-    Ok((http_status(status), Json(member_status(state, member, levels, status))))
+    Ok((http_status(status), Json(member_status(state, user, member, levels, status))))
 }
 
-fn member_status(state: &AppState, member: &MemberRecord, levels: &TrustLevels, status: &'static str) -> MemberStatus {
+fn member_status(
+    state: &AppState,
+    user: &UserRef,
+    member: &MemberRecord,
+    levels: &TrustLevels,
+    status: &'static str,
+) -> MemberStatus {
     let role = CommunityRole::parse(&member.role).unwrap_or(CommunityRole::Member);
     MemberStatus {
-        user_id: member.user_id,
-        matrix_user_id: state.homeserver.ids().user(member.user_id).to_string(),
+        user_id: user.api_id(),
+        matrix_user_id: state.homeserver.ids().matrix_id(user).to_string(),
         trust_score: member.trust_score,
         role: member.role.clone(),
         power_level: community_level(levels, u64::try_from(member.trust_score).unwrap_or(0), role),
@@ -313,7 +321,7 @@ async fn known_community(state: &AppState, id: Uuid) -> Result<(CommunityRecord,
     path = "/v1/communities/{community}/members/{user}",
     params(
         ("community" = uuid::Uuid, Path, description = "The community's UUID"),
-        ("user" = uuid::Uuid, Path, description = "The platform user's UUID"),
+        ("user" = String, Path, description = "A platform user's UUID, or the full Matrix id of a user on another homeserver"),
         ("wait" = Option<u64>, Query, maximum = 30, description = "Seconds to wait for the community to be `synced` (at most 30)"),
     ),
     request_body = PutMember,
@@ -332,7 +340,8 @@ pub async fn put_member(
     JsonBody(body): JsonBody<PutMember>,
 ) -> Result<(StatusCode, Json<MemberStatus>), ApiError> {
     let community = platform_id(&community)?;
-    let user = platform_id(&user)?;
+    let user = user_ref(state.homeserver.ids(), &user)?;
+    let key = user.key();
     let wait = wait_param(&query)?;
     let trust_score = body.trust_score.ok_or_else(|| ApiError::BadRequest("trust_score is required".into()))?;
     if trust_score < 0 {
@@ -340,7 +349,7 @@ pub async fn put_member(
     }
     // Independent reads, at once.
     let ((_, levels), existing) =
-        tokio::try_join!(known_community(&state, community), async { Ok(state.store.member(community, user).await?) })?;
+        tokio::try_join!(known_community(&state, community), async { Ok(state.store.member(community, key).await?) })?;
     let role = body
         .role
         .or_else(|| existing.as_ref().and_then(|m| CommunityRole::parse(&m.role)))
@@ -353,21 +362,26 @@ pub async fn put_member(
         .as_ref()
         .is_some_and(|m| level_of(m.trust_score, CommunityRole::parse(&m.role).unwrap_or(CommunityRole::Member)) > 0);
     if level > 0 && !was_elevated {
-        check_capacity(&state, community, &levels, user, true).await?;
+        check_capacity(&state, community, &levels, key, true).await?;
     }
 
-    let member = MemberRecord { user_id: user, trust_score, role: role.as_str().to_owned() };
+    let member = MemberRecord { user_id: key, trust_score, role: role.as_str().to_owned() };
     let now = now_millis();
+    if let UserRef::Remote(matrix_id) = &user {
+        // Before the member row: a member row without it would read as a
+        // platform user to provision.
+        state.store.put_remote_user(key, matrix_id.as_str(), now).await?;
+    }
     let debounce = state.config.reconcile.debounce();
     let last_error = state.store.put_member(community, &member, debounce, now).await?;
     state.wakeup.announce(now + debounce.quiet_ms);
     if wait.is_some() {
         wait_for_sync(&state, Scope::Community(community), wait).await?;
-        return member_answer(&state, community, &member, &levels).await;
+        return member_answer(&state, community, &user, &member, &levels).await;
     }
     // Just enqueued: pending, or still failing from before.
     let status = if last_error.is_some() { "error" } else { "pending" };
-    Ok((http_status(status), Json(member_status(&state, &member, &levels, status))))
+    Ok((http_status(status), Json(member_status(&state, &user, &member, &levels, status))))
 }
 
 /// Removes the member from every room of the community.
@@ -376,7 +390,7 @@ pub async fn put_member(
     path = "/v1/communities/{community}/members/{user}",
     params(
         ("community" = uuid::Uuid, Path, description = "The community's UUID"),
-        ("user" = uuid::Uuid, Path, description = "The platform user's UUID"),
+        ("user" = String, Path, description = "A platform user's UUID, or the full Matrix id of a user on another homeserver"),
         ("wait" = Option<u64>, Query, maximum = 30, description = "Seconds to wait for the community to be `synced` (at most 30)"),
     ),
     responses(
@@ -392,15 +406,13 @@ pub async fn delete_member(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<(StatusCode, Json<MemberStatus>), ApiError> {
     let community = platform_id(&community)?;
-    let user = platform_id(&user)?;
+    let user = user_ref(state.homeserver.ids(), &user)?;
     let wait = wait_param(&query)?;
     let (_, levels) = known_community(&state, community).await?;
-    let member = state
-        .store
-        .member(community, user)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("user {user} is not a member of community {community}")))?;
-    state.store.remove_member(community, user, now_millis()).await?;
+    let member = state.store.member(community, user.key()).await?.ok_or_else(|| {
+        ApiError::NotFound(format!("user {} is not a member of community {community}", user.api_id()))
+    })?;
+    state.store.remove_member(community, user.key(), now_millis()).await?;
     settle(&state, Scope::Community(community), wait).await?;
-    member_answer(&state, community, &member, &levels).await
+    member_answer(&state, community, &user, &member, &levels).await
 }

@@ -3,8 +3,8 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use matrix_sync_core::Scope;
 use matrix_sync_core::power::{CommunityRole, CouncilRole, TrustLevels, council_level};
+use matrix_sync_core::{Scope, UserRef};
 use matrix_sync_store::{CouncilMemberRecord, CouncilRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,7 +14,7 @@ use crate::api::communities::{community_lifecycle, validate_name};
 use crate::api::lifecycle::{Deletable, refuse_unless_live, restore, soft_delete};
 use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsonBody, platform_id};
+use crate::extract::{JsonBody, platform_id, user_ref};
 use crate::state::AppState;
 use crate::status::{Lifecycle, ResourceStatus, http_status, resource_status, scope_status, settle, wait_param};
 
@@ -141,7 +141,8 @@ pub struct PutCouncilMember {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CouncilMemberStatus {
-    pub user_id: Uuid,
+    /// The platform user's UUID, or a remote user's Matrix id.
+    pub user_id: String,
     pub matrix_user_id: String,
     pub trust_score: i64,
     /// The council role.
@@ -155,7 +156,7 @@ pub struct CouncilMemberStatus {
 async fn council_member_answer(
     state: &AppState,
     council: &CouncilRecord,
-    user: Uuid,
+    user: &UserRef,
     role: CouncilRole,
 ) -> Result<(StatusCode, Json<CouncilMemberStatus>), ApiError> {
     let community = state
@@ -165,14 +166,14 @@ async fn council_member_answer(
         .ok_or_else(|| ApiError::NotFound(format!("community {} is not known", council.community_id)))?;
     let levels: TrustLevels =
         serde_json::from_str(&community.trust_levels).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let member = state.store.member(council.community_id, user).await?;
+    let member = state.store.member(council.community_id, user.key()).await?;
     let (trust, community_role) = member.as_ref().map_or((0, CommunityRole::Member), |m| {
         (m.trust_score, CommunityRole::parse(&m.role).unwrap_or(CommunityRole::Member))
     });
     let (status, _) = scope_status(state, Scope::Community(council.community_id)).await?;
     let answer = CouncilMemberStatus {
-        user_id: user,
-        matrix_user_id: state.homeserver.ids().user(user).to_string(),
+        user_id: user.api_id(),
+        matrix_user_id: state.homeserver.ids().matrix_id(user).to_string(),
         trust_score: trust,
         role: role.as_str().to_owned(),
         power_level: council_level(&levels, u64::try_from(trust).unwrap_or(0), community_role, role),
@@ -187,7 +188,7 @@ async fn council_member_answer(
     path = "/v1/councils/{council}/members/{user}",
     params(
         ("council" = uuid::Uuid, Path, description = "The council's UUID"),
-        ("user" = uuid::Uuid, Path, description = "The platform user's UUID"),
+        ("user" = String, Path, description = "A platform user's UUID, or the full Matrix id of a user on another homeserver"),
         ("wait" = Option<u64>, Query, maximum = 30, description = "Seconds to wait for `synced` (at most 30)"),
     ),
     request_body = PutCouncilMember,
@@ -206,23 +207,23 @@ pub async fn put_council_member(
     JsonBody(body): JsonBody<PutCouncilMember>,
 ) -> Result<(StatusCode, Json<CouncilMemberStatus>), ApiError> {
     let council = known_council(&state, platform_id(&council)?).await?;
-    let user = platform_id(&user)?;
+    let user = user_ref(state.homeserver.ids(), &user)?;
     let wait = wait_param(&query)?;
-    if state.store.member(council.community_id, user).await?.is_none() {
+    if state.store.member(council.community_id, user.key()).await?.is_none() {
         return Err(ApiError::Unprocessable {
             code: "not_a_community_member",
-            message: format!("user {user} is not a member of community {}", council.community_id),
+            message: format!("user {} is not a member of community {}", user.api_id(), council.community_id),
         });
     }
-    let existing = state.store.council_members(council.id).await?.into_iter().find(|m| m.user_id == user);
+    let existing = state.store.council_members(council.id).await?.into_iter().find(|m| m.user_id == user.key());
     let role = body
         .role
         .or_else(|| existing.as_ref().and_then(|m| CouncilRole::parse(&m.role)))
         .unwrap_or(CouncilRole::Member);
-    let record = CouncilMemberRecord { user_id: user, role: role.as_str().to_owned() };
+    let record = CouncilMemberRecord { user_id: user.key(), role: role.as_str().to_owned() };
     state.store.put_council_member(&council, &record, now_millis()).await?;
     settle(&state, Scope::Community(council.community_id), wait).await?;
-    council_member_answer(&state, &council, user, role).await
+    council_member_answer(&state, &council, &user, role).await
 }
 
 /// Removes the user from the council's Space and discussion room.
@@ -231,7 +232,7 @@ pub async fn put_council_member(
     path = "/v1/councils/{council}/members/{user}",
     params(
         ("council" = uuid::Uuid, Path, description = "The council's UUID"),
-        ("user" = uuid::Uuid, Path, description = "The platform user's UUID"),
+        ("user" = String, Path, description = "A platform user's UUID, or the full Matrix id of a user on another homeserver"),
         ("wait" = Option<u64>, Query, maximum = 30, description = "Seconds to wait for `synced` (at most 30)"),
     ),
     responses(
@@ -247,19 +248,16 @@ pub async fn delete_council_member(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<(StatusCode, Json<CouncilMemberStatus>), ApiError> {
     let council = known_council(&state, platform_id(&council)?).await?;
-    let user = platform_id(&user)?;
+    let user = user_ref(state.homeserver.ids(), &user)?;
     let wait = wait_param(&query)?;
-    let existing = state
-        .store
-        .council_members(council.id)
-        .await?
-        .into_iter()
-        .find(|m| m.user_id == user)
-        .ok_or_else(|| ApiError::NotFound(format!("user {user} is not a member of council {}", council.id)))?;
-    state.store.remove_council_member(&council, user, now_millis()).await?;
+    let existing =
+        state.store.council_members(council.id).await?.into_iter().find(|m| m.user_id == user.key()).ok_or_else(
+            || ApiError::NotFound(format!("user {} is not a member of council {}", user.api_id(), council.id)),
+        )?;
+    state.store.remove_council_member(&council, user.key(), now_millis()).await?;
     settle(&state, Scope::Community(council.community_id), wait).await?;
     let role = CouncilRole::parse(&existing.role).unwrap_or(CouncilRole::Member);
-    council_member_answer(&state, &council, user, role).await
+    council_member_answer(&state, &council, &user, role).await
 }
 
 /// Soft delete: the council's Space and discussion room are archived; the

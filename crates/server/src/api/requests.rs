@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsonBody, platform_id};
+use crate::extract::{JsonBody, platform_id, user_ref};
 use crate::state::AppState;
 use crate::status::{MAX_WAIT_SECS, ResourceStatus, http_status, scope_status, settle, wait_param};
 
@@ -30,7 +30,20 @@ pub struct AcceptRequest {
 }
 
 fn required_id(value: Option<String>, field: &str) -> Result<Uuid, ApiError> {
-    platform_id(&value.ok_or_else(|| ApiError::BadRequest(format!("{field} is required")))?)
+    platform_id(&required(value, field)?)
+}
+
+fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
+    value.ok_or_else(|| ApiError::BadRequest(format!("{field} is required")))
+}
+
+/// A user field of a body: a platform user's UUID or a full Matrix id.
+fn required_user(state: &AppState, value: Option<String>, field: &str) -> Result<OwnedUserId, ApiError> {
+    let user = user_ref(state.homeserver.ids(), &required(value, field)?).map_err(|e| match e {
+        ApiError::InvalidUser(message) => ApiError::InvalidUser(format!("{field}: {message}")),
+        other => other,
+    })?;
+    Ok(state.homeserver.ids().matrix_id(&user))
 }
 
 /// The pair's direct chat, with its two users in a stable order.
@@ -82,8 +95,8 @@ pub async fn accept_request(
     let id = platform_id(&id)?;
     let wait = wait_param(&query)?;
     let community_id = required_id(body.community_id, "community_id")?;
-    let requester = required_id(body.requester_id, "requester_id")?;
-    let owner = required_id(body.owner_id, "owner_id")?;
+    let requester = required_user(&state, body.requester_id, "requester_id")?;
+    let owner = required_user(&state, body.owner_id, "owner_id")?;
     let title = body.title.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
     if title.as_ref().is_some_and(|t| t.chars().count() > MAX_TITLE || t.chars().any(char::is_control)) {
         return Err(ApiError::BadRequest(format!(
@@ -102,8 +115,6 @@ pub async fn accept_request(
             message: "MATRIX_SYNC_APP_URL is not set, so the bot cannot link the request".into(),
         });
     }
-    let ids = state.homeserver.ids();
-    let (requester, owner) = (ids.user(requester), ids.user(owner));
     let direct = direct_of(requester.clone(), owner.clone());
     let record = RequestRecord {
         id,
@@ -182,16 +193,15 @@ pub async fn create_direct(
     JsonBody(body): JsonBody<CreateDirect>,
 ) -> Result<(StatusCode, Json<DirectStatus>), ApiError> {
     let wait = wait_param(&query)?.unwrap_or(Duration::from_secs(MAX_WAIT_SECS));
-    let a = required_id(body.user_a, "user_a")?;
-    let b = required_id(body.user_b, "user_b")?;
+    let a = required_user(&state, body.user_a, "user_a")?;
+    let b = required_user(&state, body.user_b, "user_b")?;
     if a == b {
         return Err(ApiError::Unprocessable {
             code: "same_user",
             message: "a direct chat needs two different users".into(),
         });
     }
-    let ids = state.homeserver.ids();
-    let direct = direct_of(ids.user(a), ids.user(b));
+    let direct = direct_of(a, b);
     state.store.put_direct(&direct, now_millis()).await?;
     let scope = Scope::Direct(direct.pair_id);
     settle(&state, scope, Some(wait)).await?;

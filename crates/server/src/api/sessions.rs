@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::platform_id;
+use crate::extract::platform_user;
 use crate::provision::provision_user;
 use crate::state::AppState;
 
@@ -86,7 +86,7 @@ pub async fn list_sessions(
     State(state): State<AppState>,
     Path(user): Path<String>,
 ) -> Result<Json<SessionList>, ApiError> {
-    let user = platform_id(&user)?;
+    let user = platform_user(state.homeserver.ids(), &user)?;
     let sessions = state
         .store
         .sessions(user)
@@ -114,7 +114,7 @@ pub async fn revoke_sessions(
     State(state): State<AppState>,
     Path(user): Path<String>,
 ) -> Result<Json<SessionList>, ApiError> {
-    let user = platform_id(&user)?;
+    let user = platform_user(state.homeserver.ids(), &user)?;
     let matrix_user = state.homeserver.ids().user(user);
     let mut ended = Vec::new();
     for (device_id, at) in state.store.sessions(user).await? {

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsonBody, platform_id};
+use crate::extract::{JsonBody, platform_user};
 use crate::provision::provision_user;
 use crate::state::AppState;
 use matrix_sync_store::UserMapping;
@@ -71,7 +71,7 @@ pub async fn put_user(
     Path(user): Path<String>,
     JsonBody(body): JsonBody<ProvisionUser>,
 ) -> Result<Json<UserRecord>, ApiError> {
-    let user = platform_id(&user)?;
+    let user = platform_user(state.homeserver.ids(), &user)?;
     let display_name = validate_display_name(body.display_name)?;
     let mapping = provision_user(&state, user, display_name.as_deref()).await?;
     Ok(Json(mapping.into()))
@@ -90,7 +90,7 @@ pub async fn put_user(
     tag = "users"
 )]
 pub async fn get_user(State(state): State<AppState>, Path(user): Path<String>) -> Result<Json<UserRecord>, ApiError> {
-    let user = platform_id(&user)?;
+    let user = platform_user(state.homeserver.ids(), &user)?;
     let mapping = state
         .store
         .user_mapping(user)

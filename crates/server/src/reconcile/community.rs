@@ -1,11 +1,14 @@
 //! Reconciling a community: its Space and General room, members and levels.
 
+use std::collections::HashMap;
+
 use futures_util::future::join_all;
-use matrix_sync_core::Scope;
 use matrix_sync_core::desired::{Community, CommunityConfig, CommunityMember, Council, community_rooms};
 use matrix_sync_core::power::{CommunityRole, CouncilRole, TrustLevels};
 use matrix_sync_core::rooms::RoomKey;
+use matrix_sync_core::{MatrixIds, Scope};
 use matrix_sync_store::{CommunityRecord, MemberRecord};
+use ruma::{OwnedUserId, UserId};
 use uuid::Uuid;
 
 use super::ReconcileError;
@@ -33,9 +36,32 @@ pub fn community_model(record: &CommunityRecord) -> Result<Community, ReconcileE
     })
 }
 
-pub fn member_model(state: &AppState, m: &MemberRecord) -> CommunityMember {
+/// Matrix ids of users by their store key: remote users' as recorded,
+/// everyone else's derived from their platform UUID.
+pub struct MemberIds<'a> {
+    ids: &'a MatrixIds,
+    remote: HashMap<Uuid, OwnedUserId>,
+}
+
+impl MemberIds<'_> {
+    pub fn of(&self, user: Uuid) -> OwnedUserId {
+        self.remote.get(&user).cloned().unwrap_or_else(|| self.ids.user(user))
+    }
+}
+
+/// The Matrix ids of a community's members.
+pub async fn member_ids(state: &AppState, community: Uuid) -> Result<MemberIds<'_>, ReconcileError> {
+    let mut remote = HashMap::new();
+    for (key, raw) in state.store.remote_members(community).await? {
+        let user = UserId::parse(&raw).map_err(|e| ReconcileError::Invalid(format!("remote user `{raw}`: {e}")))?;
+        remote.insert(key, user);
+    }
+    Ok(MemberIds { ids: state.homeserver.ids(), remote })
+}
+
+pub fn member_model(ids: &MemberIds<'_>, m: &MemberRecord) -> CommunityMember {
     CommunityMember {
-        user: state.homeserver.ids().user(m.user_id),
+        user: ids.of(m.user_id),
         trust: u64::try_from(m.trust_score).unwrap_or(0),
         role: CommunityRole::parse(&m.role).unwrap_or(CommunityRole::Member),
     }
@@ -56,12 +82,16 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
         return erase_community(state, id).await;
     }
     let community = community_model(&record)?;
+    // The members first, then who of them lacks an account: a member added
+    // in between is provisioned needlessly early, never planned unprovisioned.
+    let records = store.members(id).await?;
     // Registrations are independent: all at once (the client bounds how
     // many are in flight).
     let unprovisioned = store.unprovisioned_members(id).await?;
     let provisioned = join_all(unprovisioned.into_iter().map(|user| provision_user(state, user, None))).await;
     provisioned.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let members: Vec<CommunityMember> = store.members(id).await?.iter().map(|m| member_model(state, m)).collect();
+    let ids = member_ids(state, id).await?;
+    let members: Vec<CommunityMember> = records.iter().map(|m| member_model(&ids, m)).collect();
     let mut councils = Vec::new();
     for council in store.councils_of(id).await? {
         if council.purged_at.is_some() {
@@ -83,9 +113,7 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
             name: council.name,
             members: council_members
                 .iter()
-                .map(|m| {
-                    (state.homeserver.ids().user(m.user_id), CouncilRole::parse(&m.role).unwrap_or(CouncilRole::Member))
-                })
+                .map(|m| (ids.of(m.user_id), CouncilRole::parse(&m.role).unwrap_or(CouncilRole::Member)))
                 .collect(),
         });
     }
