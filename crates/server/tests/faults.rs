@@ -8,96 +8,19 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use common::{Api, Db, ServiceProcess, TestApp, eventually, rooms_marked_for};
-use matrix_sync_core::power::{CommunityRole, TrustLevels, community_level};
-use matrix_sync_testkit::{Faults, FlakyProxy, HomeserverProcess, LocalHomeserver, ProxyCounts, UserClient};
+use common::wanted::{Wanted, put_member, synced};
+use common::{Api, Db, ServiceProcess, TestApp};
+use matrix_sync_testkit::{Faults, FlakyProxy, HomeserverProcess, LocalHomeserver, ProxyCounts};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
-use uuid::Uuid;
+use serde_json::json;
 
 /// One fault at a time: they share the homeserver and the database server.
 static TURN: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(Default::default);
-
-async fn put_member(api: &Api, community: Uuid, user: Uuid, trust: i64) -> Option<(StatusCode, Value)> {
-    let path = format!("/v1/communities/{community}/members/{user}");
-    api.try_call(Method::PUT, &path, Some(json!({ "trust_score": trust }))).await
-}
-
-/// Waits until the community is `synced`.
-async fn synced(api: &Api, community: Uuid, within: Duration) {
-    let path = format!("/v1/communities/{community}");
-    eventually(&format!("community {community} synced"), within, || async {
-        api.call(Method::GET, &path, None).await.1["status"] == "synced"
-    })
-    .await;
-}
-
-/// What the platform wants of one community: its members' trust.
-struct Wanted {
-    community: Uuid,
-    trust: BTreeMap<Uuid, i64>,
-}
-
-impl Wanted {
-    fn new(members: usize) -> Self {
-        let trust = (0..members).map(|i| (Uuid::new_v4(), (i as i64 * 17) % 60)).collect();
-        Self { community: Uuid::new_v4(), trust }
-    }
-
-    /// Creates the community and its members and waits until they are there.
-    async fn create(&self, api: &Api) {
-        self.create_within(api, Duration::from_secs(60)).await;
-    }
-
-    async fn create_within(&self, api: &Api, within: Duration) {
-        let path = format!("/v1/communities/{}", self.community);
-        let (status, body) = api.call(Method::PUT, &path, Some(json!({ "name": "Faults" }))).await;
-        assert!(status.is_success(), "{body}");
-        for (user, trust) in &self.trust {
-            let (status, body) = put_member(api, self.community, *user, *trust).await.unwrap();
-            assert!(status.is_success(), "{body}");
-        }
-        synced(api, self.community, within).await;
-    }
-
-    /// The `i`th write of a burst: a trust change, or every fourth a newcomer.
-    fn next_write(&mut self, i: usize) -> (Uuid, i64) {
-        let trust = (i as i64 * 23 + 5) % 60;
-        let user =
-            if i.is_multiple_of(4) { Uuid::new_v4() } else { *self.trust.keys().nth(i % self.trust.len()).unwrap() };
-        (user, trust)
-    }
-
-    /// What the homeserver shows is exactly what is wanted: one Space and
-    /// one General room, every member joined with the level their trust earns.
-    async fn assert_on_homeserver(&self, hs: &LocalHomeserver) {
-        let bot = UserClient::login(hs, hs.get("MATRIX_BOT_USER_ID")).await.unwrap();
-        let rooms = rooms_marked_for(&bot, self.community).await;
-        let markers: Vec<&str> = rooms.iter().map(|(m, _)| m.as_str()).collect();
-        let c = self.community;
-        assert_eq!(markers, [format!("community:{c}/general"), format!("community:{c}/space")], "no duplicates");
-        let general = &rooms[0].1;
-        let levels = bot.state(general, "m.room.power_levels", "").await.unwrap();
-        let joined = bot.get(&format!("/_matrix/client/v3/rooms/{}/joined_members", enc(general))).await.unwrap();
-        for (user, trust) in &self.trust {
-            let mxid = hs.matrix_id(*user);
-            assert!(joined["joined"].get(&mxid).is_some(), "{mxid} is not in General");
-            let have = levels["users"][&mxid].as_i64().unwrap_or(0);
-            let want = community_level(&TrustLevels::default(), u64::try_from(*trust).unwrap(), CommunityRole::Member);
-            assert_eq!(have, want, "{mxid}'s level (trust {trust})");
-        }
-    }
-}
-
-fn enc(segment: &str) -> String {
-    matrix_sync_testkit::encode_segment(segment)
-}
 
 fn fault_homeserver() -> (LocalHomeserver, HomeserverProcess) {
     let hs = LocalHomeserver::for_fault_tests();

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod wanted;
+
 use std::collections::BTreeMap;
 
 use matrix_sync::state::AppState;
