@@ -23,6 +23,9 @@ test: build
 	SYNAPSE_FEDERATION=1 dev/synapse.sh restart federation-b
 	dev/web.sh
 	dev/schemathesis.sh
+	# deploy/ without a container engine: compose config, the generated
+	# Synapse config loaded by Synapse, nginx -t, the systemd unit.
+	dev/compose-check.sh
 	MATRIX_SYNC_TEST_ENV=$(CURDIR)/.dev/test/env MATRIX_SYNC_FAULTS_ENV=$(CURDIR)/.dev/faults/env \
 	  MATRIX_SYNC_FEDERATION_ENV=$(CURDIR)/.dev/federation-a/env MATRIX_SYNC_FEDERATION_PEER_ENV=$(CURDIR)/.dev/federation-b/env \
 	  cargo test --workspace --no-fail-fast

@@ -90,6 +90,10 @@ fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
 #[derive(Debug, Clone)]
 pub struct MatrixConfig {
     pub homeserver_url: Url,
+    /// Where users' clients reach the homeserver (`MATRIX_PUBLIC_HOMESERVER_URL`;
+    /// the one above when unset): what `/v1/sessions` hands out. Behind a
+    /// reverse proxy the service talks to an internal address clients cannot.
+    pub public_homeserver_url: Url,
     pub ids: MatrixIds,
     /// Where the homeserver reaches the appservice API (goes into the registration).
     pub appservice_url: String,
@@ -260,8 +264,11 @@ impl MatrixConfig {
             Some(url) => url.to_string().trim_end_matches('/').to_owned(),
             None => format!("http://{}", listen(source)?),
         };
+        let public_homeserver_url =
+            source.parsed("MATRIX_PUBLIC_HOMESERVER_URL", http_url)?.unwrap_or_else(|| homeserver_url.clone());
         Ok(Self {
             homeserver_url,
+            public_homeserver_url,
             ids,
             appservice_url,
             as_token: SecretString::from(source.required("MATRIX_BOT_ACCESS_TOKEN")?),
@@ -405,6 +412,16 @@ mod tests {
         assert_eq!(c.lifecycle.retention, Duration::from_secs(90));
         let c = Config::load(&with(&[("MATRIX_SYNC_RETENTION", "60d")])).unwrap();
         assert_eq!(c.lifecycle.retention, Duration::from_secs(60 * 86_400));
+    }
+
+    #[test]
+    fn clients_get_the_public_homeserver_url_when_one_is_set() {
+        let c = Config::load(&with(&[])).unwrap();
+        assert_eq!(c.matrix.public_homeserver_url, c.matrix.homeserver_url);
+        let c = Config::load(&with(&[("MATRIX_PUBLIC_HOMESERVER_URL", "https://matrix.example.org")])).unwrap();
+        assert_eq!(c.matrix.public_homeserver_url.as_str(), "https://matrix.example.org/");
+        assert_eq!(c.matrix.homeserver_url.as_str(), "http://127.0.0.1:8008/");
+        assert!(Config::load(&with(&[("MATRIX_PUBLIC_HOMESERVER_URL", "matrix.example.org")])).is_err());
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub async fn create_session(State(state): State<AppState>, headers: HeaderMap) -
         matrix_user_id: mapping.matrix_user_id,
         access_token: session.access_token.expose_secret().to_owned(),
         device_id: session.device_id,
-        homeserver_url: state.config.matrix.homeserver_url.as_str().trim_end_matches('/').to_owned(),
+        homeserver_url: state.config.matrix.public_homeserver_url.as_str().trim_end_matches('/').to_owned(),
     }))
 }
 
