@@ -15,10 +15,13 @@ use std::time::Duration;
 
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::{RequestConfig, SyncSettings};
+use matrix_sdk::deserialized_responses::TimelineEventKind;
+use matrix_sdk::room::MessagesOptions;
 use matrix_sdk::ruma::api::client::filter::{Filter, FilterDefinition, RoomEventFilter};
 use matrix_sdk::ruma::api::client::sync::sync_events;
 use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
-use matrix_sdk::ruma::{OwnedDeviceId, OwnedTransactionId, RoomId};
+use matrix_sdk::ruma::events::{AnySyncMessageLikeEvent, AnySyncTimelineEvent, SyncMessageLikeEvent};
+use matrix_sdk::ruma::{OwnedDeviceId, OwnedTransactionId, OwnedUserId, RoomId, UInt};
 use matrix_sdk::{Client, LoopCtrl, RoomState, SessionMeta, SessionTokens};
 use matrix_sync_matrix::{AppserviceClient, HomeserverError};
 use secrecy::ExposeSecret;
@@ -64,6 +67,17 @@ struct SavedSession {
     user_id: String,
     device_id: String,
     access_token: String,
+}
+
+/// What the bot finds of an earlier notice of its own in a room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EarlierNotice {
+    /// There, with this event id.
+    Found(String),
+    /// Not among the messages it can read, but a message of the bot's could
+    /// not be decrypted (its key has not arrived): it may be that one.
+    Unreadable,
+    Absent,
 }
 
 pub struct Bot {
@@ -140,6 +154,39 @@ impl Bot {
         let content = RoomMessageEventContent::notice_html(plain, html);
         let sent = room.send(content).with_transaction_id(OwnedTransactionId::from(txn_id)).await?;
         Ok(sent.response.event_id.to_string())
+    }
+
+    /// Looks through the room's recent messages for a notice the bot sent
+    /// (from any of its devices) that contains `needle`: a process taking
+    /// over a message another process may have sent before it died.
+    pub async fn find_own_notice(&self, room_id: &RoomId, needle: &str) -> Result<EarlierNotice, BotError> {
+        let room = match self.client.get_room(room_id) {
+            Some(room) if room.state() == RoomState::Joined => room,
+            _ => self.client.join_room_by_id(room_id).await?,
+        };
+        let mut options = MessagesOptions::backward();
+        options.limit = UInt::from(100u32);
+        let page = room.messages(options).await?;
+        let own = self.client.user_id();
+        let mut unreadable = false;
+        for event in &page.chunk {
+            let sender = event.raw().get_field::<OwnedUserId>("sender").ok().flatten();
+            if sender.as_deref() != own {
+                continue;
+            }
+            if matches!(event.kind, TimelineEventKind::UnableToDecrypt { .. }) {
+                unreadable = true;
+                continue;
+            }
+            if let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
+                SyncMessageLikeEvent::Original(message),
+            ))) = event.raw().deserialize()
+                && message.content.body().contains(needle)
+            {
+                return Ok(EarlierNotice::Found(message.event_id.to_string()));
+            }
+        }
+        Ok(if unreadable { EarlierNotice::Unreadable } else { EarlierNotice::Absent })
     }
 
     /// Stops syncing and closes the stores.

@@ -27,7 +27,7 @@ fn free_port() -> u16 {
 
 /// One of the processes: the shared database, a data folder (the bot's
 /// device) of its own, and `listen`.
-async fn serve(hs: &LocalHomeserver, schema: &str, data: &std::path::Path, listen: &str) -> ServiceProcess {
+async fn serve(hs: &LocalHomeserver, schema: &str, data: &std::path::Path, listen: &str, log: Stdio) -> ServiceProcess {
     let mut vars: BTreeMap<String, String> = hs.settings.clone();
     vars.insert("DATABASE_URL".into(), pg_url());
     vars.insert("MATRIX_SYNC_DB_SCHEMA".into(), schema.into());
@@ -36,7 +36,15 @@ async fn serve(hs: &LocalHomeserver, schema: &str, data: &std::path::Path, liste
     vars.insert("MATRIX_SYNC_APP_URL".into(), APP_URL.into());
     vars.insert("MATRIX_SYNC_RETENTION".into(), "3s".into());
     vars.insert("MATRIX_SYNC_ANTI_ENTROPY".into(), "5s".into());
-    ServiceProcess::start(&vars, Stdio::inherit()).await
+    vars.insert("RUST_LOG".into(), "warn,matrix_sync::reconcile::request=info".into());
+    ServiceProcess::start(&vars, log).await
+}
+
+/// Runs SQL on the test database server.
+fn psql(sql: &str) {
+    let status =
+        std::process::Command::new("psql").args([pg_url().as_str(), "-q", "-v", "ON_ERROR_STOP=1", "-c", sql]).status();
+    assert!(status.is_ok_and(|s| s.success()), "psql: {sql}");
 }
 
 /// `matrix_sync_reconciles_total{name="ok"}` of one process.
@@ -55,8 +63,10 @@ async fn two_processes_on_one_database_share_the_work_without_duplicates() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     // The first at the registration's address (it gets the pushes), the
     // second beside it.
-    let first = serve(&hs, &schema, dirs[0].path(), hs.get("MATRIX_SYNC_LISTEN")).await;
-    let second = serve(&hs, &schema, dirs[1].path(), &format!("127.0.0.1:{}", free_port())).await;
+    let first = serve(&hs, &schema, dirs[0].path(), hs.get("MATRIX_SYNC_LISTEN"), Stdio::inherit()).await;
+    let second_log = dirs[1].path().join("serve.log");
+    let log = Stdio::from(std::fs::File::create(&second_log).unwrap());
+    let second = serve(&hs, &schema, dirs[1].path(), &format!("127.0.0.1:{}", free_port()), log).await;
     let token = hs.get("MATRIX_SYNC_API_TOKEN");
     let apis = [first.api(token), second.api(token)];
 
@@ -151,7 +161,27 @@ async fn two_processes_on_one_database_share_the_work_without_duplicates() {
     let deleted = audit["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "room_deleted").count();
     assert_eq!(deleted, 2, "the Space and the General room, each deleted once: {audit}");
 
-    first.terminate();
+    // The first process dies between sending a request's message and
+    // recording it (the record is put back by hand: not sent, set out by a
+    // device that is gone). The second process, whose bot is another
+    // device, takes the request over and finds the message in the room
+    // instead of sending it twice.
+    first.kill();
+    let taken_over = requests[0];
+    psql(&format!(
+        "UPDATE {schema}.accepted_requests SET message_sent_at = NULL, message_event_id = NULL, \
+         message_device = 'GONE' WHERE id = '{taken_over}'"
+    ));
+    let accept = json!({ "community_id": wanted[0].community, "requester_id": requester, "owner_id": owner });
+    let answer =
+        apis[1].success(Method::POST, &format!("/v1/requests/{taken_over}/accept?wait=30"), Some(accept)).await;
+    assert_eq!(answer["status"], "synced", "{answer}");
+    device.client.sync_once(Default::default()).await.unwrap();
+    let notices = device.messages(&rooms[0]).await.into_iter().filter(|m| m.msgtype == "m.notice").count();
+    assert_eq!(notices, 2, "the message taken over was found, not sent again");
+    let log = std::fs::read_to_string(&second_log).unwrap();
+    assert!(log.contains("context message was sent before, by another process"), "{log}");
+
     second.terminate();
     matrix_sync_store::PgStore::drop_schema(&pg_url(), &schema).await.unwrap();
 }

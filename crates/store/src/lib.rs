@@ -155,6 +155,10 @@ pub trait Store: Send + Sync + 'static {
     /// Records that the request's context message was sent.
     async fn mark_request_message_sent(&self, id: Uuid, event_id: &str, now: Millis) -> Result<()>;
 
+    /// Records that `device` sets out to send the request's context message
+    /// and answers the device that set out before it, if any.
+    async fn note_message_device(&self, id: Uuid, device: &str) -> Result<Option<String>>;
+
     // --- lifecycle -----------------------------------------------------------
 
     /// Soft-deletes (both times set) or restores (both `None`) a community

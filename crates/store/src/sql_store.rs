@@ -667,6 +667,26 @@ macro_rules! sql_store_impl {
                 Ok(())
             }
 
+            async fn note_message_device(&self, id: uuid::Uuid, device: &str) -> $crate::Result<Option<String>> {
+                use sqlx::Row;
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query("SELECT message_device FROM accepted_requests WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let before: Option<String> = match row {
+                    Some(row) => row.try_get("message_device")?,
+                    None => None,
+                };
+                sqlx::query("UPDATE accepted_requests SET message_device = $1 WHERE id = $2")
+                    .bind(device)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(before)
+            }
+
             async fn set_deletion(
                 &self,
                 scope: matrix_sync_core::Scope,

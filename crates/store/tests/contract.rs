@@ -611,6 +611,10 @@ async fn requests_are_accepted_once(store: Arc<dyn Store>) {
     assert_eq!(first.accepted_at, 100);
     assert_eq!(store.direct(pair).await.unwrap(), Some(direct.clone()));
     let job = store.job_for_scope(Scope::Request(request.id)).await.unwrap().unwrap();
+    assert_eq!(store.note_message_device(request.id, "DEVICEA").await.unwrap(), None);
+    assert_eq!(store.note_message_device(request.id, "DEVICEA").await.unwrap().as_deref(), Some("DEVICEA"));
+    assert_eq!(store.note_message_device(request.id, "DEVICEB").await.unwrap().as_deref(), Some("DEVICEA"));
+    assert_eq!(store.note_message_device(request.id, "DEVICEB").await.unwrap().as_deref(), Some("DEVICEB"));
     store.mark_request_message_sent(request.id, "$ev", 150).await.unwrap();
     let again = store
         .accept_request(&RequestRecord { title: Some("changed".into()), ..request.clone() }, &direct, 200)

@@ -26,6 +26,10 @@ pub enum ReconcileError {
     Invalid(String),
     #[error("the bot has not started yet (its device is being set up)")]
     BotNotReady,
+    #[error(
+        "another bot device (a process that stopped) set out to send the request's message, and a message of the bot's in the room cannot be read here yet; not sending it twice"
+    )]
+    MessageUnconfirmed,
     #[error(transparent)]
     Bot(#[from] matrix_sync_bot::BotError),
 }

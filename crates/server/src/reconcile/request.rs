@@ -1,6 +1,7 @@
 //! Reconciling an accepted request: the pair's direct chat, then the bot's
 //! end-to-end encrypted context message, sent once.
 
+use matrix_sync_bot::EarlierNotice;
 use matrix_sync_store::RequestRecord;
 use uuid::Uuid;
 
@@ -12,11 +13,16 @@ use crate::state::AppState;
 
 /// The bot's message: plain text and HTML, with the link to the request.
 pub fn context_message(app_url: &str, request: &RequestRecord) -> (String, String) {
-    let link = format!("{}/requests/{}", app_url.trim_end_matches('/'), request.id);
+    let link = request_link(app_url, request.id);
     let title = request.title.as_deref().unwrap_or("View Request");
     let plain = format!("Request accepted! Coordinate delivery for: {title} {link}");
     let html = format!("Request accepted! Coordinate delivery for: <a href=\"{link}\">{}</a>", escape_html(title));
     (plain, html)
+}
+
+/// The request's page on the platform: what makes its message its own.
+fn request_link(app_url: &str, id: Uuid) -> String {
+    format!("{}/requests/{id}", app_url.trim_end_matches('/'))
 }
 
 fn escape_html(s: &str) -> String {
@@ -41,7 +47,22 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
     ))?;
     let bot = state.bot.get().ok_or(ReconcileError::BotNotReady)?;
     let (plain, html) = context_message(app_url.as_str(), &request);
-    // The transaction id makes a resend after a crash the same message.
+    let device = bot.device_id().unwrap_or_default();
+    let before = store.note_message_device(id, &device).await?;
+    // The transaction id makes a resend by the same device the same
+    // message. Another device's (a process that died between sending and
+    // recording) may have sent it: look before sending it twice.
+    if before.is_some_and(|other| other != device) {
+        match bot.find_own_notice(&room_id, &request_link(app_url.as_str(), id)).await? {
+            EarlierNotice::Found(event_id) => {
+                store.mark_request_message_sent(id, &event_id, now_millis()).await?;
+                tracing::info!(room_id = %room_id, event_id, "context message was sent before, by another process");
+                return Ok(());
+            }
+            EarlierNotice::Unreadable => return Err(ReconcileError::MessageUnconfirmed),
+            EarlierNotice::Absent => {}
+        }
+    }
     let event_id = bot.send_notice(&room_id, &plain, &html, &format!("request-{id}")).await?;
     store.mark_request_message_sent(id, &event_id, now_millis()).await?;
     tracing::info!(room_id = %room_id, event_id, "context message sent");
