@@ -2,9 +2,11 @@
 //! level changed and drift reverted is stored (for `GET /v1/audit`) and
 //! logged as a structured event.
 
+use matrix_sync_core::MatrixIds;
 use matrix_sync_core::plan::{Action, LevelChange, Lifecycle};
 use matrix_sync_core::power::ADMIN_LEVEL;
 use matrix_sync_store::{NewAuditEntry, Store, StoreError};
+use ruma::OwnedUserId;
 use uuid::Uuid;
 
 /// Where an entry belongs.
@@ -26,8 +28,12 @@ fn level_cause(change: &LevelChange, drift: bool) -> &'static str {
     }
 }
 
+/// What a user of another homeserver's entry says: the service invites
+/// them; joining is theirs to do.
+const REMOTE_INVITED: &str = "invited: a user of another homeserver, who joins from their own server";
+
 /// The entries an applied action leaves. `room_id` is the room it acted on.
-pub fn entries_for(action: &Action, room_id: &str, scope: AuditScope, at: i64) -> Vec<NewAuditEntry> {
+pub fn entries_for(action: &Action, room_id: &str, scope: AuditScope, ids: &MatrixIds, at: i64) -> Vec<NewAuditEntry> {
     let base = |action: &str, cause: &str| NewAuditEntry {
         at,
         action: action.to_owned(),
@@ -37,14 +43,24 @@ pub fn entries_for(action: &Action, room_id: &str, scope: AuditScope, at: i64) -
         cause: Some(cause.to_owned()),
         ..NewAuditEntry::default()
     };
+    let remote_invited = |user: &OwnedUserId| NewAuditEntry {
+        user_id: Some(user.to_string()),
+        detail: Some(REMOTE_INVITED.into()),
+        ..base("member_joined", "lifecycle")
+    };
     match action {
-        Action::CreateRoom { key, name, .. } => vec![NewAuditEntry {
-            detail: Some(match name {
-                Some(name) => format!("{} \"{name}\"", key.role.as_str()),
-                None => key.role.as_str().to_owned(),
-            }),
-            ..base("room_created", "lifecycle")
-        }],
+        Action::CreateRoom { key, name, invite, .. } => {
+            let created = NewAuditEntry {
+                detail: Some(match name {
+                    Some(name) => format!("{} \"{name}\"", key.role.as_str()),
+                    None => key.role.as_str().to_owned(),
+                }),
+                ..base("room_created", "lifecycle")
+            };
+            // Local users' joins follow as actions of their own.
+            std::iter::once(created).chain(invite.iter().filter(|u| ids.is_remote(u)).map(remote_invited)).collect()
+        }
+        Action::Invite { user, .. } if ids.is_remote(user) => vec![remote_invited(user)],
         Action::SetPowerLevels { changes, drift, lifecycle, .. } => {
             let mut entries = Vec::new();
             match lifecycle {

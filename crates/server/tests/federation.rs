@@ -126,6 +126,15 @@ async fn a_remote_member_joins_the_general_room_with_the_level_their_trust_earns
     assert_eq!(answer["power_level"], 50);
     assert_eq!(answer["status"], "synced", "{answer}");
 
+    // Audited like anyone's arrival: in the Space and the General room.
+    let audit = ok(&app, Method::GET, &format!("/v1/audit?community_id={community}&limit=200"), None).await;
+    let arrivals = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "member_joined" && e["user_id"] == carol.user_id.as_str())
+        .count();
+    assert_eq!(arrivals, 2, "{audit}");
     let status = ok(&app, Method::GET, &format!("/v1/communities/{community}"), None).await;
     let (space, general) =
         (status["matrix_space_id"].as_str().unwrap().to_owned(), status["matrix_room_id"].as_str().unwrap().to_owned());

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
+use matrix_sync_core::MatrixIds;
 use matrix_sync_core::observed::ObservedScope;
 use matrix_sync_core::plan::{Action, RoomRef};
 use matrix_sync_core::rooms::RoomKey;
@@ -68,7 +69,7 @@ pub async fn apply_plan(
                             adopted = true;
                         }
                     }
-                    entries.extend(audit_entries(&applier, &keys, &audit_scope, action)?);
+                    entries.extend(audit_entries(&applier, &keys, &audit_scope, state.homeserver.ids(), action)?);
                 }
                 Err(e) => {
                     first_error.get_or_insert(e);
@@ -92,6 +93,7 @@ fn audit_entries(
     applier: &Applier<'_>,
     keys: &BTreeMap<String, RoomKey>,
     audit_scope: &impl Fn(&RoomKey) -> AuditScope,
+    ids: &MatrixIds,
     action: &Action,
 ) -> Result<Vec<NewAuditEntry>, ReconcileError> {
     let room = match action {
@@ -104,5 +106,5 @@ fn audit_entries(
         None => (String::new(), None),
     };
     let scope = key.map(|k| audit_scope(&k)).unwrap_or_default();
-    Ok(audit::entries_for(action, &room_id, scope, now_millis()))
+    Ok(audit::entries_for(action, &room_id, scope, ids, now_millis()))
 }
