@@ -69,13 +69,17 @@ struct SavedSession {
     access_token: String,
 }
 
+/// How far back (pages of 100 events) the bot looks for an earlier notice.
+const MAX_PAGES: usize = 10;
+
 /// What the bot finds of an earlier notice of its own in a room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EarlierNotice {
     /// There, with this event id.
     Found(String),
-    /// Not among the messages it can read, but a message of the bot's could
-    /// not be decrypted (its key has not arrived): it may be that one.
+    /// Not among the messages it can read, but a message of the bot's since
+    /// then could not be decrypted (its key has not arrived): it may be
+    /// that one.
     Unreadable,
     Absent,
 }
@@ -156,34 +160,51 @@ impl Bot {
         Ok(sent.response.event_id.to_string())
     }
 
-    /// Looks through the room's recent messages for a notice the bot sent
-    /// (from any of its devices) that contains `needle`: a process taking
-    /// over a message another process may have sent before it died.
-    pub async fn find_own_notice(&self, room_id: &RoomId, needle: &str) -> Result<EarlierNotice, BotError> {
+    /// Looks through the room's messages since `since_ms` (milliseconds
+    /// since the epoch) for a notice the bot sent, from any of its devices,
+    /// that contains `needle`: for a process taking over a message another
+    /// may have sent before it died.
+    pub async fn find_own_notice(
+        &self,
+        room_id: &RoomId,
+        needle: &str,
+        since_ms: u64,
+    ) -> Result<EarlierNotice, BotError> {
         let room = match self.client.get_room(room_id) {
             Some(room) if room.state() == RoomState::Joined => room,
             _ => self.client.join_room_by_id(room_id).await?,
         };
-        let mut options = MessagesOptions::backward();
-        options.limit = UInt::from(100u32);
-        let page = room.messages(options).await?;
         let own = self.client.user_id();
         let mut unreadable = false;
-        for event in &page.chunk {
-            let sender = event.raw().get_field::<OwnedUserId>("sender").ok().flatten();
-            if sender.as_deref() != own {
-                continue;
+        let mut from: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut options = MessagesOptions::backward();
+            options.limit = UInt::from(100u32);
+            options.from = from.take();
+            let page = room.messages(options).await?;
+            for event in &page.chunk {
+                let raw = event.raw();
+                if raw.get_field::<u64>("origin_server_ts").ok().flatten().is_some_and(|ts| ts < since_ms) {
+                    return Ok(if unreadable { EarlierNotice::Unreadable } else { EarlierNotice::Absent });
+                }
+                if raw.get_field::<OwnedUserId>("sender").ok().flatten().as_deref() != own {
+                    continue;
+                }
+                if matches!(event.kind, TimelineEventKind::UnableToDecrypt { .. }) {
+                    unreadable = true;
+                    continue;
+                }
+                if let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
+                    SyncMessageLikeEvent::Original(message),
+                ))) = raw.deserialize()
+                    && message.content.body().contains(needle)
+                {
+                    return Ok(EarlierNotice::Found(message.event_id.to_string()));
+                }
             }
-            if matches!(event.kind, TimelineEventKind::UnableToDecrypt { .. }) {
-                unreadable = true;
-                continue;
-            }
-            if let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
-                SyncMessageLikeEvent::Original(message),
-            ))) = event.raw().deserialize()
-                && message.content.body().contains(needle)
-            {
-                return Ok(EarlierNotice::Found(message.event_id.to_string()));
+            match page.end {
+                Some(end) if !page.chunk.is_empty() => from = Some(end),
+                _ => break,
             }
         }
         Ok(if unreadable { EarlierNotice::Unreadable } else { EarlierNotice::Absent })

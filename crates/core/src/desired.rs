@@ -43,6 +43,11 @@ pub struct DesiredRoom {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DesiredScope {
     pub rooms: Vec<DesiredRoom>,
+    /// Users of other homeservers the platform has named for this scope
+    /// (members now or before): like the service's own users, they are
+    /// removed from its rooms where they are not wanted. Remote users
+    /// someone else invited are left alone.
+    pub managed_remote: BTreeSet<OwnedUserId>,
 }
 
 /// A community's settings (the specification's `communities.config`).
@@ -140,7 +145,7 @@ pub fn community_rooms(community: &Community, members: &[CommunityMember], counc
     for council in councils {
         rooms.extend(council_rooms(community, members, council, space));
     }
-    DesiredScope { rooms }
+    DesiredScope { rooms, managed_remote: BTreeSet::new() }
 }
 
 /// What an archived room is called: it says so.
@@ -206,6 +211,7 @@ const PAIR_NAMESPACE: Uuid = Uuid::from_u128(0x6d2f_1c1e_9a47_4f0b_8d8e_52a3_0c6
 pub fn direct_room(a: &ruma::UserId, b: &ruma::UserId) -> DesiredScope {
     let key = RoomKey::new(Scope::Direct(pair_id(a, b)), RoomRole::Direct);
     DesiredScope {
+        managed_remote: BTreeSet::new(),
         rooms: vec![DesiredRoom {
             key,
             name: None,

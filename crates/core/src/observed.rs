@@ -72,9 +72,4 @@ impl ObservedRoom {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObservedScope {
     pub rooms: BTreeMap<RoomKey, ObservedRoom>,
-    /// Users of other homeservers present in these rooms whom the platform
-    /// has named before (the store knows them): like the service's own
-    /// users, they are removed where they are no longer wanted. Other
-    /// remote users someone invited are left alone.
-    pub known_remote: BTreeSet<OwnedUserId>,
 }

@@ -181,11 +181,13 @@ pub fn plan(desired: &DesiredScope, observed: &ObservedScope, ids: &MatrixIds) -
             // An archived room that never existed is not made just to be archived.
             None if want.archived => {}
             None => {
-                // Remote users are invited whatever the join rule: the
-                // service cannot join for them, and a restricted room's
-                // rule needs a Space membership they may not have yet.
-                let invite_only = matches!(want.join_rule, DesiredJoinRule::Invite);
-                let invite = want.members.iter().filter(|u| invite_only || ids.is_remote(u)).cloned().collect();
+                // Local users only: a remote user's invitation needs their
+                // server, and one that cannot be reached must not fail the
+                // room's creation (they are invited on their own below).
+                let invite = match want.join_rule {
+                    DesiredJoinRule::Invite => want.members.iter().filter(|u| !ids.is_remote(u)).cloned().collect(),
+                    DesiredJoinRule::Restricted { .. } => Vec::new(),
+                };
                 actions.push(Action::CreateRoom {
                     key: want.key,
                     name: want.name.clone(),
@@ -200,14 +202,22 @@ pub fn plan(desired: &DesiredScope, observed: &ObservedScope, ids: &MatrixIds) -
                 if let Some(parent) = parent {
                     actions.push(Action::LinkChild { parent, child: this.clone() });
                 }
-                for user in want.members.iter().filter(|u| !ids.is_remote(u)) {
-                    actions.push(Action::Join { room: this.clone(), user: user.clone() });
+                for user in &want.members {
+                    // Remote users are invited whatever the join rule: the
+                    // service cannot join for them, and a restricted room's
+                    // rule needs a Space membership they may not have yet.
+                    let (room, user) = (this.clone(), user.clone());
+                    actions.push(if ids.is_remote(&user) {
+                        Action::Invite { room, user }
+                    } else {
+                        Action::Join { room, user }
+                    });
                 }
             }
             Some(have) => {
                 plan_state(want, have, &this, planned_rule(&want.join_rule), ids, &mut actions);
                 plan_links(want, have, &this, parent, observed, &mut actions);
-                plan_members(want, have, &this, observed, ids, &mut actions);
+                plan_members(want, have, &this, &desired.managed_remote, ids, &mut actions);
             }
         }
     }
@@ -298,7 +308,7 @@ fn plan_members(
     want: &DesiredRoom,
     have: &ObservedRoom,
     this: &RoomRef,
-    observed: &ObservedScope,
+    managed_remote: &BTreeSet<OwnedUserId>,
     ids: &MatrixIds,
     actions: &mut Vec<Action>,
 ) {
@@ -332,7 +342,7 @@ fn plan_members(
     }
     for (user, member) in &have.members {
         let present = matches!(member.membership, Membership::Join | Membership::Invite | Membership::Knock);
-        let managed = ids.platform_user(user).is_some() || observed.known_remote.contains(user);
+        let managed = ids.platform_user(user).is_some() || managed_remote.contains(user);
         if present && !want.members.contains(user) && managed {
             actions.push(Action::Kick { room: this.clone(), user: user.clone() });
         }

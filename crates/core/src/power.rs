@@ -238,8 +238,22 @@ const ENVELOPE_RESERVE: usize = 2_048;
 /// on this server, counting the longest entry (`"@uuid:server":100,`).
 pub fn power_levels_capacity(server_name: &str) -> usize {
     let base = serde_json::to_vec(&PowerLevels::for_room(BTreeMap::new())).map_or(1024, |v| v.len());
-    let entry = "\"@00000000-0000-0000-0000-000000000000:".len() + server_name.len() + "\":100,".len();
-    (EVENT_SIZE_LIMIT - ENVELOPE_RESERVE - base) / entry
+    (EVENT_SIZE_LIMIT - ENVELOPE_RESERVE - base) / platform_entry_len(server_name)
+}
+
+/// How many of the capacity's places a user of another homeserver takes:
+/// their id may be far longer than a platform user's (up to 255 bytes).
+pub fn remote_entry_places(user_id: &str, server_name: &str) -> usize {
+    entry_len(user_id).div_ceil(platform_entry_len(server_name)).max(1)
+}
+
+fn platform_entry_len(server_name: &str) -> usize {
+    entry_len(&format!("@00000000-0000-0000-0000-000000000000:{server_name}"))
+}
+
+/// `"@user:server":100,`
+fn entry_len(user_id: &str) -> usize {
+    "\"".len() + user_id.len() + "\":100,".len()
 }
 
 #[cfg(test)]
@@ -300,6 +314,13 @@ mod tests {
         let pl: PowerLevels = serde_json::from_str("{}").unwrap();
         assert_eq!((pl.ban, pl.kick, pl.redact, pl.state_default), (50, 50, 50, 50));
         assert_eq!((pl.invite, pl.events_default, pl.users_default), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_long_remote_id_takes_more_than_one_place() {
+        assert_eq!(remote_entry_places("@bob:remote.example", "localhost"), 1);
+        let long = format!("@{}:remote.example", "x".repeat(200));
+        assert_eq!(remote_entry_places(&long, "localhost"), 5);
     }
 
     #[test]

@@ -6,7 +6,6 @@ use matrix_sync_core::MatrixIds;
 use matrix_sync_core::plan::{Action, LevelChange, Lifecycle};
 use matrix_sync_core::power::ADMIN_LEVEL;
 use matrix_sync_store::{NewAuditEntry, Store, StoreError};
-use ruma::OwnedUserId;
 use uuid::Uuid;
 
 /// Where an entry belongs.
@@ -43,24 +42,21 @@ pub fn entries_for(action: &Action, room_id: &str, scope: AuditScope, ids: &Matr
         cause: Some(cause.to_owned()),
         ..NewAuditEntry::default()
     };
-    let remote_invited = |user: &OwnedUserId| NewAuditEntry {
-        user_id: Some(user.to_string()),
-        detail: Some(REMOTE_INVITED.into()),
-        ..base("member_joined", "lifecycle")
-    };
     match action {
-        Action::CreateRoom { key, name, invite, .. } => {
-            let created = NewAuditEntry {
-                detail: Some(match name {
-                    Some(name) => format!("{} \"{name}\"", key.role.as_str()),
-                    None => key.role.as_str().to_owned(),
-                }),
-                ..base("room_created", "lifecycle")
-            };
-            // Local users' joins follow as actions of their own.
-            std::iter::once(created).chain(invite.iter().filter(|u| ids.is_remote(u)).map(remote_invited)).collect()
-        }
-        Action::Invite { user, .. } if ids.is_remote(user) => vec![remote_invited(user)],
+        Action::CreateRoom { key, name, .. } => vec![NewAuditEntry {
+            detail: Some(match name {
+                Some(name) => format!("{} \"{name}\"", key.role.as_str()),
+                None => key.role.as_str().to_owned(),
+            }),
+            ..base("room_created", "lifecycle")
+        }],
+        // A local user's arrival is their join; a remote user's, as far as
+        // the service goes, their invitation.
+        Action::Invite { user, .. } if ids.is_remote(user) => vec![NewAuditEntry {
+            user_id: Some(user.to_string()),
+            detail: Some(REMOTE_INVITED.into()),
+            ..base("member_joined", "lifecycle")
+        }],
         Action::SetPowerLevels { changes, drift, lifecycle, .. } => {
             let mut entries = Vec::new();
             match lifecycle {

@@ -37,20 +37,15 @@ pub fn platform_id(raw: &str) -> Result<Uuid, ApiError> {
 
 /// A user, wherever the API takes one: a platform user's UUID, or a full
 /// Matrix id (of a platform user, or of a user on another homeserver).
-/// Neither is a 400; a Matrix id on this server that is not a platform
-/// user's is a 422 (the service manages no one else here).
+/// Anything else is a 400, a Matrix id on this server that is not a
+/// platform user's too (the service manages no one else here).
 pub fn user_ref(ids: &MatrixIds, raw: &str) -> Result<UserRef, ApiError> {
-    ids.parse_user(raw).map_err(|e| match e {
-        IdError::LocalNonPlatformUser(_) => {
-            ApiError::Unprocessable { code: "not_a_platform_user", message: e.to_string() }
-        }
-        _ => ApiError::InvalidUser(e.to_string()),
-    })
+    ids.parse_user(raw).map_err(|e: IdError| ApiError::InvalidUser(e.to_string()))
 }
 
 /// A user the service provisions or signs in: a platform user only; a user
 /// of another homeserver is a 422 (invited to rooms, never provisioned).
-pub fn platform_user(ids: &MatrixIds, raw: &str) -> Result<Uuid, ApiError> {
+pub fn provisionable_user(ids: &MatrixIds, raw: &str) -> Result<Uuid, ApiError> {
     match user_ref(ids, raw)? {
         UserRef::Platform(id) => Ok(id),
         UserRef::Remote(user) => Err(ApiError::Unprocessable {

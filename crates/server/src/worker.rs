@@ -63,6 +63,13 @@ async fn idle(state: &AppState, cancel: &CancellationToken) {
     }
 }
 
+/// How a claimed job's reconcile ended.
+enum Outcome {
+    Done(Result<(), crate::reconcile::ReconcileError>),
+    ShuttingDown,
+    LeaseLost,
+}
+
 async fn process(state: &AppState, cancel: &CancellationToken, backoff: &Backoff, job: Job) {
     let span = tracing::info_span!("reconcile", scope = %job.scope, attempt = job.attempts);
     async {
@@ -72,30 +79,37 @@ async fn process(state: &AppState, cancel: &CancellationToken, backoff: &Backoff
         renew.tick().await;
         let result = loop {
             tokio::select! {
-                result = &mut work => break Some(result),
-                () = cancel.cancelled() => break None,
-                _ = renew.tick() => {
-                    if !matches!(state.store.renew(&job, now_millis(), LEASE_MS).await, Ok(true)) {
-                        tracing::warn!("lost the lease; another worker will take the job over");
-                    }
-                }
+                result = &mut work => break Outcome::Done(result),
+                () = cancel.cancelled() => break Outcome::ShuttingDown,
+                _ = renew.tick() => match state.store.renew(&job, now_millis(), LEASE_MS).await {
+                    Ok(true) => {}
+                    // Another worker (perhaps in another process) has the
+                    // job now: two must never reconcile one scope at once.
+                    Ok(false) => break Outcome::LeaseLost,
+                    // The database is away: keep working; the lease runs
+                    // until its end, and the outcome is written with retries.
+                    Err(e) => tracing::warn!(error = %e, "cannot renew the lease"),
+                },
             }
         };
         let now = now_millis();
         match result {
-            None => {
+            Outcome::LeaseLost => {
+                tracing::warn!("lost the lease; stopped, the worker holding it now carries on");
+            }
+            Outcome::ShuttingDown => {
                 // Shutting down: one try; the lease's expiry is the fallback.
                 if let Err(e) = state.store.release(&job, now).await {
                     tracing::warn!(error = %e, "cannot release the job; it is retried after its lease");
                 }
             }
-            Some(Ok(())) => {
+            Outcome::Done(Ok(())) => {
                 state.metrics.count_reconcile("ok");
                 if let Err(e) = persist(cancel, || state.store.complete(&job, now)).await {
                     tracing::warn!(error = %e, "cannot mark the job done; it runs again after its lease");
                 }
             }
-            Some(Err(e)) => {
+            Outcome::Done(Err(e)) => {
                 let error = e.to_string();
                 match persist(cancel, || state.store.fail(&job, &error, now, backoff)).await {
                     Ok(FailOutcome::Dead) => {

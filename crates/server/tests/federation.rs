@@ -141,8 +141,8 @@ async fn a_remote_member_joins_the_general_room_with_the_level_their_trust_earns
     // Never provisioned here: no account of hers on this homeserver.
     assert_error(
         &app.call(Method::GET, &format!("/v1/users/{}", carol.user_id), None).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "remote_user",
+        StatusCode::NOT_FOUND,
+        "not_found",
     );
 
     accept_invite(&carol, &space).await;
@@ -179,6 +179,41 @@ async fn a_remote_member_joins_the_general_room_with_the_level_their_trust_earns
     app.stop().await;
 }
 
+/// A remote member whose homeserver cannot be reached holds up nobody
+/// else: the community's rooms are made and its local members join; its
+/// status says what failed, and once that member is removed it is synced.
+#[tokio::test]
+async fn an_unreachable_remote_homeserver_holds_up_no_one_else() {
+    let app = spawn().await;
+    let community = Uuid::new_v4();
+    let ghost = "@ghost:localhost:1"; // nothing listens there
+    let local = Uuid::new_v4();
+    app.api().success(Method::PUT, &format!("/v1/communities/{community}"), Some(json!({ "name": "Reachable" }))).await;
+    let member =
+        |user: &str| format!("/v1/communities/{community}/members/{}", matrix_sync_testkit::encode_segment(user));
+    app.api().success(Method::PUT, &member(ghost), Some(json!({ "trust_score": 40 }))).await;
+    app.api().success(Method::PUT, &member(&local.to_string()), Some(json!({ "trust_score": 0 }))).await;
+    let status_path = format!("/v1/communities/{community}");
+    eventually("the failed invitation shows in the status", Duration::from_secs(90), || async {
+        let status = app.call(Method::GET, &status_path, None).await.1;
+        status["status"] == "error" && status["last_error"].as_str().is_some_and(|e| e.contains("invite"))
+    })
+    .await;
+    let status = app.call(Method::GET, &status_path, None).await.1;
+    let general = status["matrix_room_id"].as_str().expect("the General room was made").to_owned();
+    let local_client = UserClient::login(&app.hs, &app.hs.matrix_id(local)).await.unwrap();
+    eventually("the local member is in", Duration::from_secs(30), || async {
+        local_client.joined_rooms().await.unwrap_or_default().contains(&general)
+    })
+    .await;
+    let levels = local_client.state(&general, "m.room.power_levels", "").await.unwrap();
+    assert_eq!(levels["users"][ghost], 50, "levels are set whatever their server does: {levels}");
+
+    ok(&app, Method::DELETE, &format!("{}?wait=30", member(ghost)), None).await;
+    assert_eq!(app.call(Method::GET, &status_path, None).await.1["status"], "synced");
+    app.stop().await;
+}
+
 /// Where the API takes a user it takes a full Matrix id; what cannot be
 /// done for a remote user is refused with a clear code.
 #[tokio::test]
@@ -202,8 +237,8 @@ async fn remote_users_are_named_by_matrix_id_and_never_provisioned() {
     let trust = Some(json!({ "trust_score": 1 }));
     assert_error(
         &app.call(Method::PUT, &put(&local_other), trust.clone()).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "not_a_platform_user",
+        StatusCode::BAD_REQUEST,
+        "invalid_id",
     );
     assert_error(&app.call(Method::PUT, &put("@nobody"), trust.clone()).await, StatusCode::BAD_REQUEST, "invalid_id");
     assert_error(&app.call(Method::PUT, &put("bob"), trust.clone()).await, StatusCode::BAD_REQUEST, "invalid_id");

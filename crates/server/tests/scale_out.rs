@@ -98,7 +98,7 @@ async fn two_processes_on_one_database_share_the_work_without_duplicates() {
     for w in &wanted {
         w.assert_on_homeserver(&hs).await;
     }
-    // Both processes reconciled, and the bot has a device per process.
+    // Both processes reconciled.
     for api in &apis {
         assert!(reconciles_done(api).await > 0.0, "{} did no work", api.base);
     }

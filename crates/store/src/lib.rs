@@ -66,15 +66,18 @@ pub trait Store: Send + Sync + 'static {
     /// users are never provisioned, so never among them).
     async fn unprovisioned_members(&self, community: Uuid) -> Result<Vec<Uuid>>;
 
-    /// Records a user of another homeserver under `user` (the key their
-    /// member rows use); idempotent. Must precede their first member row.
-    async fn put_remote_user(&self, user: Uuid, matrix_user_id: &str, now: Millis) -> Result<()>;
+    /// Records that the community names a user of another homeserver,
+    /// filed under `user` (the key their member rows use); idempotent. Must
+    /// precede their first member row.
+    async fn put_remote_member(&self, community: Uuid, user: Uuid, matrix_user_id: &str, now: Millis) -> Result<()>;
 
-    /// The remote users among a community's members: key and Matrix id.
+    /// Every user of another homeserver the community has named, members
+    /// now or not: key and Matrix id.
     async fn remote_members(&self, community: Uuid) -> Result<Vec<(Uuid, String)>>;
 
-    /// Which of these Matrix ids are remote users the platform named.
-    async fn known_remote_users(&self, matrix_user_ids: &[String]) -> Result<Vec<String>>;
+    /// The Matrix ids of the remote members [`Store::count_elevated_members`]
+    /// counts (their ids can be long: the capacity charges them by length).
+    async fn elevated_remote_members(&self, community: Uuid, min_trust: i64, except: Uuid) -> Result<Vec<String>>;
 
     // --- communities ---------------------------------------------------------
 
@@ -155,9 +158,9 @@ pub trait Store: Send + Sync + 'static {
     /// Records that the request's context message was sent.
     async fn mark_request_message_sent(&self, id: Uuid, event_id: &str, now: Millis) -> Result<()>;
 
-    /// Records that `device` sets out to send the request's context message
-    /// and answers the device that set out before it, if any.
-    async fn note_message_device(&self, id: Uuid, device: &str) -> Result<Option<String>>;
+    /// Records that `device` sets out to send the request's context message;
+    /// answers the device that had set out before, if any.
+    async fn swap_message_device(&self, id: Uuid, device: &str) -> Result<Option<String>>;
 
     // --- lifecycle -----------------------------------------------------------
 

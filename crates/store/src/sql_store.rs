@@ -667,7 +667,7 @@ macro_rules! sql_store_impl {
                 Ok(())
             }
 
-            async fn note_message_device(&self, id: uuid::Uuid, device: &str) -> $crate::Result<Option<String>> {
+            async fn swap_message_device(&self, id: uuid::Uuid, device: &str) -> $crate::Result<Option<String>> {
                 use sqlx::Row;
                 let mut tx = self.pool.begin().await?;
                 let row = sqlx::query("SELECT message_device FROM accepted_requests WHERE id = $1")
@@ -967,7 +967,8 @@ macro_rules! sql_store_impl {
                     "SELECT m.user_id FROM community_members m
                      WHERE m.community_id = $1
                        AND NOT EXISTS (SELECT 1 FROM matrix_user_mappings u WHERE u.user_id = m.user_id)
-                       AND NOT EXISTS (SELECT 1 FROM remote_users r WHERE r.user_id = m.user_id)
+                       AND NOT EXISTS (SELECT 1 FROM remote_members r
+                                       WHERE r.community_id = m.community_id AND r.user_id = m.user_id)
                      ORDER BY m.user_id",
                 )
                 .bind(community)
@@ -976,16 +977,19 @@ macro_rules! sql_store_impl {
                 rows.iter().map(|r| Ok(r.try_get("user_id")?)).collect()
             }
 
-            async fn put_remote_user(
+            async fn put_remote_member(
                 &self,
+                community: uuid::Uuid,
                 user: uuid::Uuid,
                 matrix_user_id: &str,
                 now: $crate::Millis,
             ) -> $crate::Result<()> {
                 sqlx::query(
-                    "INSERT INTO remote_users (user_id, matrix_user_id, created_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (user_id) DO NOTHING",
+                    "INSERT INTO remote_members (community_id, user_id, matrix_user_id, created_at)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (community_id, user_id) DO NOTHING",
                 )
+                .bind(community)
                 .bind(user)
                 .bind(matrix_user_id)
                 .bind(now)
@@ -994,32 +998,37 @@ macro_rules! sql_store_impl {
                 Ok(())
             }
 
+            async fn elevated_remote_members(
+                &self,
+                community: uuid::Uuid,
+                min_trust: i64,
+                except: uuid::Uuid,
+            ) -> $crate::Result<Vec<String>> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT r.matrix_user_id FROM community_members m
+                     JOIN remote_members r ON r.community_id = m.community_id AND r.user_id = m.user_id
+                     WHERE m.community_id = $1 AND m.user_id <> $2
+                       AND (m.role = 'admin' OR m.trust_score >= $3)
+                     ORDER BY r.matrix_user_id",
+                )
+                .bind(community)
+                .bind(except)
+                .bind(min_trust)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(|r| Ok(r.try_get("matrix_user_id")?)).collect()
+            }
+
             async fn remote_members(&self, community: uuid::Uuid) -> $crate::Result<Vec<(uuid::Uuid, String)>> {
                 use sqlx::Row;
                 let rows = sqlx::query(
-                    "SELECT r.user_id, r.matrix_user_id FROM remote_users r
-                     JOIN community_members m ON m.user_id = r.user_id
-                     WHERE m.community_id = $1 ORDER BY r.user_id",
+                    "SELECT user_id, matrix_user_id FROM remote_members WHERE community_id = $1 ORDER BY user_id",
                 )
                 .bind(community)
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(|r| Ok((r.try_get("user_id")?, r.try_get("matrix_user_id")?))).collect()
-            }
-
-            async fn known_remote_users(&self, matrix_user_ids: &[String]) -> $crate::Result<Vec<String>> {
-                // A room's unwanted remote members: normally none.
-                let mut known = Vec::new();
-                for id in matrix_user_ids {
-                    let row = sqlx::query("SELECT 1 AS known FROM remote_users WHERE matrix_user_id = $1")
-                        .bind(id)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                    if row.is_some() {
-                        known.push(id.clone());
-                    }
-                }
-                Ok(known)
             }
 
             async fn record_session(&self, user: uuid::Uuid, device_id: &str, now: $crate::Millis) -> $crate::Result<()> {

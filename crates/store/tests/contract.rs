@@ -462,22 +462,25 @@ async fn remote_users_are_members_never_provisioned(store: Arc<dyn Store>) {
     }
     let (remote, local) = (Uuid::new_v4(), Uuid::new_v4());
     let matrix_id = "@bob:remote.example:8448";
-    store.put_remote_user(remote, matrix_id, 1_000).await.unwrap();
-    store.put_remote_user(remote, matrix_id, 2_000).await.unwrap(); // idempotent
+    store.put_remote_member(c, remote, matrix_id, 1_000).await.unwrap();
+    store.put_remote_member(c, remote, matrix_id, 2_000).await.unwrap(); // idempotent
     let member = |user| MemberRecord { user_id: user, trust_score: 20, role: "member".into() };
     store.put_member(c, &member(remote), debounce, 1_000).await.unwrap();
     store.put_member(c, &member(local), debounce, 1_000).await.unwrap();
+    // Named in one community only: elsewhere the key means nothing.
+    store.put_member(other, &member(remote), debounce, 1_000).await.unwrap();
 
     assert_eq!(store.unprovisioned_members(c).await.unwrap(), vec![local]);
+    assert_eq!(store.unprovisioned_members(other).await.unwrap(), vec![remote]);
     assert_eq!(store.remote_members(c).await.unwrap(), vec![(remote, matrix_id.to_owned())]);
     assert_eq!(store.remote_members(other).await.unwrap(), vec![]);
-    let asked = vec![matrix_id.to_owned(), "@eve:remote.example:8448".to_owned()];
-    assert_eq!(store.known_remote_users(&asked).await.unwrap(), vec![matrix_id.to_owned()]);
+    assert_eq!(store.elevated_remote_members(c, 5, Uuid::nil()).await.unwrap(), vec![matrix_id.to_owned()]);
+    assert_eq!(store.elevated_remote_members(c, 21, Uuid::nil()).await.unwrap(), Vec::<String>::new());
+    assert_eq!(store.elevated_remote_members(c, 5, remote).await.unwrap(), Vec::<String>::new());
 
-    // Removed from the community, still known (so removed from its rooms).
+    // Removed from the community, still named by it (so removed from its rooms).
     assert!(store.remove_member(c, remote, 2_000).await.unwrap());
-    assert_eq!(store.remote_members(c).await.unwrap(), vec![]);
-    assert_eq!(store.known_remote_users(&asked).await.unwrap(), vec![matrix_id.to_owned()]);
+    assert_eq!(store.remote_members(c).await.unwrap(), vec![(remote, matrix_id.to_owned())]);
 }
 
 async fn rooms_are_recorded_per_scope_and_role(store: Arc<dyn Store>) {
@@ -611,10 +614,10 @@ async fn requests_are_accepted_once(store: Arc<dyn Store>) {
     assert_eq!(first.accepted_at, 100);
     assert_eq!(store.direct(pair).await.unwrap(), Some(direct.clone()));
     let job = store.job_for_scope(Scope::Request(request.id)).await.unwrap().unwrap();
-    assert_eq!(store.note_message_device(request.id, "DEVICEA").await.unwrap(), None);
-    assert_eq!(store.note_message_device(request.id, "DEVICEA").await.unwrap().as_deref(), Some("DEVICEA"));
-    assert_eq!(store.note_message_device(request.id, "DEVICEB").await.unwrap().as_deref(), Some("DEVICEA"));
-    assert_eq!(store.note_message_device(request.id, "DEVICEB").await.unwrap().as_deref(), Some("DEVICEB"));
+    assert_eq!(store.swap_message_device(request.id, "DEVICEA").await.unwrap(), None);
+    assert_eq!(store.swap_message_device(request.id, "DEVICEA").await.unwrap().as_deref(), Some("DEVICEA"));
+    assert_eq!(store.swap_message_device(request.id, "DEVICEB").await.unwrap().as_deref(), Some("DEVICEA"));
+    assert_eq!(store.swap_message_device(request.id, "DEVICEB").await.unwrap().as_deref(), Some("DEVICEB"));
     store.mark_request_message_sent(request.id, "$ev", 150).await.unwrap();
     let again = store
         .accept_request(&RequestRecord { title: Some("changed".into()), ..request.clone() }, &direct, 200)

@@ -3,7 +3,9 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use matrix_sync_core::power::{CommunityRole, TrustLevel, TrustLevels, community_level, power_levels_capacity};
+use matrix_sync_core::power::{
+    CommunityRole, TrustLevel, TrustLevels, community_level, power_levels_capacity, remote_entry_places,
+};
 use matrix_sync_core::{Scope, UserRef};
 use matrix_sync_store::{CommunityRecord, MemberRecord};
 use serde::{Deserialize, Serialize};
@@ -66,23 +68,36 @@ fn min_elevated_trust(levels: &TrustLevels) -> i64 {
 }
 
 /// Refuses a write that would list more users in a room's power levels
-/// than one event can hold.
+/// than one event can hold. A remote user takes as many of the capacity's
+/// places as the length of their id needs.
 async fn check_capacity(
     state: &AppState,
     community: Uuid,
     levels: &TrustLevels,
     except: Uuid,
-    adds_one: bool,
+    adds: Option<&UserRef>,
 ) -> Result<(), ApiError> {
-    let capacity = power_levels_capacity(state.homeserver.ids().server_name().as_str());
-    let elevated = state.store.count_elevated_members(community, min_elevated_trust(levels), except).await?;
-    let total = usize::try_from(elevated).unwrap_or(usize::MAX).saturating_add(usize::from(adds_one));
+    let server = state.homeserver.ids().server_name().as_str();
+    let capacity = power_levels_capacity(server);
+    let min_trust = min_elevated_trust(levels);
+    let (elevated, remote) = tokio::try_join!(
+        state.store.count_elevated_members(community, min_trust, except),
+        state.store.elevated_remote_members(community, min_trust, except),
+    )?;
+    let places = |user: &str| remote_entry_places(user, server);
+    let extra: usize = remote.iter().map(|user| places(user) - 1).sum();
+    let added = match adds {
+        None => 0,
+        Some(UserRef::Platform(_)) => 1,
+        Some(UserRef::Remote(user)) => places(user.as_str()),
+    };
+    let total = usize::try_from(elevated).unwrap_or(usize::MAX).saturating_add(extra).saturating_add(added);
     if total > capacity {
         state.metrics.power_levels_full.inc();
         return Err(ApiError::Unprocessable {
             code: "power_levels_full",
             message: format!(
-                "a room's power levels can list at most {capacity} members above level 0 on this server; this change would make it {total}"
+                "a room's power levels can list at most {capacity} members above level 0 on this server (a user of another homeserver with a long id counts as several); this change would make it {total}"
             ),
         });
     }
@@ -165,7 +180,7 @@ pub async fn put_community(
         },
     };
     if existing.is_some() {
-        check_capacity(&state, id, &trust_levels, Uuid::nil(), false).await?;
+        check_capacity(&state, id, &trust_levels, Uuid::nil(), None).await?;
     }
     let record = CommunityRecord {
         id,
@@ -362,7 +377,7 @@ pub async fn put_member(
         .as_ref()
         .is_some_and(|m| level_of(m.trust_score, CommunityRole::parse(&m.role).unwrap_or(CommunityRole::Member)) > 0);
     if level > 0 && !was_elevated {
-        check_capacity(&state, community, &levels, key, true).await?;
+        check_capacity(&state, community, &levels, key, Some(&user)).await?;
     }
 
     let member = MemberRecord { user_id: key, trust_score, role: role.as_str().to_owned() };
@@ -370,7 +385,7 @@ pub async fn put_member(
     if let UserRef::Remote(matrix_id) = &user {
         // Before the member row: a member row without it would read as a
         // platform user to provision.
-        state.store.put_remote_user(key, matrix_id.as_str(), now).await?;
+        state.store.put_remote_member(community, key, matrix_id.as_str(), now).await?;
     }
     let debounce = state.config.reconcile.debounce();
     let last_error = state.store.put_member(community, &member, debounce, now).await?;

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::platform_user;
+use crate::extract::provisionable_user;
 use crate::provision::provision_user;
 use crate::state::AppState;
 
@@ -77,8 +77,8 @@ pub struct SessionList {
 #[utoipa::path(
     get,
     path = "/v1/users/{user}/sessions",
-    params(("user" = uuid::Uuid, Path, description = "The platform user's UUID")),
-    responses((status = 200, body = SessionList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    params(("user" = uuid::Uuid, Path, description = "The platform user's UUID (their Matrix id is taken too)")),
+    responses((status = 200, body = SessionList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody, description = "A user of another homeserver (`remote_user`)")),
     security(("api_token" = [])),
     tag = "sessions"
 )]
@@ -86,7 +86,7 @@ pub async fn list_sessions(
     State(state): State<AppState>,
     Path(user): Path<String>,
 ) -> Result<Json<SessionList>, ApiError> {
-    let user = platform_user(state.homeserver.ids(), &user)?;
+    let user = provisionable_user(state.homeserver.ids(), &user)?;
     let sessions = state
         .store
         .sessions(user)
@@ -105,8 +105,8 @@ pub async fn list_sessions(
 #[utoipa::path(
     delete,
     path = "/v1/users/{user}/sessions",
-    params(("user" = uuid::Uuid, Path, description = "The platform user's UUID")),
-    responses((status = 200, body = SessionList, description = "The sessions that were ended"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    params(("user" = uuid::Uuid, Path, description = "The platform user's UUID (their Matrix id is taken too)")),
+    responses((status = 200, body = SessionList, description = "The sessions that were ended"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody, description = "A user of another homeserver (`remote_user`)")),
     security(("api_token" = [])),
     tag = "sessions"
 )]
@@ -114,7 +114,7 @@ pub async fn revoke_sessions(
     State(state): State<AppState>,
     Path(user): Path<String>,
 ) -> Result<Json<SessionList>, ApiError> {
-    let user = platform_user(state.homeserver.ids(), &user)?;
+    let user = provisionable_user(state.homeserver.ids(), &user)?;
     let matrix_user = state.homeserver.ids().user(user);
     let mut ended = Vec::new();
     for (device_id, at) in state.store.sessions(user).await? {

@@ -1,12 +1,13 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
+use matrix_sync_core::UserRef;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsonBody, platform_user};
+use crate::extract::{JsonBody, provisionable_user, user_ref};
 use crate::provision::provision_user;
 use crate::state::AppState;
 use matrix_sync_store::UserMapping;
@@ -55,11 +56,12 @@ fn validate_display_name(name: Option<String>) -> Result<Option<String>, ApiErro
 #[utoipa::path(
     put,
     path = "/v1/users/{user}",
-    params(("user" = uuid::Uuid, Path, description = "The platform user's UUID")),
+    params(("user" = uuid::Uuid, Path, description = "The platform user's UUID (their Matrix id is taken too)")),
     request_body(content = ProvisionUser, description = "Optional; an empty body is fine"),
     responses(
         (status = 200, body = UserRecord),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "A user of another homeserver (`remote_user`): never provisioned here"),
         (status = 502, body = ErrorBody, description = "The homeserver refused"),
         (status = 503, body = ErrorBody, description = "The homeserver or database is unavailable"),
     ),
@@ -71,7 +73,7 @@ pub async fn put_user(
     Path(user): Path<String>,
     JsonBody(body): JsonBody<ProvisionUser>,
 ) -> Result<Json<UserRecord>, ApiError> {
-    let user = platform_user(state.homeserver.ids(), &user)?;
+    let user = provisionable_user(state.homeserver.ids(), &user)?;
     let display_name = validate_display_name(body.display_name)?;
     let mapping = provision_user(&state, user, display_name.as_deref()).await?;
     Ok(Json(mapping.into()))
@@ -81,7 +83,7 @@ pub async fn put_user(
 #[utoipa::path(
     get,
     path = "/v1/users/{user}",
-    params(("user" = uuid::Uuid, Path, description = "The platform user's UUID")),
+    params(("user" = uuid::Uuid, Path, description = "The platform user's UUID (their Matrix id is taken too)")),
     responses(
         (status = 200, body = UserRecord),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -90,7 +92,13 @@ pub async fn put_user(
     tag = "users"
 )]
 pub async fn get_user(State(state): State<AppState>, Path(user): Path<String>) -> Result<Json<UserRecord>, ApiError> {
-    let user = platform_user(state.homeserver.ids(), &user)?;
+    // A user of another homeserver has no mapping here: never provisioned.
+    let user = match user_ref(state.homeserver.ids(), &user)? {
+        UserRef::Platform(user) => user,
+        UserRef::Remote(user) => {
+            return Err(ApiError::NotFound(format!("{user} is a user of another homeserver, never provisioned here")));
+        }
+    };
     let mapping = state
         .store
         .user_mapping(user)

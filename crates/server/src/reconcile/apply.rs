@@ -32,6 +32,10 @@ pub async fn apply_plan(
     let mut keys: BTreeMap<String, RoomKey> =
         observed.rooms.iter().map(|(key, room)| (room.room_id.to_string(), *key)).collect();
     let applier = Applier::new(&state.homeserver);
+    // A remote user's invitation that failed (their server unreachable,
+    // say) does not hold up the rest of the plan; the reconcile still fails
+    // with it at the end, to be retried.
+    let mut remote_failure = None;
     for layer in layers(actions) {
         for i in &layer {
             if let Action::CreateRoom { key, .. } = &actions[*i] {
@@ -71,9 +75,15 @@ pub async fn apply_plan(
                     }
                     entries.extend(audit_entries(&applier, &keys, &audit_scope, state.homeserver.ids(), action)?);
                 }
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
+                Err(e) => match action {
+                    Action::Invite { user, .. } if state.homeserver.ids().is_remote(user) => {
+                        tracing::warn!(user_id = %user, error = %e, "cannot invite a user of another homeserver; the rest goes on");
+                        remote_failure.get_or_insert(e);
+                    }
+                    _ => {
+                        first_error.get_or_insert(e);
+                    }
+                },
             }
         }
         // What the layer did, in one write.
@@ -85,7 +95,10 @@ pub async fn apply_plan(
             return Ok(true);
         }
     }
-    Ok(false)
+    match remote_failure {
+        Some(e) => Err(e.into()),
+        None => Ok(false),
+    }
 }
 
 /// The audit entries of an action the homeserver has carried out.

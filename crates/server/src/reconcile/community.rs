@@ -36,8 +36,10 @@ pub fn community_model(record: &CommunityRecord) -> Result<Community, ReconcileE
     })
 }
 
-/// Matrix ids of users by their store key: remote users' as recorded,
-/// everyone else's derived from their platform UUID.
+/// Matrix ids of users by their store key: remote users' as the community
+/// named them (the record precedes their member rows and outlives them, so
+/// every remote key read before has one), everyone else's derived from
+/// their platform UUID.
 pub struct MemberIds<'a> {
     ids: &'a MatrixIds,
     remote: HashMap<Uuid, OwnedUserId>,
@@ -49,7 +51,7 @@ impl MemberIds<'_> {
     }
 }
 
-/// The Matrix ids of a community's members.
+/// The Matrix ids of a community's members, read after them.
 pub async fn member_ids(state: &AppState, community: Uuid) -> Result<MemberIds<'_>, ReconcileError> {
     let mut remote = HashMap::new();
     for (key, raw) in state.store.remote_members(community).await? {
@@ -117,7 +119,8 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
                 .collect(),
         });
     }
-    let desired = community_rooms(&community, &members, &councils);
+    let mut desired = community_rooms(&community, &members, &councils);
+    desired.managed_remote = ids.remote.values().cloned().collect();
     let audit_scope = |key: &RoomKey| AuditScope {
         community_id: Some(id),
         council_id: match key.scope {

@@ -2,15 +2,11 @@
 //! when a room turned out to exist already), keeping what the plan did in
 //! the room cache.
 
-use std::collections::BTreeSet;
-
 use matrix_sync_core::Scope;
 use matrix_sync_core::desired::DesiredScope;
-use matrix_sync_core::observed::{Membership, ObservedScope};
 use matrix_sync_core::plan::{Action, plan};
 use matrix_sync_core::rooms::RoomKey;
 use matrix_sync_core::simulate::try_apply;
-use ruma::OwnedUserId;
 
 use super::ReconcileError;
 use super::apply::apply_plan;
@@ -28,8 +24,7 @@ pub async fn converge(
 ) -> Result<(), ReconcileError> {
     for _ in 0..3 {
         let version = state.store.scope_version(scope).await?;
-        let mut observation = observe(state, desired, version).await?;
-        observation.rooms.known_remote = known_remote_users(state, desired, &observation.rooms).await?;
+        let observation = observe(state, desired, version).await?;
         let actions = plan(desired, &observation.rooms, state.homeserver.ids());
         if actions.is_empty() {
             tracing::debug!("in sync");
@@ -49,36 +44,6 @@ pub async fn converge(
         }
     }
     Err(ReconcileError::Invalid("rooms keep turning out to exist already; trying again later".into()))
-}
-
-/// The remote users present in a room that does not want them whom the
-/// platform named before: the planner removes those (and leaves alone
-/// remote users someone else invited). Normally there are none to ask about.
-async fn known_remote_users(
-    state: &AppState,
-    desired: &DesiredScope,
-    observed: &ObservedScope,
-) -> Result<BTreeSet<OwnedUserId>, ReconcileError> {
-    let ids = state.homeserver.ids();
-    let unwanted: BTreeSet<&OwnedUserId> = desired
-        .rooms
-        .iter()
-        .filter_map(|want| Some((want, observed.rooms.get(&want.key)?)))
-        .flat_map(|(want, have)| {
-            have.members.iter().filter(move |(user, member)| {
-                ids.is_remote(user)
-                    && !want.members.contains(*user)
-                    && matches!(member.membership, Membership::Join | Membership::Invite | Membership::Knock)
-            })
-        })
-        .map(|(user, _)| user)
-        .collect();
-    if unwanted.is_empty() {
-        return Ok(BTreeSet::new());
-    }
-    let asked: Vec<String> = unwanted.iter().map(ToString::to_string).collect();
-    let known = state.store.known_remote_users(&asked).await?;
-    Ok(unwanted.into_iter().filter(|u| known.iter().any(|k| k == u.as_str())).cloned().collect())
 }
 
 /// Caches the state the plan left the rooms in, as the homeserver model

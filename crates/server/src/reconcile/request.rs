@@ -48,12 +48,13 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
     let bot = state.bot.get().ok_or(ReconcileError::BotNotReady)?;
     let (plain, html) = context_message(app_url.as_str(), &request);
     let device = bot.device_id().unwrap_or_default();
-    let before = store.note_message_device(id, &device).await?;
-    // The transaction id makes a resend by the same device the same
-    // message. Another device's (a process that died between sending and
-    // recording) may have sent it: look before sending it twice.
-    if before.is_some_and(|other| other != device) {
-        match bot.find_own_notice(&room_id, &request_link(app_url.as_str(), id)).await? {
+    // A device set out to send it before, and did not record it sent: it
+    // may have sent it and died (another process, whose bot is another
+    // device), or sent it so long ago that its transaction id has expired.
+    // Look before sending it twice.
+    if store.swap_message_device(id, &device).await?.is_some() {
+        let since = u64::try_from(request.accepted_at).unwrap_or(0);
+        match bot.find_own_notice(&room_id, &request_link(app_url.as_str(), id), since).await? {
             EarlierNotice::Found(event_id) => {
                 store.mark_request_message_sent(id, &event_id, now_millis()).await?;
                 tracing::info!(room_id = %room_id, event_id, "context message was sent before, by another process");
