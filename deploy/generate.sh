@@ -187,8 +187,9 @@ CONFIG
 command -v "$bin" >/dev/null 2>&1 || die "$bin not found (set MATRIX_SYNC_BIN to the matrix-sync binary)"
 "$bin" registration --output "$tmp.appservice" || die "matrix-sync registration failed (its message is above)"
 
-# Synapse's signing key, in its own format ("ed25519 a_XXXX <seed, unpadded
-# base64>"), made once: federation peers know the server by it.
+# Synapse's signing key, in its own format (`ed25519`, a key id `a_` and
+# four letters or digits, the seed in unpadded base64), made once:
+# federation peers know the server by it.
 if [ ! -s "$OUT/signing.key" ]; then
   key_id="a_$(LC_ALL=C tr -dc 'A-Za-z0-9' < /dev/urandom | head -c 4)"
   seed="$(head -c 32 /dev/urandom | base64 | tr -d '=\n')"

@@ -149,12 +149,7 @@ impl Bot {
         html: &str,
         txn_id: &str,
     ) -> Result<String, BotError> {
-        let room = match self.client.get_room(room_id) {
-            Some(room) if room.state() == RoomState::Joined => room,
-            // Not synced yet: joining a room the bot is in already is a no-op
-            // on the server and gives the client the room at once.
-            _ => self.client.join_room_by_id(room_id).await?,
-        };
+        let room = self.joined_room(room_id).await?;
         let content = RoomMessageEventContent::notice_html(plain, html);
         let sent = room.send(content).with_transaction_id(OwnedTransactionId::from(txn_id)).await?;
         Ok(sent.response.event_id.to_string())
@@ -170,10 +165,7 @@ impl Bot {
         needle: &str,
         since_ms: u64,
     ) -> Result<EarlierNotice, BotError> {
-        let room = match self.client.get_room(room_id) {
-            Some(room) if room.state() == RoomState::Joined => room,
-            _ => self.client.join_room_by_id(room_id).await?,
-        };
+        let room = self.joined_room(room_id).await?;
         let own = self.client.user_id();
         let mut unreadable = false;
         let mut from: Option<String> = None;
@@ -208,6 +200,16 @@ impl Bot {
             }
         }
         Ok(if unreadable { EarlierNotice::Unreadable } else { EarlierNotice::Absent })
+    }
+
+    /// A room the bot is in, as its client knows it.
+    async fn joined_room(&self, room_id: &RoomId) -> Result<matrix_sdk::Room, BotError> {
+        Ok(match self.client.get_room(room_id) {
+            Some(room) if room.state() == RoomState::Joined => room,
+            // Not synced yet: joining a room the bot is in already is a no-op
+            // on the server and gives the client the room at once.
+            _ => self.client.join_room_by_id(room_id).await?,
+        })
     }
 
     /// Stops syncing and closes the stores.

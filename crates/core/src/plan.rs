@@ -127,6 +127,14 @@ impl Action {
         }
     }
 
+    /// Whether later actions may depend on this one, so that its failure
+    /// must stop them. Nothing depends on a remote user's invitation (the
+    /// service never joins for them), so their server being unreachable
+    /// holds up nothing else.
+    pub fn holds_up_later_actions(&self, ids: &MatrixIds) -> bool {
+        !matches!(self, Action::Invite { user, .. } if ids.is_remote(user))
+    }
+
     /// A short name, for logs and metrics.
     pub fn name(&self) -> &'static str {
         match self {

@@ -316,6 +316,7 @@ fn remote_users_are_invited_never_joined_and_removed_only_when_known() {
             _ => {}
         }
     }
+    assert!(actions.iter().all(|a| a.holds_up_later_actions(&ids) != matches!(a, Action::Invite { .. })));
     let mut state = apply(&ObservedScope::default(), &actions, &bot);
     assert!(plan(&desired, &state, &ids).is_empty(), "an open invitation is all the service can do");
     for room in state.rooms.values() {

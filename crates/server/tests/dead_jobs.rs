@@ -40,8 +40,7 @@ async fn dead_jobs(app: &TestApp) -> Vec<Value> {
 }
 
 async fn metric(app: &TestApp, name: &str) -> String {
-    let text = app.raw(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
-    text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_default().to_owned()
+    app.api().metrics().await.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_default().to_owned()
 }
 
 #[tokio::test]

@@ -13,17 +13,13 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::wanted::{Wanted, put_member, synced};
-use common::{Api, ServiceProcess, eventually, pg_url};
+use common::{Api, ServiceProcess, eventually, free_port, pg_url};
 use matrix_sync_testkit::{EncryptedUser, LocalHomeserver, UserClient};
 use reqwest::Method;
 use serde_json::json;
 use uuid::Uuid;
 
 const APP_URL: &str = "https://app.example.org";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// One of the processes: the shared database, a data folder (the bot's
 /// device) of its own, and `listen`.
@@ -49,8 +45,9 @@ fn psql(sql: &str) {
 
 /// `matrix_sync_reconciles_total{name="ok"}` of one process.
 async fn reconciles_done(api: &Api) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", api.base)).await.unwrap().text().await.unwrap();
-    text.lines()
+    api.metrics()
+        .await
+        .lines()
         .filter(|l| l.starts_with("matrix_sync_reconciles_total") && l.contains("name=\"ok\""))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()

@@ -11,15 +11,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::Stdio;
 
-use common::ServiceProcess;
+use common::{ServiceProcess, free_port};
 use matrix_sync_testkit::{LocalHomeserver, TestIdentityProvider};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// An appservice transaction as the homeserver pushes it, the token in the
 /// header (current homeservers) or in the query (older ones).

@@ -32,10 +32,10 @@ pub async fn apply_plan(
     let mut keys: BTreeMap<String, RoomKey> =
         observed.rooms.iter().map(|(key, room)| (room.room_id.to_string(), *key)).collect();
     let applier = Applier::new(&state.homeserver);
-    // A remote user's invitation that failed (their server unreachable,
-    // say) does not hold up the rest of the plan; the reconcile still fails
-    // with it at the end, to be retried.
-    let mut remote_failure = None;
+    // A failure nothing later depends on (a remote user's invitation, their
+    // server unreachable) does not hold up the rest of the plan; the
+    // reconcile still fails with it at the end, to be retried.
+    let mut independent_failure = None;
     for layer in layers(actions) {
         for i in &layer {
             if let Action::CreateRoom { key, .. } = &actions[*i] {
@@ -75,15 +75,13 @@ pub async fn apply_plan(
                     }
                     entries.extend(audit_entries(&applier, &keys, &audit_scope, state.homeserver.ids(), action)?);
                 }
-                Err(e) => match action {
-                    Action::Invite { user, .. } if state.homeserver.ids().is_remote(user) => {
-                        tracing::warn!(user_id = %user, error = %e, "cannot invite a user of another homeserver; the rest goes on");
-                        remote_failure.get_or_insert(e);
-                    }
-                    _ => {
-                        first_error.get_or_insert(e);
-                    }
-                },
+                Err(e) if action.holds_up_later_actions(state.homeserver.ids()) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => {
+                    tracing::warn!(action = action.name(), error = %e, "failed; nothing depends on it, the rest goes on");
+                    independent_failure.get_or_insert(e);
+                }
             }
         }
         // What the layer did, in one write.
@@ -95,7 +93,7 @@ pub async fn apply_plan(
             return Ok(true);
         }
     }
-    match remote_failure {
+    match independent_failure {
         Some(e) => Err(e.into()),
         None => Ok(false),
     }

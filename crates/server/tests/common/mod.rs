@@ -206,6 +206,11 @@ impl Api {
         self.try_call(method, path, body).await.unwrap_or_else(|| panic!("{path}: no answer"))
     }
 
+    /// The Prometheus metrics text (`/metrics` needs no token).
+    pub async fn metrics(&self) -> String {
+        self.http.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap()
+    }
+
     /// A call that must succeed (any 2xx); its body.
     pub async fn success(&self, method: Method, path: &str, body: Option<Value>) -> Value {
         let (status, body) = self.call(method, path, body).await;
@@ -300,6 +305,11 @@ impl Drop for ServiceProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A free TCP port on loopback (for a service process's own address).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Waits until `check` passes (the service converges in the background).
