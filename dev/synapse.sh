@@ -151,6 +151,10 @@ MACAROON_SECRET_KEY=$(secret)
 FORM_SECRET=$(secret)
 SECRETS
   fi
+  # Added later than the others: kept instances get theirs now.
+  if ! grep -q '^BACKUP_SECRET=' "$dir/secrets"; then
+    (umask 077; echo "BACKUP_SECRET=$(secret)" >> "$dir/secrets")
+  fi
   # shellcheck disable=SC1091
   . "$dir/secrets"
 }
@@ -277,6 +281,7 @@ MATRIX_BOT_USER_ID=@matrix-sync:$SERVER_NAME
 MATRIX_BOT_ACCESS_TOKEN=$AS_TOKEN
 MATRIX_AS_HS_TOKEN=$HS_TOKEN
 MATRIX_SYNC_API_TOKEN=$API_TOKEN
+MATRIX_SYNC_BACKUP_SECRET=$BACKUP_SECRET
 MATRIX_SYNC_LISTEN=127.0.0.1:$as_port
 MATRIX_SYNC_APP_URL=http://127.0.0.1:$as_port/app
 SYNAPSE_REGISTRATION_SHARED_SECRET=$REGISTRATION_SHARED_SECRET

@@ -8,13 +8,18 @@
 
 #![recursion_limit = "256"]
 
+mod backup_key;
+
+pub use backup_key::{BackupKeyError, BackupKeyPair, new_backup_key};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use matrix_sdk::authentication::matrix::MatrixSession;
-use matrix_sdk::config::{RequestConfig, SyncSettings};
+use matrix_sdk::config::{RequestConfig, StoreConfig, SyncSettings};
+use matrix_sdk::cross_process_lock::CrossProcessLockConfig;
 use matrix_sdk::deserialized_responses::TimelineEventKind;
 use matrix_sdk::room::MessagesOptions;
 use matrix_sdk::ruma::api::client::filter::{Filter, FilterDefinition, RoomEventFilter};
@@ -23,6 +28,10 @@ use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
 use matrix_sdk::ruma::events::{AnySyncMessageLikeEvent, AnySyncTimelineEvent, SyncMessageLikeEvent};
 use matrix_sdk::ruma::{OwnedDeviceId, OwnedTransactionId, OwnedUserId, RoomId, UInt};
 use matrix_sdk::{Client, LoopCtrl, RoomState, SessionMeta, SessionTokens};
+use matrix_sdk_crypto::store::CryptoStore;
+use matrix_sdk_sqlite::{
+    SqliteCryptoStore, SqliteEventCacheStore, SqliteMediaStore, SqliteStateStore, SqliteStoreConfig,
+};
 use matrix_sync_matrix::{AppserviceClient, HomeserverError};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -39,6 +48,14 @@ pub enum BotError {
     Build(Box<matrix_sdk::ClientBuildError>),
     #[error("the bot's session file {path}: {problem}")]
     Session { path: String, problem: String },
+    #[error("the bot's stores cannot be opened: {0}")]
+    Store(#[from] matrix_sdk_sqlite::OpenStoreError),
+    #[error("the bot's crypto store failed: {0}")]
+    CryptoStore(String),
+    #[error("the bot has no key for its session {session_id} in {room_id}")]
+    MissingRoomKey { room_id: String, session_id: String },
+    #[error(transparent)]
+    BackupKey(#[from] BackupKeyError),
 }
 
 impl From<matrix_sdk::Error> for BotError {
@@ -75,8 +92,8 @@ const MAX_PAGES: usize = 10;
 /// What the bot finds of an earlier notice of its own in a room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EarlierNotice {
-    /// There, with this event id.
-    Found(String),
+    /// There: this message.
+    Found(SentNotice),
     /// Not among the messages it can read, but a message of the bot's since
     /// then could not be decrypted (its key has not arrived): it may be
     /// that one.
@@ -84,8 +101,19 @@ pub enum EarlierNotice {
     Absent,
 }
 
+/// A message the bot sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentNotice {
+    pub event_id: String,
+    /// The megolm session it was encrypted with (`None` in an unencrypted
+    /// room): its key is what a recipient's backup needs.
+    pub session_id: Option<String>,
+}
+
 pub struct Bot {
     client: Client,
+    /// The client's own crypto store, kept to read the bot's room keys.
+    crypto_store: Arc<SqliteCryptoStore>,
     stop: Arc<AtomicBool>,
     sync_task: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
@@ -112,9 +140,24 @@ impl Bot {
         };
         write_session(&session_path, &session)?;
 
+        // The stores are opened here rather than by the builder so that the
+        // crypto store stays at hand (the client does not expose it).
+        let config = SqliteStoreConfig::new(&store_dir);
+        let (state_store, event_cache_store, media_store, crypto_store) = tokio::try_join!(
+            SqliteStateStore::open_with_config(&config),
+            SqliteEventCacheStore::open_with_config(&config),
+            SqliteMediaStore::open_with_config(&config),
+            SqliteCryptoStore::open_with_config(&config),
+        )?;
+        let crypto_store = Arc::new(crypto_store);
+        let stores = StoreConfig::new(CrossProcessLockConfig::MultiProcess { holder_name: "main".to_owned() })
+            .state_store(state_store)
+            .event_cache_store(event_cache_store)
+            .media_store(media_store)
+            .crypto_store(crypto_store.clone());
         let client = Client::builder()
             .homeserver_url(settings.homeserver_url.as_str())
-            .sqlite_store(&store_dir, None)
+            .store_config(stores)
             .request_config(RequestConfig::new().timeout(settings.request_timeout).retry_limit(3))
             .build()
             .await?;
@@ -132,7 +175,7 @@ impl Bot {
 
         let stop = Arc::new(AtomicBool::new(false));
         let sync_task = tokio::spawn(sync_forever(client.clone(), stop.clone()));
-        Ok(Self { client, stop, sync_task: std::sync::Mutex::new(Some(sync_task)) })
+        Ok(Self { client, crypto_store, stop, sync_task: std::sync::Mutex::new(Some(sync_task)) })
     }
 
     pub fn device_id(&self) -> Option<String> {
@@ -148,11 +191,37 @@ impl Bot {
         plain: &str,
         html: &str,
         txn_id: &str,
-    ) -> Result<String, BotError> {
+    ) -> Result<SentNotice, BotError> {
         let room = self.joined_room(room_id).await?;
         let content = RoomMessageEventContent::notice_html(plain, html);
         let sent = room.send(content).with_transaction_id(OwnedTransactionId::from(txn_id)).await?;
-        Ok(sent.response.event_id.to_string())
+        Ok(SentNotice {
+            event_id: sent.response.event_id.to_string(),
+            session_id: sent.encryption_info.as_ref().and_then(|i| i.session_id()).map(str::to_owned),
+        })
+    }
+
+    /// The room key of one of the bot's megolm sessions, encrypted to a key
+    /// backup's public key: uploaded into a member's backup, it lets every
+    /// device they make later read the bot's messages of that session (the
+    /// bot's session holds only the bot's messages, exported from its first
+    /// index).
+    pub async fn room_key_for_backup(
+        &self,
+        room_id: &RoomId,
+        session_id: &str,
+        backup_public_key: &str,
+    ) -> Result<serde_json::Value, BotError> {
+        let session = self
+            .crypto_store
+            .get_inbound_group_session(room_id, session_id)
+            .await
+            .map_err(|e| BotError::CryptoStore(e.to_string()))?
+            .ok_or_else(|| BotError::MissingRoomKey {
+                room_id: room_id.to_string(),
+                session_id: session_id.to_owned(),
+            })?;
+        Ok(backup_key::encrypt_for_backup(session, backup_public_key).await?)
     }
 
     /// Looks through the room's messages since `since_ms` (milliseconds
@@ -191,7 +260,10 @@ impl Bot {
                 ))) = raw.deserialize()
                     && message.content.body().contains(needle)
                 {
-                    return Ok(EarlierNotice::Found(message.event_id.to_string()));
+                    return Ok(EarlierNotice::Found(SentNotice {
+                        event_id: message.event_id.to_string(),
+                        session_id: event.encryption_info().and_then(|i| i.session_id()).map(str::to_owned),
+                    }));
                 }
             }
             match page.end {

@@ -34,6 +34,7 @@ impl AppserviceClient {
             method: Method::POST,
             path: &["_matrix", "client", "v1", "appservice", crate::registration::REGISTRATION_ID, "ping"],
             as_user: None,
+            query: &[],
             body: Some(json!({})),
             auth: Auth::Appservice,
         })
@@ -51,6 +52,7 @@ impl AppserviceClient {
                 method: Method::DELETE,
                 path: &["_matrix", "client", "v3", "devices", device_id],
                 as_user: Some(user),
+                query: &[],
                 body: Some(json!({})),
                 auth: Auth::Appservice,
             })
@@ -70,6 +72,7 @@ impl AppserviceClient {
                 method: Method::GET,
                 path: &["_matrix", "client", "v3", "user", user.as_str(), "account_data", event_type],
                 as_user: Some(user),
+                query: &[],
                 body: None,
                 auth: Auth::Appservice,
             })
@@ -93,6 +96,7 @@ impl AppserviceClient {
             method: Method::PUT,
             path: &["_matrix", "client", "v3", "user", user.as_str(), "account_data", event_type],
             as_user: Some(user),
+            query: &[],
             body: Some(content),
             auth: Auth::Appservice,
         })
@@ -109,6 +113,7 @@ impl AppserviceClient {
                 method: Method::POST,
                 path: &["_matrix", "client", "v3", "register"],
                 as_user: None,
+                query: &[],
                 body: Some(json!({
                     "type": "m.login.application_service",
                     "username": localpart,
@@ -132,6 +137,7 @@ impl AppserviceClient {
                 method: Method::GET,
                 path: &["_matrix", "client", "v3", "profile", user.as_str(), "displayname"],
                 as_user: Some(user),
+                query: &[],
                 body: None,
                 auth: Auth::Appservice,
             })
@@ -151,6 +157,7 @@ impl AppserviceClient {
             method: Method::PUT,
             path: &["_matrix", "client", "v3", "profile", user.as_str(), "displayname"],
             as_user: Some(user),
+            query: &[],
             body: Some(json!({ "displayname": name })),
             auth: Auth::Appservice,
         })
@@ -181,6 +188,7 @@ impl AppserviceClient {
                 method: Method::POST,
                 path: &["_matrix", "client", "v3", "login"],
                 as_user: None,
+                query: &[],
                 body: Some(body),
                 auth: Auth::Appservice,
             })
@@ -209,6 +217,7 @@ impl AppserviceClient {
                 method: Method::GET,
                 path: &["_matrix", "client", "v3", "account", "whoami"],
                 as_user,
+                query: &[],
                 body: None,
                 auth: Auth::Appservice,
             })
@@ -224,6 +233,7 @@ impl AppserviceClient {
                 method: Method::GET,
                 path: &["_matrix", "client", "v3", "account", "whoami"],
                 as_user: None,
+                query: &[],
                 body: None,
                 auth: Auth::User(token),
             })
@@ -238,6 +248,7 @@ impl AppserviceClient {
             method: Method::GET,
             path: &["_matrix", "client", "versions"],
             as_user: None,
+            query: &[],
             body: None,
             auth: Auth::None,
         })

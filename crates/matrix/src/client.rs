@@ -70,6 +70,8 @@ pub(crate) struct Request<'a> {
     pub path: &'a [&'a str],
     /// Act as this namespace user (`?user_id=`).
     pub as_user: Option<&'a UserId>,
+    /// Further query parameters.
+    pub query: &'a [(&'a str, &'a str)],
     pub body: Option<Value>,
     pub auth: Auth<'a>,
 }
@@ -116,7 +118,7 @@ impl AppserviceClient {
     /// than usual (it must not be abandoned half done).
     pub(crate) async fn send_within(&self, req: Request<'_>, timeout: Duration) -> Result<Value, HomeserverError> {
         let inner = &self.inner;
-        let url = self.url(req.path, req.as_user)?;
+        let url = self.url(req.path, req.as_user, req.query)?;
         let mut waits = 0;
         loop {
             let mut builder = inner.http.request(req.method.clone(), url.clone()).timeout(timeout);
@@ -201,7 +203,7 @@ impl AppserviceClient {
         })
     }
 
-    fn url(&self, path: &[&str], as_user: Option<&UserId>) -> Result<Url, HomeserverError> {
+    fn url(&self, path: &[&str], as_user: Option<&UserId>, query: &[(&str, &str)]) -> Result<Url, HomeserverError> {
         let mut url = self.inner.base.clone();
         url.path_segments_mut()
             .map_err(|()| HomeserverError::Protocol {
@@ -212,6 +214,9 @@ impl AppserviceClient {
             .extend(path);
         if let Some(user) = as_user {
             url.query_pairs_mut().append_pair("user_id", user.as_str());
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
         }
         Ok(url)
     }

@@ -28,6 +28,7 @@ impl AppserviceClient {
                 method: Method::DELETE,
                 path: &["_synapse", "admin", "v2", "rooms", room_id.as_str()],
                 as_user: None,
+                query: &[],
                 body: Some(json!({ "purge": true, "block": false })),
                 auth: Auth::User(admin_token),
             })
@@ -48,6 +49,7 @@ impl AppserviceClient {
                     method: Method::GET,
                     path: &["_synapse", "admin", "v2", "rooms", "delete_status", &delete_id],
                     as_user: None,
+                    query: &[],
                     body: None,
                     auth: Auth::User(admin_token),
                 })
@@ -93,6 +95,7 @@ impl AppserviceClient {
                 method: Method::DELETE,
                 path: &["_matrix", "client", "v3", "directory", "room", alias],
                 as_user: Some(&bot),
+                query: &[],
                 body: None,
                 auth: Auth::Appservice,
             })
@@ -107,6 +110,7 @@ impl AppserviceClient {
             method: Method::POST,
             path: &["_matrix", "client", "v3", "rooms", room_id.as_str(), "leave"],
             as_user: Some(&bot),
+            query: &[],
             body: Some(json!({})),
             auth: Auth::Appservice,
         })

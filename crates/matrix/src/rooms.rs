@@ -70,6 +70,7 @@ impl AppserviceClient {
                 method: Method::GET,
                 path: &["_matrix", "client", "v3", "directory", "room", alias],
                 as_user: Some(self.as_bot()),
+                query: &[],
                 body: None,
                 auth: Auth::Appservice,
             })
@@ -91,6 +92,7 @@ impl AppserviceClient {
                 method: Method::GET,
                 path: &["_matrix", "client", "v3", "rooms", room_id.as_str(), "state"],
                 as_user: Some(self.as_bot()),
+                query: &[],
                 body: None,
                 auth: Auth::Appservice,
             })
@@ -158,6 +160,7 @@ impl AppserviceClient {
                     method: Method::POST,
                     path: &["_matrix", "client", "v3", "createRoom"],
                     as_user: Some(self.as_bot()),
+                    query: &[],
                     body: Some(body),
                     auth: Auth::Appservice,
                 },
@@ -195,6 +198,7 @@ impl AppserviceClient {
             method: Method::PUT,
             path: &["_matrix", "client", "v3", "rooms", room_id.as_str(), "state", event_type, state_key],
             as_user: Some(self.as_bot()),
+            query: &[],
             body: Some(content),
             auth: Auth::Appservice,
         })
@@ -214,6 +218,7 @@ impl AppserviceClient {
                 method: Method::POST,
                 path: &["_matrix", "client", "v3", "rooms", room_id.as_str(), verb.as_str()],
                 as_user: Some(self.as_bot()),
+                query: &[],
                 body: Some(body),
                 auth: Auth::Appservice,
             })
@@ -232,6 +237,7 @@ impl AppserviceClient {
             method: Method::POST,
             path: &["_matrix", "client", "v3", "join", room_id.as_str()],
             as_user: Some(user),
+            query: &[],
             body: Some(json!({})),
             auth: Auth::Appservice,
         })

@@ -60,7 +60,9 @@ impl App {
         // never arrived is caught by the next pass after that.
         let cache_ttl = config.reconcile.anti_entropy / 2;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+        let key_backups = Arc::new(crate::key_backup::KeyBackups::new(&config.chat.key_backup));
         let state = AppState {
+            key_backups,
             config: Arc::new(config),
             store,
             homeserver,

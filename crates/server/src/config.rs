@@ -161,6 +161,31 @@ pub struct ReconcileConfig {
     pub backoff: Backoff,
 }
 
+/// Members' chat devices and the key backups that let each new device read
+/// earlier encrypted messages.
+#[derive(Debug, Clone)]
+pub struct ChatConfig {
+    /// At most this many chat devices per user; a new one beyond it ends
+    /// the least recently used (`MATRIX_SYNC_MAX_DEVICES`).
+    pub max_devices: usize,
+    pub key_backup: KeyBackupMode,
+}
+
+/// `MATRIX_SYNC_KEY_BACKUP`.
+#[derive(Debug, Clone)]
+pub enum KeyBackupMode {
+    /// The service makes each user's server-side key backup and keeps its
+    /// private key sealed under `MATRIX_SYNC_BACKUP_SECRET`, handing it only
+    /// to the signed-in user (`platform`, the default).
+    Platform { secret: SecretString },
+    /// Keys stay on the devices that received them (`off`).
+    Off,
+}
+
+/// The shortest `MATRIX_SYNC_BACKUP_SECRET` taken: it guards every member's
+/// backup key.
+pub const MIN_BACKUP_SECRET_LEN: usize = 32;
+
 /// Everything `serve` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -169,6 +194,7 @@ pub struct Config {
     pub api: ApiConfig,
     pub lifecycle: LifecycleConfig,
     pub reconcile: ReconcileConfig,
+    pub chat: ChatConfig,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8090";
@@ -187,6 +213,7 @@ impl Config {
             api: ApiConfig::load(source)?,
             lifecycle: LifecycleConfig::load(source)?,
             reconcile,
+            chat: ChatConfig::load(source)?,
         })
     }
 }
@@ -318,6 +345,36 @@ impl ApiConfig {
     }
 }
 
+impl ChatConfig {
+    pub fn load(source: &Source) -> Result<Self, ConfigError> {
+        let key_backup = match source.get("MATRIX_SYNC_KEY_BACKUP").unwrap_or("platform") {
+            "platform" => {
+                let secret = source.required("MATRIX_SYNC_BACKUP_SECRET")?;
+                if secret.chars().count() < MIN_BACKUP_SECRET_LEN {
+                    return Err(ConfigError::Malformed {
+                        key: "MATRIX_SYNC_BACKUP_SECRET",
+                        problem: format!(
+                            "at least {MIN_BACKUP_SECRET_LEN} characters (make one with: openssl rand -hex 32)"
+                        ),
+                    });
+                }
+                KeyBackupMode::Platform { secret: SecretString::from(secret) }
+            }
+            "off" => KeyBackupMode::Off,
+            other => {
+                return Err(ConfigError::Malformed {
+                    key: "MATRIX_SYNC_KEY_BACKUP",
+                    problem: format!("`{other}`: expected `platform` or `off`"),
+                });
+            }
+        };
+        Ok(Self {
+            max_devices: source.parsed("MATRIX_SYNC_MAX_DEVICES", |v| count_in(v, 1..=100))?.unwrap_or(10),
+            key_backup,
+        })
+    }
+}
+
 impl LifecycleConfig {
     pub fn load(source: &Source) -> Result<Self, ConfigError> {
         Ok(Self {
@@ -336,13 +393,14 @@ mod tests {
     use super::*;
     use secrecy::ExposeSecret;
 
-    const MINIMAL: [(&str, &str); 6] = [
+    const MINIMAL: [(&str, &str); 7] = [
         ("MATRIX_HOMESERVER_URL", "http://127.0.0.1:8008"),
         ("MATRIX_SERVER_NAME", "example.org"),
         ("MATRIX_BOT_USER_ID", "@matrix-sync:example.org"),
         ("MATRIX_BOT_ACCESS_TOKEN", "as-secret"),
         ("MATRIX_AS_HS_TOKEN", "hs-secret"),
         ("MATRIX_SYNC_API_TOKEN", "api-secret"),
+        ("MATRIX_SYNC_BACKUP_SECRET", "backup-secret-0123456789abcdef0123456789"),
     ];
 
     fn with(overrides: &[(&'static str, &'static str)]) -> Source {
@@ -376,7 +434,7 @@ mod tests {
 
     #[test]
     fn malformed_settings_are_named() {
-        let cases: [(&'static str, &'static str); 7] = [
+        let cases: [(&'static str, &'static str); 10] = [
             ("MATRIX_HOMESERVER_URL", "not a url"),
             ("MATRIX_SERVER_NAME", "bad name!"),
             ("MATRIX_BOT_USER_ID", "@bot:elsewhere.org"),
@@ -384,6 +442,9 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("MATRIX_SYNC_RETENTION", "sixty days"),
             ("MATRIX_SYNC_APP_URL", "ftp://x"),
+            ("MATRIX_SYNC_BACKUP_SECRET", "too-short"),
+            ("MATRIX_SYNC_KEY_BACKUP", "homeserver"),
+            ("MATRIX_SYNC_MAX_DEVICES", "0"),
         ];
         for (key, value) in cases {
             match Config::load(&with(&[(key, value)])) {
@@ -391,6 +452,19 @@ mod tests {
                 other => panic!("{key}={value}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn key_backup_is_the_platforms_unless_turned_off() {
+        let c = Config::load(&with(&[])).unwrap();
+        assert!(matches!(c.chat.key_backup, KeyBackupMode::Platform { .. }));
+        assert_eq!(c.chat.max_devices, 10);
+        let without_secret = MINIMAL.into_iter().filter(|(k, _)| *k != "MATRIX_SYNC_BACKUP_SECRET");
+        let mut off = Source::from_pairs(without_secret);
+        off.env.insert("MATRIX_SYNC_KEY_BACKUP".into(), "off".into());
+        assert!(matches!(Config::load(&off).unwrap().chat.key_backup, KeyBackupMode::Off), "no secret needed");
+        let c = Config::load(&with(&[("MATRIX_SYNC_MAX_DEVICES", "3")])).unwrap();
+        assert_eq!(c.chat.max_devices, 3);
     }
 
     #[test]
@@ -448,7 +522,7 @@ mod tests {
     fn debug_output_never_shows_secrets() {
         let c = Config::load(&with(&[("DATABASE_URL", "postgres://u:pw-secret@db/x")])).unwrap();
         let debug = format!("{c:?}");
-        for secret in ["as-secret", "hs-secret", "api-secret", "pw-secret"] {
+        for secret in ["as-secret", "hs-secret", "api-secret", "pw-secret", "backup-secret"] {
             assert!(!debug.contains(secret), "{secret} leaked in {debug}");
         }
     }

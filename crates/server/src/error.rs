@@ -31,6 +31,8 @@ pub enum ApiError {
     IdentityProviderUnavailable(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    UnknownDevice(String),
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     #[error("{message}")]
@@ -71,7 +73,7 @@ impl ApiError {
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Unauthorized | ApiError::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
             ApiError::IdentityProviderUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::UnknownDevice(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Gone { .. } => StatusCode::GONE,
@@ -94,6 +96,7 @@ impl ApiError {
             ApiError::InvalidToken { code, .. } => code,
             ApiError::IdentityProviderUnavailable(_) => "identity_provider_unavailable",
             ApiError::NotFound(_) => "not_found",
+            ApiError::UnknownDevice(_) => "unknown_device",
             ApiError::Conflict { code, .. } | ApiError::Unprocessable { code, .. } | ApiError::Gone { code, .. } => {
                 code
             }
@@ -114,6 +117,17 @@ impl From<HomeserverError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         if e.is_unavailable() { ApiError::DatabaseUnavailable(e) } else { ApiError::Internal(e.to_string()) }
+    }
+}
+
+impl From<crate::key_backup::KeyBackupError> for ApiError {
+    fn from(e: crate::key_backup::KeyBackupError) -> Self {
+        use crate::key_backup::KeyBackupError;
+        match e {
+            KeyBackupError::Homeserver(e) => e.into(),
+            KeyBackupError::Store(e) => e.into(),
+            other => ApiError::Internal(format!("key backup: {other}")),
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod import;
+pub mod key_backup;
 pub mod metrics;
 pub mod oidc;
 pub mod provision;

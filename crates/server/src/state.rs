@@ -20,6 +20,8 @@ pub struct AppState {
     pub verifier: Option<Arc<crate::oidc::TokenVerifier>>,
     /// Rooms' state as last seen or left by this process.
     pub room_cache: Arc<crate::reconcile::room_cache::RoomCache>,
+    /// Members' key backups (made, sealed, opened, filled with the bot's keys).
+    pub key_backups: Arc<crate::key_backup::KeyBackups>,
     /// The bot's encrypted messaging, once its device is set up.
     pub bot: Arc<OnceCell<matrix_sync_bot::Bot>>,
 }

@@ -184,3 +184,279 @@ async fn without_an_identity_provider_there_are_no_sessions() {
     assert_error(&exchange(&app, "whatever").await, StatusCode::NOT_FOUND, "not_found");
     app.stop().await;
 }
+
+async fn sign_in(app: &TestApp, token: &str, device_id: Option<&str>) -> (StatusCode, Value) {
+    let mut request = app.raw(Method::POST, "/v1/sessions").bearer_auth(token);
+    if let Some(device_id) = device_id {
+        request = request.json(&json!({ "device_id": device_id }));
+    }
+    read(request.send().await.unwrap()).await
+}
+
+fn device_of(session: &Value) -> String {
+    session["device_id"].as_str().unwrap().to_owned()
+}
+
+/// The user's devices as the homeserver lists them to the user.
+async fn devices(app: &TestApp, user: Uuid, token: &str) -> Vec<String> {
+    let me = UserClient::with_token(&app.hs, &app.hs.matrix_id(user), token);
+    let listed = me.get("/_matrix/client/v3/devices").await.unwrap();
+    let mut ids: Vec<String> =
+        listed["devices"].as_array().unwrap().iter().map(|d| d["device_id"].as_str().unwrap().to_owned()).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn a_browser_keeps_its_device_across_sign_ins() {
+    let idp = TestIdentityProvider::start().await;
+    let app = spawn(&idp).await;
+    let user = Uuid::new_v4();
+    let (status, first) = sign_in(&app, &idp.token_for(user), None).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let device = device_of(&first);
+    let listed = app.call(Method::GET, &format!("/v1/users/{user}/sessions"), None).await.1;
+    let used_at = listed["sessions"][0]["last_used_at"].as_str().unwrap().to_owned();
+    assert_eq!(listed["sessions"][0]["created_at"].as_str().unwrap(), used_at, "made and used at once");
+
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    for _ in 0..3 {
+        let (status, again) = sign_in(&app, &idp.token_for(user), Some(&device)).await;
+        assert_eq!(status, StatusCode::OK, "{again}");
+        assert_eq!(device_of(&again), device, "the same device, so its keys and history stay");
+        let token = again["access_token"].as_str().unwrap();
+        let me = UserClient::with_token(&app.hs, &app.hs.matrix_id(user), token);
+        assert_eq!(me.whoami().await.unwrap(), app.hs.matrix_id(user));
+        assert_eq!(devices(&app, user, token).await, vec![device.clone()], "no new device on the homeserver");
+        assert_eq!(again["key_backup"], first["key_backup"], "one backup for the user");
+    }
+    let listed = app.call(Method::GET, &format!("/v1/users/{user}/sessions"), None).await.1;
+    let sessions = listed["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1, "{listed}");
+    assert!(sessions[0]["last_used_at"].as_str().unwrap() > used_at.as_str(), "the reuse is recorded: {listed}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_eleventh_device_ends_the_least_recently_used() {
+    let idp = TestIdentityProvider::start().await;
+    let app = spawn(&idp).await;
+    let user = Uuid::new_v4();
+    let mut made = Vec::new();
+    let mut last_token = String::new();
+    for _ in 0..10 {
+        let (status, session) = sign_in(&app, &idp.token_for(user), None).await;
+        assert_eq!(status, StatusCode::OK, "{session}");
+        made.push(device_of(&session));
+        last_token = session["access_token"].as_str().unwrap().to_owned();
+    }
+    assert_eq!(devices(&app, user, &last_token).await.len(), 10);
+    // The first browser comes back: the second is now the least recently used.
+    let (status, _) = sign_in(&app, &idp.token_for(user), Some(&made[0])).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, eleventh) = sign_in(&app, &idp.token_for(user), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let token = eleventh["access_token"].as_str().unwrap().to_owned();
+    let now = devices(&app, user, &token).await;
+    assert_eq!(now.len(), 10, "{now:?}");
+    assert!(!now.contains(&made[1]), "the least recently used went: {now:?}");
+    assert!(now.contains(&made[0]) && now.contains(&device_of(&eleventh)));
+    let listed = app.call(Method::GET, &format!("/v1/users/{user}/sessions"), None).await.1;
+    assert_eq!(listed["sessions"].as_array().unwrap().len(), 10);
+    let audit = app.call(Method::GET, "/v1/audit?limit=50", None).await.1;
+    let ended: Vec<&Value> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "session_ended" && e["user_id"] == app.hs.matrix_id(user))
+        .collect();
+    assert_eq!(ended.len(), 1, "{audit}");
+    assert!(ended[0]["detail"].as_str().unwrap().contains(&made[1]));
+
+    // Twelfth: still ten.
+    let (_, twelfth) = sign_in(&app, &idp.token_for(user), None).await;
+    assert_eq!(devices(&app, user, twelfth["access_token"].as_str().unwrap()).await.len(), 10);
+    assert_error(&sign_in(&app, &idp.token_for(user), Some(&made[1])).await, StatusCode::NOT_FOUND, "unknown_device");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_device_that_is_not_the_users_gets_nothing() {
+    let idp = TestIdentityProvider::start().await;
+    let app = spawn(&idp).await;
+    let (alice, bob, newcomer) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let (_, alices) = sign_in(&app, &idp.token_for(alice), None).await;
+    let (_, bobs) = sign_in(&app, &idp.token_for(bob), None).await;
+    let bobs_device = device_of(&bobs);
+
+    assert_error(
+        &sign_in(&app, &idp.token_for(alice), Some(&bobs_device)).await,
+        StatusCode::NOT_FOUND,
+        "unknown_device",
+    );
+    assert_error(
+        &sign_in(&app, &idp.token_for(alice), Some("NOSUCHDEVICE")).await,
+        StatusCode::NOT_FOUND,
+        "unknown_device",
+    );
+    let fresh = sign_in(&app, &idp.token_for(newcomer), Some(&bobs_device)).await;
+    assert_error(&fresh, StatusCode::NOT_FOUND, "unknown_device");
+    assert_eq!(
+        app.call(Method::GET, &format!("/v1/users/{newcomer}"), None).await.0,
+        StatusCode::NOT_FOUND,
+        "an unknown device provisions nobody"
+    );
+
+    // Deleted on the homeserver behind the service's back (an operator, or
+    // another client of the user's): unknown too, and forgotten.
+    let (_, second) = sign_in(&app, &idp.token_for(alice), None).await;
+    let alice_id = ruma::UserId::parse(app.hs.matrix_id(alice)).unwrap();
+    app.state.homeserver.delete_device(&alice_id, &device_of(&second)).await.unwrap();
+    assert_error(
+        &sign_in(&app, &idp.token_for(alice), Some(&device_of(&second))).await,
+        StatusCode::NOT_FOUND,
+        "unknown_device",
+    );
+    // Ended through the API.
+    app.call(Method::DELETE, &format!("/v1/users/{bob}/sessions"), None).await;
+    assert_error(
+        &sign_in(&app, &idp.token_for(bob), Some(&bobs_device)).await,
+        StatusCode::NOT_FOUND,
+        "unknown_device",
+    );
+
+    let malformed: [(&str, &str); 5] = [
+        ("not JSON", "invalid_json"),
+        ("{\"device_id\": 5}", "invalid_json"),
+        ("{\"device\": \"X\"}", "invalid_json"),
+        ("{\"device_id\": \"a/b\"}", "bad_request"),
+        ("{\"device_id\": \"\"}", "bad_request"),
+    ];
+    for (body, code) in malformed {
+        let answer = read(
+            app.raw(Method::POST, "/v1/sessions")
+                .bearer_auth(idp.token_for(alice))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_error(&answer, StatusCode::BAD_REQUEST, code);
+    }
+    let listed = app.call(Method::GET, &format!("/v1/users/{alice}/sessions"), None).await.1;
+    let devices: Vec<&str> =
+        listed["sessions"].as_array().unwrap().iter().map(|s| s["device_id"].as_str().unwrap()).collect();
+    assert_eq!(devices, vec![device_of(&alices).as_str()], "nothing made by the refused calls: {listed}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_session_hands_over_the_users_key_backup() {
+    let idp = TestIdentityProvider::start().await;
+    let app = spawn(&idp).await;
+    let user = Uuid::new_v4();
+    let (status, session) = sign_in(&app, &idp.token_for(user), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let backup = &session["key_backup"];
+    let version = backup["version"].as_str().unwrap();
+    let private_key = backup["private_key"].as_str().unwrap();
+    assert_eq!(private_key.len(), 43, "32 bytes in unpadded base64");
+    // The homeserver's latest backup of the user is this one, for that key.
+    let me = UserClient::with_token(&app.hs, &app.hs.matrix_id(user), session["access_token"].as_str().unwrap());
+    let latest = me.get("/_matrix/client/v3/room_keys/version").await.unwrap();
+    assert_eq!(latest["version"], version);
+    assert_eq!(latest["algorithm"], "m.megolm_backup.v1.curve25519-aes-sha2");
+    assert_eq!(latest["auth_data"]["public_key"], matrix_sync_testkit::backup_public_key(private_key).unwrap());
+    // The store keeps it sealed, never in the clear.
+    let stored = app.state.store.key_backup(user).await.unwrap().unwrap();
+    assert!(!stored.sealed_private_key.contains(private_key));
+    // Ending the sessions leaves the backup.
+    app.call(Method::DELETE, &format!("/v1/users/{user}/sessions"), None).await;
+    let (_, later) = sign_in(&app, &idp.token_for(user), None).await;
+    assert_eq!(later["key_backup"], session["key_backup"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_key_backup_off_sessions_carry_no_key_and_no_backup_is_made() {
+    let idp = TestIdentityProvider::start().await;
+    let mut settings = idp.settings();
+    settings.push(("MATRIX_SYNC_KEY_BACKUP", "off".into()));
+    let overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = TestApp::spawn_with(Db::Sqlite, &overrides).await;
+    let user = Uuid::new_v4();
+    let (status, session) = sign_in(&app, &idp.token_for(user), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(session.get("key_backup").is_none(), "{session}");
+    let me = UserClient::with_token(&app.hs, &app.hs.matrix_id(user), session["access_token"].as_str().unwrap());
+    let none = me.get("/_matrix/client/v3/room_keys/version").await.unwrap_err();
+    assert_eq!(none.errcode, "M_NOT_FOUND");
+    assert!(app.state.store.key_backup(user).await.unwrap().is_none());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_first_sign_in_after_the_acceptance_reads_the_bots_message_from_the_backup() {
+    let idp = TestIdentityProvider::start().await;
+    let mut settings = idp.settings();
+    settings.push(("MATRIX_SYNC_APP_URL", "https://communities.example.org".into()));
+    let overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = TestApp::spawn_with(Db::Sqlite, &overrides).await;
+    let (community, owner, requester) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    common::ok(&app, Method::PUT, &format!("/v1/communities/{community}?wait=30"), Some(json!({ "name": "Tools" })))
+        .await;
+    for user in [owner, requester] {
+        let path = format!("/v1/communities/{community}/members/{user}?wait=30");
+        common::ok(&app, Method::PUT, &path, Some(json!({ "trust_score": 5 }))).await;
+    }
+    let request = Uuid::new_v4();
+    let accept = json!({ "community_id": community, "requester_id": requester, "owner_id": owner, "title": "Ladder" });
+    let accepted =
+        common::ok(&app, Method::POST, &format!("/v1/requests/{request}/accept?wait=30"), Some(accept)).await;
+    assert_eq!(accepted["status"], "synced", "{accepted}");
+    let room = accepted["matrix_room_id"].as_str().unwrap();
+
+    // Both sign in only now: neither had a device when the bot spoke.
+    for user in [requester, owner] {
+        let (status, session) = sign_in(&app, &idp.token_for(user), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let me = UserClient::with_token(&app.hs, &app.hs.matrix_id(user), session["access_token"].as_str().unwrap());
+        let messages = me
+            .get(&format!(
+                "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=50",
+                matrix_sync_testkit::encode_segment(room)
+            ))
+            .await
+            .unwrap();
+        let encrypted: Vec<&Value> = messages["chunk"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "m.room.encrypted" && e["sender"] == app.hs.get("MATRIX_BOT_USER_ID"))
+            .collect();
+        assert_eq!(encrypted.len(), 1, "the bot's one message: {messages}");
+        let content = &encrypted[0]["content"];
+        let session_id = content["session_id"].as_str().unwrap();
+        let backup = &session["key_backup"];
+        let key_data = me
+            .get(&format!(
+                "/_matrix/client/v3/room_keys/keys/{}/{}?version={}",
+                matrix_sync_testkit::encode_segment(room),
+                matrix_sync_testkit::encode_segment(session_id),
+                backup["version"].as_str().unwrap()
+            ))
+            .await
+            .unwrap();
+        let private_key = backup["private_key"].as_str().unwrap();
+        let session_key = matrix_sync_testkit::open_backed_up_key(private_key, &key_data).unwrap();
+        let event = matrix_sync_testkit::decrypt_with_session_key(&session_key, content).unwrap();
+        let body = event["content"]["body"].as_str().unwrap();
+        assert!(
+            body.contains(&format!("https://communities.example.org/requests/{request}")) && body.contains("Ladder"),
+            "{body}"
+        );
+    }
+    app.stop().await;
+}

@@ -20,7 +20,8 @@ pub use connect::{DEFAULT_SCHEMA, connect};
 pub use error::StoreError;
 pub use model::{
     AuditEntry, AuditFilter, CommunityRecord, CouncilMemberRecord, CouncilRecord, DirectRecord, FailOutcome, Job,
-    MemberRecord, NewAuditEntry, NewUserMapping, QueueDepth, RequestRecord, RoomRecord, UserMapping,
+    KeyBackupRecord, MemberRecord, NewAuditEntry, NewUserMapping, QueueDepth, RequestRecord, RoomRecord, SessionRecord,
+    UserMapping,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -221,12 +222,26 @@ pub trait Store: Send + Sync + 'static {
 
     // --- chat sessions -------------------------------------------------------
 
+    /// Records a session on a new device (used now); recording one that
+    /// exists marks it used now.
     async fn record_session(&self, user: Uuid, device_id: &str, now: Millis) -> Result<()>;
 
-    /// A user's sessions: `(device_id, created_at)`, oldest first.
-    async fn sessions(&self, user: Uuid) -> Result<Vec<(String, Millis)>>;
+    /// Marks a recorded session device used now; `false` (and nothing
+    /// written) if the user has no session on that device.
+    async fn touch_session(&self, user: Uuid, device_id: &str, now: Millis) -> Result<bool>;
+
+    /// A user's sessions, oldest first.
+    async fn sessions(&self, user: Uuid) -> Result<Vec<SessionRecord>>;
 
     async fn forget_session(&self, user: Uuid, device_id: &str) -> Result<bool>;
+
+    // --- key backups ---------------------------------------------------------
+
+    async fn key_backup(&self, user: Uuid) -> Result<Option<KeyBackupRecord>>;
+
+    /// Records a user's key backup unless one is recorded already, and
+    /// answers the one recorded (the caller's, or the one that was first).
+    async fn insert_key_backup(&self, backup: &KeyBackupRecord) -> Result<KeyBackupRecord>;
 
     // --- appservice ----------------------------------------------------------
 

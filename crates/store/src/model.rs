@@ -156,3 +156,25 @@ pub struct RequestRecord {
     pub message_event_id: Option<String>,
     pub message_sent_at: Option<i64>,
 }
+
+/// A chat session's device, minted through `/v1/sessions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub device_id: String,
+    pub created_at: i64,
+    /// The last sign-in on this device (its creation, or a later reuse).
+    pub last_used_at: i64,
+}
+
+/// The server-side key backup the service made for a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyBackupRecord {
+    pub user_id: Uuid,
+    /// The backup's version on the homeserver.
+    pub version: String,
+    /// Its Curve25519 public key, unpadded base64 (as in `auth_data`).
+    pub public_key: String,
+    /// The private key, sealed by the service; the store never sees it open.
+    pub sealed_private_key: String,
+    pub created_at: i64,
+}

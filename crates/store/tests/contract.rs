@@ -12,7 +12,8 @@ use chrono::{TimeZone, Utc};
 use matrix_sync_core::{Backoff, Scope};
 use matrix_sync_store::{
     AuditFilter, CommunityRecord, CouncilMemberRecord, CouncilRecord, Debounce, DirectRecord, FailOutcome,
-    MemberRecord, NewAuditEntry, NewUserMapping, PgStore, RequestRecord, RoomRecord, SqliteStore, Store,
+    KeyBackupRecord, MemberRecord, NewAuditEntry, NewUserMapping, PgStore, RequestRecord, RoomRecord, SessionRecord,
+    SqliteStore, Store,
 };
 use uuid::Uuid;
 
@@ -100,6 +101,7 @@ contract!(
     requests_are_accepted_once,
     deletion_restore_and_purge,
     chat_sessions_are_kept_per_user,
+    a_key_backup_is_recorded_once_per_user,
 );
 
 fn community() -> Scope {
@@ -686,9 +688,37 @@ async fn chat_sessions_are_kept_per_user(store: Arc<dyn Store>) {
     store.record_session(a, "DEV2", 20).await.unwrap();
     store.record_session(a, "DEV1", 30).await.unwrap();
     store.record_session(b, "DEV3", 40).await.unwrap();
-    assert_eq!(store.sessions(a).await.unwrap(), vec![("DEV1".to_owned(), 10), ("DEV2".to_owned(), 20)]);
+    let session = |device_id: &str, created_at, last_used_at| SessionRecord {
+        device_id: device_id.to_owned(),
+        created_at,
+        last_used_at,
+    };
+    assert_eq!(store.sessions(a).await.unwrap(), vec![session("DEV1", 10, 30), session("DEV2", 20, 20)]);
+    assert!(store.touch_session(a, "DEV2", 50).await.unwrap());
+    assert!(!store.touch_session(a, "DEV3", 50).await.unwrap(), "another user's device is not this user's");
+    assert!(!store.touch_session(a, "NONE", 50).await.unwrap());
+    assert_eq!(store.sessions(a).await.unwrap(), vec![session("DEV1", 10, 30), session("DEV2", 20, 50)]);
+    assert_eq!(store.sessions(b).await.unwrap(), vec![session("DEV3", 40, 40)], "untouched by the other user's calls");
     assert!(store.forget_session(a, "DEV1").await.unwrap());
     assert!(!store.forget_session(a, "DEV1").await.unwrap());
+    assert!(!store.touch_session(a, "DEV1", 60).await.unwrap(), "a forgotten device is no session");
     assert_eq!(store.sessions(a).await.unwrap().len(), 1);
     assert_eq!(store.sessions(b).await.unwrap().len(), 1);
+}
+
+async fn a_key_backup_is_recorded_once_per_user(store: Arc<dyn Store>) {
+    let user = Uuid::new_v4();
+    assert_eq!(store.key_backup(user).await.unwrap(), None);
+    let first = KeyBackupRecord {
+        user_id: user,
+        version: "3".into(),
+        public_key: "pub-a".into(),
+        sealed_private_key: "sealed-a".into(),
+        created_at: 10,
+    };
+    assert_eq!(store.insert_key_backup(&first).await.unwrap(), first);
+    let racing = KeyBackupRecord { version: "4".into(), public_key: "pub-b".into(), created_at: 11, ..first.clone() };
+    assert_eq!(store.insert_key_backup(&racing).await.unwrap(), first, "the first one recorded stays");
+    assert_eq!(store.key_backup(user).await.unwrap(), Some(first));
+    assert_eq!(store.key_backup(Uuid::new_v4()).await.unwrap(), None);
 }

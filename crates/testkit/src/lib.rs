@@ -12,6 +12,7 @@ mod flaky_proxy;
 mod homeserver;
 mod homeserver_process;
 mod idp;
+mod key_backup_reader;
 mod user_client;
 
 pub use encrypted_user::{EncryptedUser, SeenMessage};
@@ -19,4 +20,5 @@ pub use flaky_proxy::{Faults, FlakyProxy, ProxyCounts};
 pub use homeserver::{LocalHomeserver, workspace_root};
 pub use homeserver_process::HomeserverProcess;
 pub use idp::{AUDIENCE, TestIdentityProvider, now_secs};
+pub use key_backup_reader::{backup_public_key, decrypt_with_session_key, open_backed_up_key};
 pub use user_client::{MatrixError, UserClient, encode as encode_segment};

@@ -32,6 +32,8 @@ pub enum ReconcileError {
     MessageUnconfirmed,
     #[error(transparent)]
     Bot(#[from] matrix_sync_bot::BotError),
+    #[error("a member's key backup: {0}")]
+    KeyBackup(#[from] crate::key_backup::KeyBackupError),
 }
 
 impl From<crate::provision::ProvisionError> for ReconcileError {

@@ -1,7 +1,8 @@
 //! Reconciling an accepted request: the pair's direct chat, then the bot's
 //! end-to-end encrypted context message, sent once.
 
-use matrix_sync_bot::EarlierNotice;
+use matrix_sync_bot::{EarlierNotice, SentNotice};
+use matrix_sync_core::UserRef;
 use matrix_sync_store::RequestRecord;
 use uuid::Uuid;
 
@@ -55,18 +56,49 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
     if store.swap_message_device(id, &device).await?.is_some() {
         let since = u64::try_from(request.accepted_at).unwrap_or(0);
         match bot.find_own_notice(&room_id, &request_link(app_url.as_str(), id), since).await? {
-            EarlierNotice::Found(event_id) => {
-                store.mark_request_message_sent(id, &event_id, now_millis()).await?;
-                tracing::info!(room_id = %room_id, event_id, "context message was sent before, by another process");
+            EarlierNotice::Found(sent) => {
+                share_key_with_recipients(state, bot, &room_id, &request, &sent).await?;
+                store.mark_request_message_sent(id, &sent.event_id, now_millis()).await?;
+                tracing::info!(room_id = %room_id, event_id = sent.event_id, "context message was sent before, by another process");
                 return Ok(());
             }
             EarlierNotice::Unreadable => return Err(ReconcileError::MessageUnconfirmed),
             EarlierNotice::Absent => {}
         }
     }
-    let event_id = bot.send_notice(&room_id, &plain, &html, &format!("request-{id}")).await?;
-    store.mark_request_message_sent(id, &event_id, now_millis()).await?;
-    tracing::info!(room_id = %room_id, event_id, "context message sent");
+    let sent = bot.send_notice(&room_id, &plain, &html, &format!("request-{id}")).await?;
+    // Recorded as sent only once its key is in both backups: a retry after
+    // a failure here finds the message and shares its key again.
+    share_key_with_recipients(state, bot, &room_id, &request, &sent).await?;
+    store.mark_request_message_sent(id, &sent.event_id, now_millis()).await?;
+    tracing::info!(room_id = %room_id, event_id = sent.event_id, "context message sent");
+    Ok(())
+}
+
+/// Puts the message's room key into the key backups of the request's two
+/// users who are on this homeserver, so a device either of them makes
+/// later (the requester often first signs in after the acceptance) reads
+/// it. Users of other homeservers keep their keys on their own server.
+async fn share_key_with_recipients(
+    state: &AppState,
+    bot: &matrix_sync_bot::Bot,
+    room_id: &ruma::RoomId,
+    request: &RequestRecord,
+    sent: &SentNotice,
+) -> Result<(), ReconcileError> {
+    let Some(session_id) = &sent.session_id else { return Ok(()) };
+    let ids = state.homeserver.ids();
+    let users: Vec<Uuid> = [&request.requester, &request.owner]
+        .into_iter()
+        .filter_map(|user| match ids.parse_user(user) {
+            Ok(UserRef::Platform(user)) => Some(user),
+            _ => None,
+        })
+        .collect();
+    state
+        .key_backups
+        .share_bot_room_key(state.store.as_ref(), &state.homeserver, bot, room_id, session_id, &users)
+        .await?;
     Ok(())
 }
 
