@@ -3,19 +3,14 @@
 // matrix-sync's /v1/sessions with a token from the (local, test) identity
 // provider. Everything it needs comes in the URL's hash, never its query,
 // so no token reaches a server log:
-//   #idp_token=…&name=Alice&general=!room&council=!room&dm=!room
+//   #idp_token=…&name=Alice&general=!room&council=!room&dm=!room&tab=council
+// The page signs in on the device this browser used for the user before
+// (remembered in local storage), so a reload keeps the device and its keys;
+// the user's key backup brings the keys of messages from before the device.
 
-import { createSignal, For, Show } from "solid-js";
+import { createEffect, createSignal, For, Show } from "solid-js";
 import { render } from "solid-js/web";
-import { ChatEmbed } from "../src/ChatEmbed";
-import type { ChatHandle } from "../src/mount-chat";
-
-interface Session {
-  matrix_user_id: string;
-  access_token: string;
-  device_id: string;
-  homeserver_url: string;
-}
+import { ChatEmbed, signIn, SignInError, type ChatHandle, type ChatSession } from "../src/index";
 
 const params = new URLSearchParams(location.hash.slice(1));
 const tabs = [
@@ -25,32 +20,27 @@ const tabs = [
   { id: "messages", label: "Messages", room: null },
 ].filter((t) => t.id === "messages" || t.room);
 
-async function signIn(): Promise<Session> {
-  const response = await fetch("/v1/sessions", {
-    method: "POST",
-    headers: { Authorization: `Bearer ${params.get("idp_token") ?? ""}` },
-  });
-  const body = await response.json();
-  if (!response.ok) throw new Error(`${body?.error?.code ?? response.status}: ${body?.error?.message ?? ""}`);
-  return body as Session;
-}
-
 function App() {
-  const [session, setSession] = createSignal<Session>();
+  const [session, setSession] = createSignal<ChatSession>();
   const [error, setError] = createSignal<string>();
   const [tab, setTab] = createSignal(params.get("tab") ?? tabs[0]?.id ?? "messages");
   const [chat, setChat] = createSignal<ChatHandle>();
-  const choose = (id: string) => {
-    setTab(id);
-    const room = tabs.find((t) => t.id === id)?.room;
-    if (room) chat()?.showRoom(room);
-  };
-  signIn().then(setSession, (e: unknown) => setError(String(e)));
+  const choose = (id: string) => setTab(id);
+  // The chosen tab's room, also when a tab was picked before the chat was ready.
+  createEffect(() => {
+    const room = tabs.find((t) => t.id === tab())?.room;
+    const c = chat();
+    if (c && room) c.showRoom(room);
+  });
+  // On the device this browser used for the user before (its keys are in this browser).
+  signIn({ idpToken: params.get("idp_token") ?? "" }).then(setSession, (e: unknown) =>
+    setError(e instanceof SignInError ? `${e.code}: ${e.message}` : String(e)),
+  );
   return (
     <>
       <header>
         <h1>Makers' Collective</h1>
-        <span data-testid="who">{session()?.matrix_user_id ?? params.get("name") ?? ""}</span>
+        <span data-testid="who">{session()?.userId ?? params.get("name") ?? ""}</span>
       </header>
       <nav role="tablist">
         <For each={tabs}>
@@ -68,10 +58,11 @@ function App() {
             // One client per page (one device, one crypto store); the tabs
             // only choose which room it shows.
             <ChatEmbed
-              homeserverUrl={s().homeserver_url}
-              accessToken={s().access_token}
-              userId={s().matrix_user_id}
-              deviceId={s().device_id}
+              homeserverUrl={s().homeserverUrl}
+              accessToken={s().accessToken}
+              userId={s().userId}
+              deviceId={s().deviceId}
+              keyBackup={s().keyBackup}
               roomId={tabs.find((t) => t.id === tab())?.room ?? undefined}
               onReady={(chat) => setChat(chat)}
             />

@@ -3,7 +3,11 @@
 //! The chat embed in a real browser (Debian's Chromium, driven by
 //! playwright-core): Alice and Bob each sign in through `/v1/sessions` in
 //! their own browser context; Alice's message in their encrypted DM appears
-//! decrypted on Bob's page, Bob's message in General on Alice's.
+//! decrypted on Bob's page, Bob's message in General on Alice's, Alice's in
+//! the council on Bob's. Alice reloads (same device, history readable) and
+//! opens a fresh browser (a new device reading her history from her key
+//! backup); Carol, whose request was accepted before she ever signed in,
+//! reads the bot's message. The steps are in `web/tests/e2e.mjs`.
 //! Needs `web/dist` and `web/node_modules` (`make test` builds them) and
 //! `/usr/bin/chromium` (`make test` installs it).
 
@@ -39,7 +43,8 @@ async fn browser_chat() {
     let overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let app = TestApp::spawn_with(Db::Sqlite, &overrides).await;
 
-    let (community, council, alice, bob) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let (community, council) = (Uuid::new_v4(), Uuid::new_v4());
+    let (alice, bob, carol) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     ok(
         &app,
         Method::PUT,
@@ -47,7 +52,7 @@ async fn browser_chat() {
         Some(json!({ "name": "Makers' Collective" })),
     )
     .await;
-    for (user, name) in [(alice, "Alice"), (bob, "Bob")] {
+    for (user, name) in [(alice, "Alice"), (bob, "Bob"), (carol, "Carol")] {
         ok(&app, Method::PUT, &format!("/v1/users/{user}"), Some(json!({ "display_name": name }))).await;
         ok(
             &app,
@@ -72,14 +77,19 @@ async fn browser_chat() {
     let accepted = json!({ "community_id": community, "requester_id": bob, "owner_id": alice, "title": "Oak table" });
     let request =
         ok(&app, Method::POST, &format!("/v1/requests/{}/accept?wait=30", Uuid::new_v4()), Some(accepted)).await;
+    // Carol has never signed in: her request's message was sent before she
+    // had any device.
+    let carols = json!({ "community_id": community, "requester_id": carol, "owner_id": alice, "title": "Drill" });
+    let carols = ok(&app, Method::POST, &format!("/v1/requests/{}/accept?wait=30", Uuid::new_v4()), Some(carols)).await;
+    assert_eq!(carols["status"], "synced", "{carols}");
 
-    let page = |user: Uuid, name: &str| {
+    let page = |user: Uuid, name: &str, dm: &str| {
         let hash = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("idp_token", &idp.token_for(user))
             .append_pair("name", name)
             .append_pair("general", c["matrix_room_id"].as_str().unwrap())
             .append_pair("council", k["matrix_room_id"].as_str().unwrap())
-            .append_pair("dm", request["matrix_room_id"].as_str().unwrap())
+            .append_pair("dm", dm)
             .finish();
         format!("{}/demo/#{hash}", app.base)
     };
@@ -87,8 +97,9 @@ async fn browser_chat() {
     let output = tokio::process::Command::new("node")
         .arg("tests/e2e.mjs")
         .current_dir(&web)
-        .env("ALICE_URL", page(alice, "Alice"))
-        .env("BOB_URL", page(bob, "Bob"))
+        .env("ALICE_URL", page(alice, "Alice", request["matrix_room_id"].as_str().unwrap()))
+        .env("BOB_URL", page(bob, "Bob", request["matrix_room_id"].as_str().unwrap()))
+        .env("CAROL_URL", page(carol, "Carol", carols["matrix_room_id"].as_str().unwrap()))
         .env("OUT_DIR", &out_dir)
         .output()
         .await
@@ -96,7 +107,9 @@ async fn browser_chat() {
     let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     eprintln!("{log}");
     assert!(output.status.success(), "the browser test failed (screenshots in {}):\n{log}", out_dir.display());
-    for shot in ["dm-bob.png", "general-alice.png"] {
+    for shot in
+        ["dm-bob.png", "general-alice.png", "council-bob.png", "reload-alice.png", "fresh-alice.png", "carol-dm.png"]
+    {
         assert!(out_dir.join(shot).exists(), "{shot} saved");
     }
     app.stop().await;
