@@ -38,7 +38,14 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
-"$target/debug/matrix-sync-demo" "$dir/env"
+MATRIX_SYNC_DEMO_PAGES="$dir/pages.tsv" "$target/debug/matrix-sync-demo" "$dir/env"
+
+# A second sign-in, from a fresh browser, reads the earlier encrypted
+# messages (Chromium headless; screenshots in .dev/demo/screens).
+echo
+echo "11. Alice's history follows her to a second browser (headless Chromium):"
+alice_page="$(awk -F '\t' '$1 == "Alice" { print $2 }' "$dir/pages.tsv")"
+(cd "$root/web" && ALICE_URL="$alice_page" OUT_DIR="$dir/screens" node tests/second-browser.mjs) | sed 's/^/    /'
 
 if [ "${DEMO_EXIT:-0}" = "1" ]; then
   exit 0

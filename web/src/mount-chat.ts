@@ -16,6 +16,8 @@
 //   data-backup-restored    "true" once the first restore from the backup finished,
 //                           "error" if it failed, "none" without a backup
 //   data-chat-error         why the chat stopped (sign-in, crypto start, signed out)
+//   data-keys-backed-up-at  when (ms since the epoch) the device last had every room key
+//                           it holds in the backup (an upload runs 0-10 s after a new key)
 // and each message `<li class="ms-message">` has data-event-id, data-encrypted, and
 // data-undecryptable="true" (plus data-waiting-for-key="true" while a restore from the
 // backup may still bring its key) when it cannot be read.
@@ -35,6 +37,7 @@ import {
   type MatrixClient,
   type Room,
 } from "matrix-js-sdk";
+import { CryptoEvent } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { cryptoStorePrefix, type KeyBackupKey } from "./session";
 
 export type { KeyBackupKey } from "./session";
@@ -147,7 +150,7 @@ export function mountChat(element: HTMLElement, options: ChatOptions): ChatHandl
   if (options.showRoomList !== false) root.append(list);
   root.append(pane);
   element.replaceChildren(root);
-  const attributes = ["deviceId", "chatReady", "keyBackup", "backupRestored", "chatError"];
+  const attributes = ["deviceId", "chatReady", "keyBackup", "backupRestored", "chatError", "keysBackedUpAt"];
   for (const name of attributes) delete element.dataset[name];
 
   let current: string | undefined = options.roomId;
@@ -349,6 +352,9 @@ export function mountChat(element: HTMLElement, options: ChatOptions): ChatHandl
     client.on(RoomEvent.Receipt, renderList);
     client.on(MatrixEventEvent.Decrypted, onDecrypted);
     client.on(ClientEvent.Room, rerender);
+    client.on(CryptoEvent.KeyBackupSessionsRemaining, (remaining: number) => {
+      if (remaining === 0) element.dataset["keysBackedUpAt"] = String(Date.now());
+    });
     client.on(HttpApiEvent.SessionLoggedOut, () => {
       stop("This chat session has ended: reload the page to sign in again.", "signed_out");
       client.stopClient();

@@ -91,7 +91,7 @@ async fn homeserver_levels(env: &BenchEnv, room_id: &str) -> Result<Value, Strin
         "m.room.power_levels",
         "",
     ]);
-    url.query_pairs_mut().append_pair("user_id", env.ids.bot().as_str());
+    url.query_pairs_mut().append_pair("user_id", env.ids.manager().as_str());
     let resp = reqwest::Client::new().get(url).bearer_auth(&env.as_token).send().await.map_err(|e| e.to_string())?;
     if !resp.status().is_success() {
         return Err(format!("power levels of {room_id}: {}", resp.status()));

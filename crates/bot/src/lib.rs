@@ -193,6 +193,13 @@ impl Bot {
         txn_id: &str,
     ) -> Result<SentNotice, BotError> {
         let room = self.joined_room(room_id).await?;
+        // Between messages the bot shares no room with anyone, so the
+        // homeserver tells it nothing of the bot's devices in other
+        // processes: ask, so they get the message's key too (one of them
+        // may have to take the message over and find it).
+        if let Some(own) = self.client.user_id() {
+            self.client.encryption().request_user_identity(own).await?;
+        }
         let content = RoomMessageEventContent::notice_html(plain, html);
         let sent = room.send(content).with_transaction_id(OwnedTransactionId::from(txn_id)).await?;
         Ok(SentNotice {
@@ -272,6 +279,25 @@ impl Bot {
             }
         }
         Ok(if unreadable { EarlierNotice::Unreadable } else { EarlierNotice::Absent })
+    }
+
+    /// Leaves a room once the bot has said what it had to: members' clients
+    /// share their room keys only with devices in the room, so the bot's
+    /// device holds none of theirs. Invited again when it has more to say.
+    pub async fn leave(&self, room_id: &RoomId) -> Result<(), BotError> {
+        match self.client.get_room(room_id) {
+            Some(room) if room.state() != RoomState::Left => Ok(room.leave().await?),
+            _ => Ok(()),
+        }
+    }
+
+    /// How many room keys of a room the bot's device holds that another
+    /// device made: members' keys, which it should never be handed.
+    pub async fn foreign_room_keys(&self, room_id: &RoomId) -> Result<usize, BotError> {
+        let own = self.client.encryption().curve25519_key().await;
+        let sessions =
+            self.crypto_store.get_inbound_group_sessions().await.map_err(|e| BotError::CryptoStore(e.to_string()))?;
+        Ok(sessions.iter().filter(|s| s.room_id() == room_id && Some(s.sender_key()) != own).count())
     }
 
     /// A room the bot is in, as its client knows it.

@@ -64,6 +64,7 @@ impl UserRef {
 pub struct MatrixIds {
     server_name: OwnedServerName,
     bot: OwnedUserId,
+    manager: OwnedUserId,
 }
 
 impl MatrixIds {
@@ -76,15 +77,34 @@ impl MatrixIds {
         if Uuid::try_parse(bot.localpart()).is_ok() {
             return Err(IdError::BotIsPlatformUser(bot.localpart().to_owned()));
         }
-        Ok(Self { server_name, bot })
+        let manager = UserId::parse(format!("@{}-appservice:{}", bot.localpart(), server_name))
+            .map_err(|_| IdError::UserId(bot_user_id.to_owned()))?;
+        Ok(Self { server_name, bot, manager })
     }
 
     pub fn server_name(&self) -> &ServerName {
         &self.server_name
     }
 
+    /// The bot: the user with an end-to-end encryption device that sends
+    /// the service's messages, in a room only while it speaks there.
     pub fn bot(&self) -> &UserId {
         &self.bot
+    }
+
+    /// The managing identity: the appservice's sender, which creates and
+    /// administers every room (as room version 12's creator it outranks
+    /// every admin). It never syncs and has no device, so no member's
+    /// client can ever hand it a room key.
+    pub fn manager(&self) -> &UserId {
+        &self.manager
+    }
+
+    /// Whether a user is one of the service's own identities (the manager,
+    /// or the bot, which created and administers rooms made before the
+    /// manager did).
+    pub fn is_service(&self, user: &UserId) -> bool {
+        user == self.bot || user == self.manager
     }
 
     /// The Matrix id of a platform user: `@{uuid}:{server}`.
@@ -162,7 +182,7 @@ impl MatrixIds {
     /// is not the bot (Synapse refuses `/sync` to the sender, and the bot
     /// must sync to speak end-to-end encryption).
     pub fn sender_localpart(&self) -> String {
-        format!("{}-appservice", self.bot.localpart())
+        self.manager.localpart().to_owned()
     }
 
     /// The regular expression of the room aliases the service reserves, which

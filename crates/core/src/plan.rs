@@ -272,7 +272,7 @@ fn plan_state(
                 (o != n).then(|| LevelChange { user: user.clone(), old: o, new: n })
             })
             .collect();
-        let drift = have.power_sender.as_deref().is_some_and(|s| s != ids.bot());
+        let drift = have.power_sender.as_deref().is_some_and(|s| !ids.is_service(s));
         let lifecycle = match (old.is_archived(), want.power.is_archived()) {
             (false, true) => Some(Lifecycle::Archived),
             (true, false) => Some(Lifecycle::Restored),

@@ -12,13 +12,13 @@ use crate::plan::{Action, PlannedJoinRule, RoomRef};
 
 /// [`try_apply`] for tests, where the model must follow every plan.
 #[cfg(test)]
-pub fn apply(observed: &ObservedScope, actions: &[Action], bot: &OwnedUserId) -> ObservedScope {
-    try_apply(observed, actions, bot).expect("every room the plan refers to is known")
+pub fn apply(observed: &ObservedScope, actions: &[Action], actor: &OwnedUserId) -> ObservedScope {
+    try_apply(observed, actions, actor).expect("every room the plan refers to is known")
 }
 
 /// The state after `actions`, or `None` when an action refers to a room the
 /// state does not hold (the model cannot follow it).
-pub fn try_apply(observed: &ObservedScope, actions: &[Action], bot: &OwnedUserId) -> Option<ObservedScope> {
+pub fn try_apply(observed: &ObservedScope, actions: &[Action], actor: &OwnedUserId) -> Option<ObservedScope> {
     let mut state = observed.clone();
     for action in actions {
         let id_of = |state: &ObservedScope, r: &RoomRef| -> Option<OwnedRoomId> {
@@ -31,9 +31,9 @@ pub fn try_apply(observed: &ObservedScope, actions: &[Action], bot: &OwnedUserId
             Action::CreateRoom { key, name, join_rule, encrypted, parent, power, invite, .. } => {
                 let room_id = RoomId::parse(format!("!{}:sim", key.alias_localpart())).ok()?;
                 let join_rule = rule(&state, join_rule, &id_of)?;
-                let mut members = BTreeMap::from([(bot.clone(), member(Membership::Join, bot))]);
+                let mut members = BTreeMap::from([(actor.clone(), member(Membership::Join, actor))]);
                 for user in invite {
-                    members.insert(user.clone(), member(Membership::Invite, bot));
+                    members.insert(user.clone(), member(Membership::Invite, actor));
                 }
                 let parents = parent.iter().map(|p| id_of(&state, p)).collect::<Option<_>>()?;
                 state.rooms.insert(
@@ -44,7 +44,7 @@ pub fn try_apply(observed: &ObservedScope, actions: &[Action], bot: &OwnedUserId
                         join_rule: Some(join_rule),
                         encrypted: *encrypted,
                         power: Some(power.clone()),
-                        power_sender: Some(bot.clone()),
+                        power_sender: Some(actor.clone()),
                         members,
                         children: Default::default(),
                         parents,
@@ -60,7 +60,7 @@ pub fn try_apply(observed: &ObservedScope, actions: &[Action], bot: &OwnedUserId
             Action::SetPowerLevels { room, power, .. } => {
                 let r = room_mut(&mut state, room, &id_of)?;
                 r.power = Some(power.clone());
-                r.power_sender = Some(bot.clone());
+                r.power_sender = Some(actor.clone());
             }
             Action::LinkChild { parent, child } => {
                 let child = id_of(&state, child)?;
@@ -71,10 +71,10 @@ pub fn try_apply(observed: &ObservedScope, actions: &[Action], bot: &OwnedUserId
                 room_mut(&mut state, child, &id_of)?.parents.insert(parent);
             }
             Action::Unban { room, user } | Action::Kick { room, user } => {
-                room_mut(&mut state, room, &id_of)?.members.insert(user.clone(), member(Membership::Leave, bot));
+                room_mut(&mut state, room, &id_of)?.members.insert(user.clone(), member(Membership::Leave, actor));
             }
             Action::Invite { room, user } => {
-                room_mut(&mut state, room, &id_of)?.members.insert(user.clone(), member(Membership::Invite, bot));
+                room_mut(&mut state, room, &id_of)?.members.insert(user.clone(), member(Membership::Invite, actor));
             }
             Action::Join { room, user } => {
                 room_mut(&mut state, room, &id_of)?.members.insert(user.clone(), member(Membership::Join, user));

@@ -56,6 +56,8 @@ struct Inner {
     settings: ClientSettings,
     metrics: HomeserverMetrics,
     in_flight: tokio::sync::Semaphore,
+    /// Who administers each room this process has met (its creator).
+    pub(crate) admins: std::sync::Mutex<std::collections::HashMap<ruma::OwnedRoomId, ruma::OwnedUserId>>,
 }
 
 pub(crate) enum Auth<'a> {
@@ -90,7 +92,8 @@ impl AppserviceClient {
             .user_agent(concat!("matrix-sync/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let in_flight = tokio::sync::Semaphore::new(settings.max_in_flight.max(1));
-        Ok(Self { inner: Arc::new(Inner { http, base, as_token, ids, settings, metrics, in_flight }) })
+        let admins = std::sync::Mutex::default();
+        Ok(Self { inner: Arc::new(Inner { http, base, as_token, ids, settings, metrics, in_flight, admins }) })
     }
 
     pub fn ids(&self) -> &MatrixIds {
@@ -99,6 +102,12 @@ impl AppserviceClient {
 
     pub fn base_url(&self) -> &Url {
         &self.inner.base
+    }
+
+    pub(crate) fn admins(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<ruma::OwnedRoomId, ruma::OwnedUserId>> {
+        self.inner.admins.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn settings(&self) -> &ClientSettings {

@@ -71,21 +71,22 @@ impl AppserviceClient {
     }
 
     /// Without an admin token: removes everyone, releases the room's alias
-    /// and has the bot leave. Members can no longer see or enter the room.
+    /// and has its administrator leave. Members can no longer see or enter
+    /// the room.
     pub async fn abandon_room(&self, room_id: &RoomId, alias: &str) -> Result<(), HomeserverError> {
-        let bot = self.ids().bot().to_owned();
         let state = match self.room_state(room_id).await {
             Ok(state) => state,
-            // The bot is no longer in it: abandoned before.
+            // The service is no longer in it: abandoned before.
             Err(e) if matches!(e.errcode(), Some("M_FORBIDDEN" | "M_NOT_FOUND")) => return Ok(()),
             Err(e) => return Err(e),
         };
+        let admin = self.admin_of(room_id).await?;
         for (user, member) in &state.members {
             let present = matches!(
                 member.membership,
                 matrix_sync_core::observed::Membership::Join | matrix_sync_core::observed::Membership::Invite
             );
-            if present && user != &bot {
+            if present && user != &admin {
                 self.moderate(room_id, Moderation::Kick, user).await?;
             }
         }
@@ -94,7 +95,7 @@ impl AppserviceClient {
                 endpoint: "directory.delete",
                 method: Method::DELETE,
                 path: &["_matrix", "client", "v3", "directory", "room", alias],
-                as_user: Some(&bot),
+                as_user: Some(&admin),
                 query: &[],
                 body: None,
                 auth: Auth::Appservice,
@@ -109,7 +110,7 @@ impl AppserviceClient {
             endpoint: "rooms.leave",
             method: Method::POST,
             path: &["_matrix", "client", "v3", "rooms", room_id.as_str(), "leave"],
-            as_user: Some(&bot),
+            as_user: Some(&admin),
             query: &[],
             body: Some(json!({})),
             auth: Auth::Appservice,

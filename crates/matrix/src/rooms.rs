@@ -1,6 +1,11 @@
-//! Rooms as the bot (their creator) and the platform's users see them:
+//! Rooms as their administrator and the platform's users see them:
 //! reading a room's state fresh, creating rooms with all their initial
 //! state in one request, changing state and memberships.
+//!
+//! A room's administrator is its creator: the managing identity (the
+//! appservice's sender, which has no encryption device) for every room it
+//! makes, and the bot for rooms made before the manager took over. Which
+//! one a room has is learned from its state and remembered.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,7 +19,7 @@ use crate::client::{Auth, Request};
 use crate::{AppserviceClient, HomeserverError};
 
 /// The room version every room is created with: the creator outranks every
-/// power level, so the bot can always demote an admin.
+/// power level, so the service can always demote an admin.
 pub const ROOM_VERSION: &str = "12";
 pub const MEGOLM: &str = "m.megolm.v1.aes-sha2";
 /// How much longer a `createRoom` may take for each invitation it carries.
@@ -58,8 +63,38 @@ pub fn join_rule_content(restricted_to: Option<&RoomId>) -> Value {
 }
 
 impl AppserviceClient {
-    fn as_bot(&self) -> &UserId {
-        self.ids().bot()
+    /// Who administers a room (its creator): remembered from the room's
+    /// state, else asked once. The manager, unless the room predates it
+    /// (made by the bot), which shows as the manager not being in it.
+    pub async fn admin_of(&self, room_id: &RoomId) -> Result<OwnedUserId, HomeserverError> {
+        if let Some(admin) = self.admins().get(room_id) {
+            return Ok(admin.clone());
+        }
+        let mut last = None;
+        for candidate in [self.ids().manager(), self.ids().bot()] {
+            match self.get_state_as(room_id, "m.room.create", candidate).await {
+                Ok(_) => {
+                    self.admins().insert(room_id.to_owned(), candidate.to_owned());
+                    return Ok(candidate.to_owned());
+                }
+                Err(e) if e.errcode() == Some("M_FORBIDDEN") => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(HomeserverError::Protocol { endpoint: "rooms.state", detail: "no administrator".into() }))
+    }
+
+    async fn get_state_as(&self, room_id: &RoomId, event_type: &str, user: &UserId) -> Result<Value, HomeserverError> {
+        self.send(Request {
+            endpoint: "rooms.state.get",
+            method: Method::GET,
+            path: &["_matrix", "client", "v3", "rooms", room_id.as_str(), "state", event_type, ""],
+            as_user: Some(user),
+            query: &[],
+            body: None,
+            auth: Auth::Appservice,
+        })
+        .await
     }
 
     /// The room an alias points to, if it exists.
@@ -69,7 +104,7 @@ impl AppserviceClient {
                 endpoint: "directory.get",
                 method: Method::GET,
                 path: &["_matrix", "client", "v3", "directory", "room", alias],
-                as_user: Some(self.as_bot()),
+                as_user: Some(self.ids().manager()),
                 query: &[],
                 body: None,
                 auth: Auth::Appservice,
@@ -84,27 +119,47 @@ impl AppserviceClient {
         }
     }
 
-    /// The room's current state, read fresh as the bot.
+    /// The room's current state, read fresh as its administrator.
     pub async fn room_state(&self, room_id: &RoomId) -> Result<ObservedRoom, HomeserverError> {
-        let v = self
-            .send(Request {
-                endpoint: "rooms.state",
-                method: Method::GET,
-                path: &["_matrix", "client", "v3", "rooms", room_id.as_str(), "state"],
-                as_user: Some(self.as_bot()),
-                query: &[],
-                body: None,
-                auth: Auth::Appservice,
-            })
-            .await?;
+        let admin = self.admins().get(room_id).cloned();
+        let v = match admin {
+            Some(admin) => self.all_state_as(room_id, &admin).await?,
+            // Not met yet: the manager's, unless the room predates it.
+            None => match self.all_state_as(room_id, self.ids().manager()).await {
+                Err(e) if e.errcode() == Some("M_FORBIDDEN") => self.all_state_as(room_id, self.ids().bot()).await?,
+                other => other?,
+            },
+        };
         let events = v.as_array().ok_or_else(|| HomeserverError::Protocol {
             endpoint: "rooms.state",
             detail: "the state is not a list of events".into(),
         })?;
+        let creator = events
+            .iter()
+            .find(|e| e["type"] == "m.room.create")
+            .and_then(|e| e["sender"].as_str())
+            .and_then(|s| UserId::parse(s).ok())
+            .filter(|creator| self.ids().is_service(creator));
+        if let Some(creator) = creator {
+            self.admins().insert(room_id.to_owned(), creator);
+        }
         Ok(observed_room(room_id, events))
     }
 
-    /// Creates a room as the bot with all its initial state. If its alias is
+    async fn all_state_as(&self, room_id: &RoomId, user: &UserId) -> Result<Value, HomeserverError> {
+        self.send(Request {
+            endpoint: "rooms.state",
+            method: Method::GET,
+            path: &["_matrix", "client", "v3", "rooms", room_id.as_str(), "state"],
+            as_user: Some(user),
+            query: &[],
+            body: None,
+            auth: Auth::Appservice,
+        })
+        .await
+    }
+
+    /// Creates a room as the manager with all its initial state. If its alias is
     /// taken, an earlier attempt created it: that room is returned instead,
     /// so a retried creation never makes a second room.
     pub async fn create_room(&self, room: &NewRoom<'_>) -> Result<CreatedRoom, HomeserverError> {
@@ -159,7 +214,7 @@ impl AppserviceClient {
                     endpoint: "createRoom",
                     method: Method::POST,
                     path: &["_matrix", "client", "v3", "createRoom"],
-                    as_user: Some(self.as_bot()),
+                    as_user: Some(self.ids().manager()),
                     query: &[],
                     body: Some(body),
                     auth: Auth::Appservice,
@@ -171,7 +226,10 @@ impl AppserviceClient {
             Ok(v) => v["room_id"]
                 .as_str()
                 .and_then(|id| RoomId::parse(id).ok())
-                .map(|room_id| CreatedRoom { room_id, adopted: false })
+                .map(|room_id| {
+                    self.admins().insert(room_id.clone(), self.ids().manager().to_owned());
+                    CreatedRoom { room_id, adopted: false }
+                })
                 .ok_or_else(|| HomeserverError::Protocol {
                     endpoint: "createRoom",
                     detail: "no room_id in the answer".into(),
@@ -185,7 +243,7 @@ impl AppserviceClient {
         }
     }
 
-    /// Sets a state event as the bot.
+    /// Sets a state event as the room's administrator.
     pub async fn put_state(
         &self,
         room_id: &RoomId,
@@ -193,11 +251,12 @@ impl AppserviceClient {
         state_key: &str,
         content: Value,
     ) -> Result<(), HomeserverError> {
+        let admin = self.admin_of(room_id).await?;
         self.send(Request {
             endpoint: state_endpoint(event_type),
             method: Method::PUT,
             path: &["_matrix", "client", "v3", "rooms", room_id.as_str(), "state", event_type, state_key],
-            as_user: Some(self.as_bot()),
+            as_user: Some(&admin),
             query: &[],
             body: Some(content),
             auth: Auth::Appservice,
@@ -206,8 +265,10 @@ impl AppserviceClient {
         .map(drop)
     }
 
-    /// A membership change made by the bot (`invite`, `kick`, `unban`).
+    /// A membership change made by the room's administrator (`invite`,
+    /// `kick`, `unban`).
     pub async fn moderate(&self, room_id: &RoomId, verb: Moderation, user: &UserId) -> Result<(), HomeserverError> {
+        let admin = self.admin_of(room_id).await?;
         let mut body = json!({ "user_id": user });
         if verb == Moderation::Kick {
             body["reason"] = json!("no longer a member on the platform");
@@ -217,7 +278,7 @@ impl AppserviceClient {
                 endpoint: verb.endpoint(),
                 method: Method::POST,
                 path: &["_matrix", "client", "v3", "rooms", room_id.as_str(), verb.as_str()],
-                as_user: Some(self.as_bot()),
+                as_user: Some(&admin),
                 query: &[],
                 body: Some(body),
                 auth: Auth::Appservice,

@@ -171,6 +171,12 @@ async fn start_bot(state: AppState, cancel: CancellationToken) {
                 Registered::Created => tracing::info!(bot = %bot, "bot registered"),
                 Registered::AlreadyExisted => tracing::debug!(bot = %bot, "bot already registered"),
             }
+            // Members see the managing identity in every room (a DM reads
+            // "Bob and matrix-sync"): it takes the bot's name.
+            let manager = homeserver.ids().manager();
+            if homeserver.display_name(manager).await?.as_deref() != Some(bot.localpart()) {
+                homeserver.set_display_name(manager, bot.localpart()).await?;
+            }
             matrix_sync_bot::Bot::start(&settings, homeserver).await
         };
         let result = tokio::select! {

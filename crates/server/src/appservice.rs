@@ -47,9 +47,10 @@ async fn transaction(State(state): State<AppState>, Path(txn_id): Path<String>, 
     if txn_id.is_empty() || txn_id.len() > 255 {
         return matrix_error(StatusCode::BAD_REQUEST, "M_INVALID_PARAM", "bad transaction id");
     }
-    let bot = state.homeserver.ids().bot().as_str();
-    let foreign = crate::push::rooms_with_foreign_changes(events, bot);
-    let changed = crate::push::rooms_with_state_changes(events, bot);
+    let ids = state.homeserver.ids();
+    let service = [ids.bot().as_str(), ids.manager().as_str()];
+    let foreign = crate::push::rooms_with_foreign_changes(events, &service);
+    let changed = crate::push::rooms_with_state_changes(events, &service);
     let routed = async {
         // Every foreign change is also a state change: route each room once.
         let jobs = job_scopes(&state, &changed).await?;

@@ -1,5 +1,6 @@
 //! Which pushed events call for a reconcile: changes the service did not
-//! make to the state it manages. The bot's own changes, and users joining or
+//! make to the state it manages. The service's own changes (the manager's
+//! and the bot's), and users joining or
 //! leaving by themselves (which is how the service's own joins look), do not.
 
 use serde_json::Value;
@@ -15,13 +16,13 @@ const MANAGED_STATE: [&str; 7] = [
     "m.space.parent",
 ];
 
-/// State events someone other than the bot sent (the service's own joins,
-/// sent as the user, included).
-fn state_by_others<'a>(events: &'a [Value], bot: &'a str) -> impl Iterator<Item = &'a Value> {
+/// State events someone other than the service's own identities sent (the
+/// service's joins, sent as the user, included).
+fn state_by_others<'a>(events: &'a [Value], service: &'a [&'a str]) -> impl Iterator<Item = &'a Value> {
     events
         .iter()
         .filter(|e| e.get("state_key").is_some())
-        .filter(move |e| e["sender"].as_str().is_some_and(|s| s != bot))
+        .filter(move |e| e["sender"].as_str().is_some_and(|s| !service.contains(&s)))
 }
 
 fn rooms_of<'a>(events: impl Iterator<Item = &'a Value>) -> Vec<String> {
@@ -32,8 +33,8 @@ fn rooms_of<'a>(events: impl Iterator<Item = &'a Value>) -> Vec<String> {
 }
 
 /// The rooms whose events show a change someone other than the service made.
-pub fn rooms_with_foreign_changes(events: &[Value], bot: &str) -> Vec<String> {
-    rooms_of(state_by_others(events, bot).filter(|e| {
+pub fn rooms_with_foreign_changes(events: &[Value], service: &[&str]) -> Vec<String> {
+    rooms_of(state_by_others(events, service).filter(|e| {
         let kind = e["type"].as_str().unwrap_or_default();
         if kind == "m.room.member" {
             // Someone else changed this user's membership (kick, ban, invite).
@@ -44,10 +45,10 @@ pub fn rooms_with_foreign_changes(events: &[Value], bot: &str) -> Vec<String> {
     }))
 }
 
-/// The rooms whose state someone other than the bot changed: views of them
+/// The rooms whose state someone other than the service changed: views of them
 /// cached before are stale.
-pub fn rooms_with_state_changes(events: &[Value], bot: &str) -> Vec<String> {
-    rooms_of(state_by_others(events, bot))
+pub fn rooms_with_state_changes(events: &[Value], service: &[&str]) -> Vec<String> {
+    rooms_of(state_by_others(events, service))
 }
 
 #[cfg(test)]
@@ -58,6 +59,7 @@ mod tests {
     #[test]
     fn only_foreign_changes_to_managed_state_count() {
         let bot = "@matrix-sync:example.org";
+        let service = [bot, "@matrix-sync-appservice:example.org"];
         let ev = |room: &str, kind: &str, sender: &str, state_key: Option<&str>| {
             let mut e = json!({"room_id": room, "type": kind, "sender": sender, "content": {}});
             if let Some(k) = state_key {
@@ -73,8 +75,9 @@ mod tests {
             ev("!e:x", "m.room.member", "@mod:x", Some("@u:x")),
             ev("!f:x", "m.room.topic", "@mod:x", Some("")),
             ev("!b:x", "m.room.join_rules", "@admin:x", Some("")),
+            ev("!g:x", "m.room.power_levels", service[1], Some("")),
         ];
-        assert_eq!(rooms_with_foreign_changes(&events, bot), vec!["!b:x", "!e:x"]);
-        assert_eq!(rooms_with_state_changes(&events, bot), vec!["!b:x", "!d:x", "!e:x", "!f:x"]);
+        assert_eq!(rooms_with_foreign_changes(&events, &service), vec!["!b:x", "!e:x"]);
+        assert_eq!(rooms_with_state_changes(&events, &service), vec!["!b:x", "!d:x", "!e:x", "!f:x"]);
     }
 }

@@ -108,7 +108,7 @@ async fn hierarchy_and_levels_as_a_member_sees_them(db: Db) {
             (app.hs.matrix_id(moderator), 50),
             (app.hs.matrix_id(admin), 100),
         ]);
-        assert_eq!(users, expected, "the bot (the creator) and level-0 members are not listed");
+        assert_eq!(users, expected, "the creator and level-0 members are not listed");
     }
     app.stop().await;
 }
@@ -340,7 +340,7 @@ async fn interrupted_creation_never_makes_a_second_room() {
     // At the registration's address, as in production: looking a room up by
     // its alias makes the homeserver ask the service, which must answer.
     let mut app = TestApp::spawn_receiving_pushes(&[]).await;
-    let bot = UserClient::login(&app.hs, app.hs.get("MATRIX_BOT_USER_ID")).await.unwrap();
+    let manager = UserClient::manager(&app.hs);
     for delay_ms in [0u64, 40, 120, 250, 500] {
         let id = Uuid::new_v4();
         let members: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
@@ -367,7 +367,7 @@ async fn interrupted_creation_never_makes_a_second_room() {
         })
         .await;
         let body2 = app.call(Method::GET, &status_path, None).await.1;
-        let rooms = rooms_marked_for(&bot, id).await;
+        let rooms = rooms_marked_for(&manager, id).await;
         let markers: Vec<&str> = rooms.iter().map(|(m, _)| m.as_str()).collect();
         assert_eq!(
             markers,
@@ -388,15 +388,14 @@ async fn interrupted_creation_never_makes_a_second_room() {
 async fn a_room_made_before_a_crash_is_found_by_its_alias() {
     let app = TestApp::spawn().await;
     let id = Uuid::new_v4();
-    let bot = UserClient::login(&app.hs, app.hs.get("MATRIX_BOT_USER_ID")).await.unwrap();
+    let manager = UserClient::manager(&app.hs);
     let alias_localpart = format!("_matrix_sync_community_{}_space", id.simple());
-    // Made the way the service makes rooms: the appservice acting as the bot
-    // (only the appservice may use its reserved aliases).
-    let as_bot = UserClient::with_token(&app.hs, &bot.user_id, app.hs.as_token());
-    let made = as_bot
+    // Made the way the service makes rooms: the appservice acting as its
+    // managing identity (only the appservice may use its reserved aliases).
+    let made = manager
         .request(
             Method::POST,
-            &format!("/_matrix/client/v3/createRoom?user_id={}", matrix_sync_testkit::encode_segment(&bot.user_id)),
+            &format!("/_matrix/client/v3/createRoom?user_id={}", matrix_sync_testkit::encode_segment(&manager.user_id)),
             Some(json!({
                 "room_version": "12", "room_alias_name": alias_localpart, "name": "Orphan",
                 "creation_content": { "type": "m.space", "org.matrix_sync.room": format!("community:{id}/space") },
@@ -407,8 +406,11 @@ async fn a_room_made_before_a_crash_is_found_by_its_alias() {
     let (status, body) = put_community(&app, id, json!({ "name": "Found again" })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["matrix_space_id"], made["room_id"]);
-    assert_eq!(bot.state(made["room_id"].as_str().unwrap(), "m.room.name", "").await.unwrap()["name"], "Found again");
-    assert_eq!(rooms_marked_for(&bot, id).await.len(), 2);
+    assert_eq!(
+        manager.state(made["room_id"].as_str().unwrap(), "m.room.name", "").await.unwrap()["name"],
+        "Found again"
+    );
+    assert_eq!(rooms_marked_for(&manager, id).await.len(), 2);
     app.stop().await;
 }
 
@@ -455,8 +457,8 @@ async fn community_writes_are_validated() {
     let off = json!({ "name": "C", "config": { "matrixGeneralChatEncrypted": false } });
     assert_error(&app.call(Method::PUT, &path, Some(off)).await, StatusCode::CONFLICT, "encryption_cannot_be_disabled");
     let general = body["matrix_room_id"].as_str().unwrap();
-    let bot = UserClient::login(&app.hs, app.hs.get("MATRIX_BOT_USER_ID")).await.unwrap();
-    assert_eq!(bot.state(general, "m.room.encryption", "").await.unwrap()["algorithm"], "m.megolm.v1.aes-sha2");
+    let manager = UserClient::manager(&app.hs);
+    assert_eq!(manager.state(general, "m.room.encryption", "").await.unwrap()["algorithm"], "m.megolm.v1.aes-sha2");
 
     assert_error(&app.call(Method::PUT, &member, Some(json!({}))).await, StatusCode::BAD_REQUEST, "bad_request");
     assert_error(
@@ -483,12 +485,12 @@ async fn community_writes_are_validated() {
 async fn encryption_can_be_turned_on_later() {
     let app = TestApp::spawn().await;
     let c = create_community(&app, &[]).await;
-    let bot = UserClient::login(&app.hs, app.hs.get("MATRIX_BOT_USER_ID")).await.unwrap();
-    assert!(bot.state(&c.general, "m.room.encryption", "").await.is_err());
+    let manager = UserClient::manager(&app.hs);
+    assert!(manager.state(&c.general, "m.room.encryption", "").await.is_err());
     let on = json!({ "name": "Makers", "config": { "matrixGeneralChatEncrypted": true } });
     let (status, _) = put_community(&app, c.id, on).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(bot.state(&c.general, "m.room.encryption", "").await.unwrap()["algorithm"], "m.megolm.v1.aes-sha2");
+    assert_eq!(manager.state(&c.general, "m.room.encryption", "").await.unwrap()["algorithm"], "m.megolm.v1.aes-sha2");
     app.stop().await;
 }
 

@@ -206,7 +206,7 @@ async fn after_retention_the_rooms_are_purged() {
 }
 
 /// Without an admin token the rooms are abandoned: members removed, aliases
-/// released, the bot gone. (The history stays on the homeserver.)
+/// released, the service gone. (The history stays on the homeserver.)
 #[tokio::test]
 async fn without_an_admin_token_rooms_are_abandoned() {
     let app =
@@ -217,9 +217,9 @@ async fn without_an_admin_token_rooms_are_abandoned() {
     wait_for_status(&app, &format!("/v1/communities/{}", s.community), "deleted", Duration::from_secs(60)).await;
     let joined = member.joined_rooms().await.unwrap();
     assert!(s.rooms.iter().all(|r| !joined.contains(r)), "{joined:?}");
-    let bot = UserClient::login(&app.hs, app.hs.get("MATRIX_BOT_USER_ID")).await.unwrap();
-    let bot_rooms = bot.joined_rooms().await.unwrap();
-    assert!(s.rooms.iter().all(|r| !bot_rooms.contains(r)), "the bot left");
+    let manager = UserClient::manager(&app.hs);
+    let managed = manager.joined_rooms().await.unwrap();
+    assert!(s.rooms.iter().all(|r| !managed.contains(r)), "the service left");
     let alias = format!("#_matrix_sync_council_{}_discussion:{}", s.council.simple(), app.hs.server_name());
     assert!(member.get(&format!("/_matrix/client/v3/directory/room/{}", encode_segment(&alias))).await.is_err());
     app.stop().await;

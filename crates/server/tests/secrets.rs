@@ -2,7 +2,8 @@
 
 //! No secret reaches the log: the service runs as its own process at debug
 //! level through every path that handles a token (provisioning, sessions
-//! from the identity provider, the bot's login and message, appservice
+//! from the identity provider, on a new device and again on the same one,
+//! key backups made and handed out, the bot's login and message, appservice
 //! pushes with the `hs_token` in the header and in the query, a wrong
 //! token), and its whole log is searched for each one.
 
@@ -54,10 +55,20 @@ async fn no_token_appears_in_the_log_even_at_debug_level() {
     let id_token = idp.token_for(alice);
     let minted = api.with_token(&id_token).success(Method::POST, "/v1/sessions", None).await;
     let matrix_token = minted["access_token"].as_str().unwrap().to_owned();
+    let alice_backup_key = minted["key_backup"]["private_key"].as_str().unwrap().to_owned();
+    // The same device again: the backup key is handed out once more.
+    let again = api
+        .with_token(&id_token)
+        .success(Method::POST, "/v1/sessions", Some(json!({ "device_id": minted["device_id"] })))
+        .await;
+    assert_eq!(again["key_backup"]["private_key"], alice_backup_key.as_str());
     // The bot logs in and sends its encrypted message.
     let accept = json!({ "community_id": community, "requester_id": bob, "owner_id": alice, "title": "Ladder" });
     let answer = api.success(Method::POST, &format!("/v1/requests/{request}/accept?wait=30"), Some(accept)).await;
     assert_eq!(answer["status"], "synced", "{answer}");
+    // Bob's backup was made for the bot's message; he signs in after it.
+    let bobs = api.with_token(&idp.token_for(bob)).success(Method::POST, "/v1/sessions", None).await;
+    let bob_backup_key = bobs["key_backup"]["private_key"].as_str().unwrap().to_owned();
     // The homeserver's pushes, with the token where current and older
     // homeservers put it.
     let hs_token = hs.get("MATRIX_AS_HS_TOKEN").to_owned();
@@ -84,6 +95,9 @@ async fn no_token_appears_in_the_log_even_at_debug_level() {
         ("a minted Matrix session token", matrix_token),
         ("the bot's access token", bot_token),
         ("a wrong token presented", wrong.to_owned()),
+        ("the key-backup secret", hs.get("MATRIX_SYNC_BACKUP_SECRET").to_owned()),
+        ("Alice's backup private key", alice_backup_key),
+        ("Bob's backup private key", bob_backup_key),
     ];
     let log = std::fs::read_to_string(&log_path).unwrap();
     // The log is not empty: debug lines from the paths above are there.

@@ -59,6 +59,15 @@ impl UserClient {
         Self::login(hs, &format!("@{localpart}:{}", hs.server_name())).await
     }
 
+    /// The service's managing identity (the appservice's sender), which
+    /// creates and administers rooms: the appservice token without
+    /// `?user_id=` acts as it. It has no device.
+    pub fn manager(hs: &LocalHomeserver) -> Self {
+        let bot = hs.get("MATRIX_BOT_USER_ID");
+        let localpart = bot.trim_start_matches('@').split(':').next().unwrap_or_default();
+        Self::with_token(hs, &format!("@{localpart}-appservice:{}", hs.server_name()), hs.as_token())
+    }
+
     /// A client for a token obtained elsewhere.
     pub fn with_token(hs: &LocalHomeserver, user_id: &str, access_token: &str) -> Self {
         Self {

@@ -53,8 +53,8 @@ fn remember(state: &AppState, observation: &Observation, actions: &[Action], ver
     if actions.iter().any(|a| matches!(a, Action::CreateRoom { .. })) {
         return;
     }
-    let bot = state.homeserver.ids().bot().to_owned();
-    let Some(after) = try_apply(&observation.rooms, actions, &bot) else {
+    let manager = state.homeserver.ids().manager().to_owned();
+    let Some(after) = try_apply(&observation.rooms, actions, &manager) else {
         return;
     };
     for (key, room) in after.rooms {

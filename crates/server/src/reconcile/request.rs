@@ -3,6 +3,7 @@
 
 use matrix_sync_bot::{EarlierNotice, SentNotice};
 use matrix_sync_core::UserRef;
+use matrix_sync_matrix::Moderation;
 use matrix_sync_store::RequestRecord;
 use uuid::Uuid;
 
@@ -41,13 +42,47 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
     let scope = AuditScope { community_id: Some(request.community_id), council_id: None };
     let room_id = ensure_direct_chat(state, &direct, scope).await?;
     if request.message_sent_at.is_some() {
+        // A leave that failed after the message went out is done now.
+        if let Some(bot) = state.bot.get() {
+            bot_leaves(state, bot, &room_id).await?;
+        }
         return Ok(());
     }
     let app_url = state.config.api.app_url.as_ref().ok_or(ReconcileError::Invalid(
         "MATRIX_SYNC_APP_URL is not set, so the request link cannot be written".into(),
     ))?;
     let bot = state.bot.get().ok_or(ReconcileError::BotNotReady)?;
-    let (plain, html) = context_message(app_url.as_str(), &request);
+    // The bot is in the room only while it speaks there: invited by the
+    // room's administrator now, gone again once the message is out.
+    state.homeserver.moderate(&room_id, Moderation::Invite, state.homeserver.ids().bot()).await?;
+    send_context_message(state, bot, &request, &room_id, app_url.as_str()).await?;
+    bot_leaves(state, bot, &room_id).await
+}
+
+/// The bot leaves a room it visited (not one it administers: rooms made
+/// before the manager took over).
+async fn bot_leaves(
+    state: &AppState,
+    bot: &matrix_sync_bot::Bot,
+    room_id: &ruma::RoomId,
+) -> Result<(), ReconcileError> {
+    let ids = state.homeserver.ids();
+    if state.homeserver.admin_of(room_id).await? != ids.bot() {
+        bot.leave(room_id).await?;
+    }
+    Ok(())
+}
+
+/// Sends the request's message once, with its key in both users' backups.
+async fn send_context_message(
+    state: &AppState,
+    bot: &matrix_sync_bot::Bot,
+    request: &RequestRecord,
+    room_id: &ruma::RoomId,
+    app_url: &str,
+) -> Result<(), ReconcileError> {
+    let (store, id) = (&state.store, request.id);
+    let (plain, html) = context_message(app_url, request);
     let device = bot.device_id().unwrap_or_default();
     // A device set out to send it before, and did not record it sent: it
     // may have sent it and died (another process, whose bot is another
@@ -55,9 +90,9 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
     // Look before sending it twice.
     if store.swap_message_device(id, &device).await?.is_some() {
         let since = u64::try_from(request.accepted_at).unwrap_or(0);
-        match bot.find_own_notice(&room_id, &request_link(app_url.as_str(), id), since).await? {
+        match bot.find_own_notice(room_id, &request_link(app_url, id), since).await? {
             EarlierNotice::Found(sent) => {
-                share_key_with_recipients(state, bot, &room_id, &request, &sent).await?;
+                share_key_with_recipients(state, bot, room_id, request, &sent).await?;
                 store.mark_request_message_sent(id, &sent.event_id, now_millis()).await?;
                 tracing::info!(room_id = %room_id, event_id = sent.event_id, "context message was sent before, by another process");
                 return Ok(());
@@ -66,10 +101,10 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
             EarlierNotice::Absent => {}
         }
     }
-    let sent = bot.send_notice(&room_id, &plain, &html, &format!("request-{id}")).await?;
+    let sent = bot.send_notice(room_id, &plain, &html, &format!("request-{id}")).await?;
     // Recorded as sent only once its key is in both backups: a retry after
     // a failure here finds the message and shares its key again.
-    share_key_with_recipients(state, bot, &room_id, &request, &sent).await?;
+    share_key_with_recipients(state, bot, room_id, request, &sent).await?;
     store.mark_request_message_sent(id, &sent.event_id, now_millis()).await?;
     tracing::info!(room_id = %room_id, event_id = sent.event_id, "context message sent");
     Ok(())

@@ -241,11 +241,15 @@ pub fn assert_error(answer: &(StatusCode, Value), status: StatusCode, code: &str
     assert!(answer.1["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{:?}", answer.1);
 }
 
-/// The rooms a community has on the homeserver, found through the bot.
-pub async fn rooms_marked_for(bot: &matrix_sync_testkit::UserClient, community: uuid::Uuid) -> Vec<(String, String)> {
+/// The rooms a community has on the homeserver, found through the service's
+/// managing identity (which is in every room it made).
+pub async fn rooms_marked_for(
+    manager: &matrix_sync_testkit::UserClient,
+    community: uuid::Uuid,
+) -> Vec<(String, String)> {
     let mut found = Vec::new();
-    for room in bot.joined_rooms().await.unwrap() {
-        let create = bot.state(&room, "m.room.create", "").await.unwrap();
+    for room in manager.joined_rooms().await.unwrap() {
+        let create = manager.state(&room, "m.room.create", "").await.unwrap();
         if let Some(marker) = create["org.matrix_sync.room"].as_str()
             && marker.starts_with(&format!("community:{community}/"))
         {

@@ -66,14 +66,14 @@ impl Wanted {
     /// What the homeserver shows is exactly what is wanted: one Space and
     /// one General room, every member joined with the level their trust earns.
     pub async fn assert_on_homeserver(&self, hs: &LocalHomeserver) {
-        let bot = UserClient::login(hs, hs.get("MATRIX_BOT_USER_ID")).await.unwrap();
-        let rooms = rooms_marked_for(&bot, self.community).await;
+        let manager = UserClient::manager(hs);
+        let rooms = rooms_marked_for(&manager, self.community).await;
         let markers: Vec<&str> = rooms.iter().map(|(m, _)| m.as_str()).collect();
         let c = self.community;
         assert_eq!(markers, [format!("community:{c}/general"), format!("community:{c}/space")], "no duplicates");
         let general = &rooms[0].1;
-        let levels = bot.state(general, "m.room.power_levels", "").await.unwrap();
-        let joined = bot.get(&format!("/_matrix/client/v3/rooms/{}/joined_members", enc(general))).await.unwrap();
+        let levels = manager.state(general, "m.room.power_levels", "").await.unwrap();
+        let joined = manager.get(&format!("/_matrix/client/v3/rooms/{}/joined_members", enc(general))).await.unwrap();
         for (user, trust) in &self.trust {
             let mxid = hs.matrix_id(*user);
             assert!(joined["joined"].get(&mxid).is_some(), "{mxid} is not in General");

@@ -256,6 +256,7 @@ struct DemoRooms {
 async fn demo_pages(api: &Api, members: &[(&str, Uuid)], rooms: &DemoRooms) -> Result<(), String> {
     let Ok(idp) = std::env::var("MATRIX_SYNC_TEST_IDP") else { return Ok(()) };
     println!("\n10. The chat embed, signed in through /v1/sessions (open each in its own browser or private window):");
+    let mut pages = String::new();
     for name in ["Alice", "Bob"] {
         let id = members.iter().find(|(n, _)| *n == name).map(|(_, id)| *id).unwrap_or_default();
         let token = api
@@ -274,7 +275,13 @@ async fn demo_pages(api: &Api, members: &[(&str, Uuid)], rooms: &DemoRooms) -> R
             .append_pair("council", &rooms.council)
             .append_pair("dm", &rooms.dm)
             .finish();
-        println!("    {name}: {}/demo/#{hash}", api.base);
+        let page = format!("{}/demo/#{hash}", api.base);
+        println!("    {name}: {page}");
+        pages.push_str(&format!("{name}\t{page}\n"));
+    }
+    // For the second-browser step of `make demo` (dev/demo.sh).
+    if let Ok(path) = std::env::var("MATRIX_SYNC_DEMO_PAGES") {
+        std::fs::write(&path, pages).map_err(|e| format!("{path}: {e}"))?;
     }
     Ok(())
 }
