@@ -26,22 +26,54 @@ fn web_dir() -> PathBuf {
     manifest.ancestors().find(|d| d.join("web/package.json").exists()).expect("the workspace root").join("web")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_chat() {
-    let web = web_dir();
+/// The service with the demo page and a test identity provider, once the
+/// browser's prerequisites are checked.
+async fn spawn_for_browser(web: &std::path::Path) -> (TestApp, TestIdentityProvider) {
     assert!(web.join("dist/index.html").exists(), "build the web embed first: (cd web && npm ci && npm run build)");
     assert!(
         web.join("node_modules/playwright-core").exists(),
         "install the web dependencies first: (cd web && npm ci)"
     );
     assert!(PathBuf::from("/usr/bin/chromium").exists(), "install Chromium first: apt-get install chromium");
-
     let idp = TestIdentityProvider::start().await;
     let mut settings: Vec<(&str, String)> = idp.settings();
     settings.push(("MATRIX_SYNC_DEMO_DIR", web.join("dist").display().to_string()));
     settings.push(("MATRIX_SYNC_APP_URL", "https://communities.example.org".into()));
     let overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let app = TestApp::spawn_with(Db::Sqlite, &overrides).await;
+    (TestApp::spawn_with(Db::Sqlite, &overrides).await, idp)
+}
+
+/// A user's demo page: signed in with their identity-provider token, the
+/// tabs showing these rooms.
+fn page(app: &TestApp, idp: &TestIdentityProvider, user: Uuid, name: &str, rooms: [&str; 3]) -> String {
+    let hash = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("idp_token", &idp.token_for(user))
+        .append_pair("name", name)
+        .append_pair("general", rooms[0])
+        .append_pair("council", rooms[1])
+        .append_pair("dm", rooms[2])
+        .finish();
+    format!("{}/demo/#{hash}", app.base)
+}
+
+/// Runs one of `web/tests`' scripts; its output, and whether it passed.
+async fn run_script(web: &std::path::Path, script: &str, env: &[(&str, String)]) -> (bool, String) {
+    let output = tokio::process::Command::new("node")
+        .arg(script)
+        .current_dir(web)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .await
+        .expect("node runs");
+    let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    eprintln!("{log}");
+    (output.status.success(), log)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_chat() {
+    let web = web_dir();
+    let (app, idp) = spawn_for_browser(&web).await;
 
     let (community, council) = (Uuid::new_v4(), Uuid::new_v4());
     let (alice, bob, carol) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
@@ -83,34 +115,75 @@ async fn browser_chat() {
     let carols = ok(&app, Method::POST, &format!("/v1/requests/{}/accept?wait=30", Uuid::new_v4()), Some(carols)).await;
     assert_eq!(carols["status"], "synced", "{carols}");
 
-    let page = |user: Uuid, name: &str, dm: &str| {
-        let hash = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("idp_token", &idp.token_for(user))
-            .append_pair("name", name)
-            .append_pair("general", c["matrix_room_id"].as_str().unwrap())
-            .append_pair("council", k["matrix_room_id"].as_str().unwrap())
-            .append_pair("dm", dm)
-            .finish();
-        format!("{}/demo/#{hash}", app.base)
-    };
+    let (general, council_room) = (c["matrix_room_id"].as_str().unwrap(), k["matrix_room_id"].as_str().unwrap());
+    let (dm, carols_dm) = (request["matrix_room_id"].as_str().unwrap(), carols["matrix_room_id"].as_str().unwrap());
     let out_dir = web.join("test-results");
-    let output = tokio::process::Command::new("node")
-        .arg("tests/e2e.mjs")
-        .current_dir(&web)
-        .env("ALICE_URL", page(alice, "Alice", request["matrix_room_id"].as_str().unwrap()))
-        .env("BOB_URL", page(bob, "Bob", request["matrix_room_id"].as_str().unwrap()))
-        .env("CAROL_URL", page(carol, "Carol", carols["matrix_room_id"].as_str().unwrap()))
-        .env("OUT_DIR", &out_dir)
-        .output()
-        .await
-        .expect("node runs");
-    let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    eprintln!("{log}");
-    assert!(output.status.success(), "the browser test failed (screenshots in {}):\n{log}", out_dir.display());
+    let (passed, log) = run_script(
+        &web,
+        "tests/e2e.mjs",
+        &[
+            ("ALICE_URL", page(&app, &idp, alice, "Alice", [general, council_room, dm])),
+            ("BOB_URL", page(&app, &idp, bob, "Bob", [general, council_room, dm])),
+            ("CAROL_URL", page(&app, &idp, carol, "Carol", [general, council_room, carols_dm])),
+            ("OUT_DIR", out_dir.display().to_string()),
+        ],
+    )
+    .await;
+    assert!(passed, "the browser test failed (screenshots in {}):\n{log}", out_dir.display());
     for shot in
         ["dm-bob.png", "general-alice.png", "council-bob.png", "reload-alice.png", "fresh-alice.png", "carol-dm.png"]
     {
         assert!(out_dir.join(shot).exists(), "{shot} saved");
     }
+    app.stop().await;
+}
+
+/// Encrypted history at scale: Alice writes `HISTORY_MESSAGES` (default 50;
+/// the figure in the README is for 200) messages across five encrypted rooms
+/// (General, the council's, three DMs), then a new browser of hers reads
+/// every earlier one its timelines show, with keys from her key backup. The
+/// script prints how long that took from the page's opening.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_of_five_rooms_reads_on_a_new_browser() {
+    let web = web_dir();
+    let (app, idp) = spawn_for_browser(&web).await;
+    let (community, council, alice) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let others: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
+    let encrypted = json!({ "name": "Makers' Collective", "config": { "matrixGeneralChatEncrypted": true } });
+    let c = ok(&app, Method::PUT, &format!("/v1/communities/{community}?wait=30"), Some(encrypted)).await;
+    for user in std::iter::once(alice).chain(others.iter().copied()) {
+        let path = format!("/v1/communities/{community}/members/{user}?wait=30");
+        ok(&app, Method::PUT, &path, Some(json!({ "trust_score": 10 }))).await;
+    }
+    let k = ok(
+        &app,
+        Method::PUT,
+        &format!("/v1/councils/{council}?wait=30"),
+        Some(json!({ "community_id": community, "name": "Stewards" })),
+    )
+    .await;
+    ok(&app, Method::PUT, &format!("/v1/councils/{council}/members/{alice}?wait=30"), Some(json!({}))).await;
+    let mut rooms =
+        vec![c["matrix_room_id"].as_str().unwrap().to_owned(), k["matrix_room_id"].as_str().unwrap().to_owned()];
+    for other in &others {
+        let accept = json!({ "community_id": community, "requester_id": other, "owner_id": alice });
+        let request =
+            ok(&app, Method::POST, &format!("/v1/requests/{}/accept?wait=30", Uuid::new_v4()), Some(accept)).await;
+        rooms.push(request["matrix_room_id"].as_str().unwrap().to_owned());
+    }
+    let total: usize = std::env::var("HISTORY_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    let out_dir = web.join("test-results");
+    let (passed, log) = run_script(
+        &web,
+        "tests/history-timing.mjs",
+        &[
+            ("ALICE_URL", page(&app, &idp, alice, "Alice", [&rooms[0], &rooms[1], &rooms[2]])),
+            ("ROOMS", rooms.join(",")),
+            ("PER_ROOM", (total / rooms.len()).max(1).to_string()),
+            ("OUT_DIR", out_dir.display().to_string()),
+        ],
+    )
+    .await;
+    assert!(passed, "the history test failed (screenshots in {}):\n{log}", out_dir.display());
     app.stop().await;
 }
