@@ -68,6 +68,7 @@ impl App {
             homeserver,
             metrics: Arc::new(Metrics::new(homeserver_metrics)),
             wakeup: Arc::default(),
+            readiness: Arc::default(),
             bot: Arc::new(tokio::sync::OnceCell::new()),
             room_cache: Arc::new(crate::reconcile::room_cache::RoomCache::new(cache_ttl)),
             verifier: match &config_oidc {

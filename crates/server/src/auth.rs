@@ -16,7 +16,7 @@ pub fn constant_time_eq(given: &str, expected: &SecretString) -> bool {
     given.as_bytes().ct_eq(expected.expose_secret().as_bytes()).into()
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())

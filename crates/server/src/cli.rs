@@ -255,11 +255,27 @@ async fn shutdown_signal() {
 /// 404 it handles). Quietened unless `RUST_LOG` names these targets itself.
 const QUIET_TARGETS: [&str; 2] = ["matrix_sdk_crypto::backups=error", "matrix_sdk::http_client=off"];
 
+/// At the default level the Matrix SDK says only what is wrong: its info
+/// spans carry whole sync filters (kilobytes a line, every sync), which a
+/// log meant to be kept has no use for. `RUST_LOG` brings them back.
+const SDK_AT_DEFAULT: [&str; 5] = [
+    "matrix_sdk=warn",
+    "matrix_sdk_base=warn",
+    "matrix_sdk_crypto=warn",
+    "matrix_sdk_common=warn",
+    "matrix_sdk_sqlite=warn",
+];
+
 fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
     let asked = std::env::var("RUST_LOG").unwrap_or_default();
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    for directive in QUIET_TARGETS {
+    let (mut filter, quiet) = if asked.trim().is_empty() {
+        let all: Vec<&str> = QUIET_TARGETS.iter().chain(SDK_AT_DEFAULT.iter()).copied().collect();
+        (EnvFilter::new("info"), all)
+    } else {
+        (EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")), QUIET_TARGETS.to_vec())
+    };
+    for directive in quiet {
         let target = directive.split('=').next().unwrap_or_default();
         if !asked.contains(target)
             && let Ok(directive) = directive.parse()

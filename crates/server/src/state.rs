@@ -22,6 +22,8 @@ pub struct AppState {
     pub room_cache: Arc<crate::reconcile::room_cache::RoomCache>,
     /// Members' key backups (made, sealed, opened, filled with the bot's keys).
     pub key_backups: Arc<crate::key_backup::KeyBackups>,
+    /// The last readiness check, reused for a few seconds.
+    pub readiness: Arc<crate::api::health::ReadinessCache>,
     /// The bot's encrypted messaging, once its device is set up.
     pub bot: Arc<OnceCell<matrix_sync_bot::Bot>>,
 }

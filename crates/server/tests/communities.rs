@@ -463,8 +463,8 @@ async fn community_writes_are_validated() {
     assert_error(&app.call(Method::PUT, &member, Some(json!({}))).await, StatusCode::BAD_REQUEST, "bad_request");
     assert_error(
         &app.call(Method::PUT, &member, Some(json!({ "trust_score": -1 }))).await,
-        StatusCode::BAD_REQUEST,
-        "bad_request",
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "negative_trust_score",
     );
     assert_error(
         &app.call(Method::PUT, &member, Some(json!({ "trust_score": 1, "role": "king" }))).await,

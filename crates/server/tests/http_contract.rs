@@ -107,6 +107,46 @@ async fn operations_endpoints_answer() {
 }
 
 #[tokio::test]
+async fn readiness_probes_are_answered_from_a_recent_check() {
+    let app = TestApp::spawn().await;
+    let whoami = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("matrix_sync_homeserver_requests_total{endpoint=\"whoami\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    let metrics =
+        || async { read(app.raw(Method::GET, "/metrics").send().await.unwrap()).await.1.as_str().unwrap().to_owned() };
+    let before = whoami(&metrics().await);
+    let probes = (0..50).map(|_| async { app.raw(Method::GET, "/readyz").send().await.unwrap().status() });
+    let statuses = futures_util::future::join_all(probes).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    let asked = whoami(&metrics().await) - before;
+    assert!(asked <= 2.0, "50 probes asked the homeserver {asked} times");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn made_up_methods_add_no_metric_series() {
+    let app = TestApp::spawn().await;
+    let series = |text: &str| text.lines().filter(|l| l.starts_with("matrix_sync_http_requests_total{")).count();
+    let metrics =
+        || async { read(app.raw(Method::GET, "/metrics").send().await.unwrap()).await.1.as_str().unwrap().to_owned() };
+    let before = metrics().await;
+    for i in 0..1_000 {
+        let method = Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
+        let answer = app.raw(method, "/healthz").send().await.unwrap();
+        assert!(answer.status().is_client_error(), "{}", answer.status());
+    }
+    let after = metrics().await;
+    // The two /metrics reads and the made-up methods: at most two new series.
+    assert!(series(&after) <= series(&before) + 2, "before:\n{before}\nafter:\n{after}");
+    assert!(after.contains("method=\"other\""), "{after}");
+    assert!(!after.contains("MADEUP"), "{after}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn openapi_document_describes_the_api() {
     let app = TestApp::spawn().await;
     let (status, doc) = read(app.raw(Method::GET, "/openapi.json").send().await.unwrap()).await;

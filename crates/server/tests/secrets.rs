@@ -110,3 +110,37 @@ async fn no_token_appears_in_the_log_even_at_debug_level() {
         assert!(!log.contains(&secret[..16]), "the start of {what} appears in the log");
     }
 }
+
+/// At the default level the log stays small enough to keep: a line per
+/// meaningful event, none of the Matrix SDK's per-sync spans (their sync
+/// filter alone is kilobytes), even while the bot syncs for half a minute.
+#[tokio::test]
+async fn the_default_log_is_small_enough_to_keep() {
+    let hs = LocalHomeserver::for_tests();
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("service.log");
+    let mut vars: BTreeMap<String, String> = hs.settings.clone();
+    vars.insert("MATRIX_SYNC_LISTEN".into(), format!("127.0.0.1:{}", free_port()));
+    vars.insert("DATABASE_URL".into(), format!("sqlite://{}/matrix-sync.db", dir.path().display()));
+    vars.insert("MATRIX_SYNC_DATA_DIR".into(), dir.path().join("data").display().to_string());
+    // Unset, as an operator starts it: the default level.
+    vars.insert("RUST_LOG".into(), String::new());
+    let service = ServiceProcess::start(&vars, Stdio::from(std::fs::File::create(&log_path).unwrap())).await;
+    let api = service.api(hs.get("MATRIX_SYNC_API_TOKEN"));
+    let (community, alice, bob) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    api.success(Method::PUT, &format!("/v1/communities/{community}?wait=30"), Some(json!({ "name": "Quiet" }))).await;
+    for user in [alice, bob] {
+        let path = format!("/v1/communities/{community}/members/{user}?wait=30");
+        api.success(Method::PUT, &path, Some(json!({ "trust_score": 3 }))).await;
+    }
+    let accept = json!({ "community_id": community, "requester_id": bob, "owner_id": alice });
+    api.success(Method::POST, &format!("/v1/requests/{}/accept?wait=30", Uuid::new_v4()), Some(accept)).await;
+    // Three of the bot's long-polling syncs (10 s each).
+    tokio::time::sleep(std::time::Duration::from_secs(31)).await;
+    service.terminate();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let longest = log.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 600, "a line of {longest} bytes:\n{log}");
+    assert!(log.lines().count() < 40, "{} lines:\n{log}", log.lines().count());
+    assert!(log.contains("matrix-sync is serving") && log.contains("context message sent"), "{log}");
+}

@@ -1232,8 +1232,8 @@ macro_rules! sql_store_impl {
                 backoff: &matrix_sync_core::Backoff,
             ) -> $crate::Result<$crate::FailOutcome> {
                 let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
-                let retry_at =
-                    now.saturating_add(i64::try_from(backoff.delay(attempts).as_millis()).unwrap_or(i64::MAX));
+                let delay = backoff.jittered_delay(attempts, job.id.unsigned_abs());
+                let retry_at = now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
                 let exhausted = backoff.is_exhausted(attempts);
                 // A newer generation (enqueued while this attempt ran) is new
                 // desired state: try it now rather than after the backoff.

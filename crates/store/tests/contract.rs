@@ -203,11 +203,21 @@ async fn failures_back_off_then_die_and_can_be_revived(store: Arc<dyn Store>) {
     let scope = community();
     store.enqueue(scope, 0, 0).await.unwrap();
 
+    // The delay doubles, with the jitter the policy gives this job (within
+    // the upper half of each delay).
+    let retry_at = |job: &matrix_sync_store::Job, now: i64| {
+        let delay = i64::try_from(backoff.jittered_delay(job.attempts as u32, job.id as u64).as_millis()).unwrap();
+        assert!((backoff.delay(job.attempts as u32).as_millis() as i64 / 2..).contains(&delay));
+        FailOutcome::RetryAt(now + delay)
+    };
     let job = store.claim(0, LEASE).await.unwrap().unwrap();
-    assert_eq!(store.fail(&job, "boom 1", 0, &backoff).await.unwrap(), FailOutcome::RetryAt(100));
-    assert!(store.claim(99, LEASE).await.unwrap().is_none(), "backing off");
-    let job = store.claim(100, LEASE).await.unwrap().unwrap();
-    assert_eq!(store.fail(&job, "boom 2", 100, &backoff).await.unwrap(), FailOutcome::RetryAt(300));
+    let first = retry_at(&job, 0);
+    assert_eq!(store.fail(&job, "boom 1", 0, &backoff).await.unwrap(), first);
+    let FailOutcome::RetryAt(due) = first else { unreachable!() };
+    assert!(store.claim(due - 1, LEASE).await.unwrap().is_none(), "backing off");
+    let job = store.claim(due, LEASE).await.unwrap().unwrap();
+    let second = retry_at(&job, 100);
+    assert_eq!(store.fail(&job, "boom 2", 100, &backoff).await.unwrap(), second);
     let job = store.claim(300, LEASE).await.unwrap().unwrap();
     assert_eq!(store.fail(&job, "boom 3", 300, &backoff).await.unwrap(), FailOutcome::Dead);
 
@@ -237,7 +247,7 @@ async fn failures_back_off_then_die_and_can_be_revived(store: Arc<dyn Store>) {
     assert!(store.dead_jobs(10).await.unwrap().is_empty());
     let revived = store.claim(500, LEASE).await.unwrap().unwrap();
     assert_eq!((revived.scope, revived.attempts), (scope, 1));
-    assert_eq!(store.fail(&revived, "boom 4", 500, &backoff).await.unwrap(), FailOutcome::RetryAt(600));
+    assert_eq!(store.fail(&revived, "boom 4", 500, &backoff).await.unwrap(), retry_at(&revived, 500));
 
     // So does new desired state for the scope, once dead again.
     let job = store.claim(600, LEASE).await.unwrap().unwrap();

@@ -273,7 +273,9 @@ pub async fn restore_community(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct PutMember {
-    /// The member's trust score, 0 or more.
+    /// The member's trust score, 0 or more (a negative one is a `422
+    /// negative_trust_score`).
+    #[schema(minimum = 0)]
     pub trust_score: Option<i64>,
     /// `member` (the default) or `admin`; kept as it is when absent on update.
     #[schema(value_type = Option<String>)]
@@ -343,7 +345,7 @@ async fn known_community(state: &AppState, id: Uuid) -> Result<(CommunityRecord,
     responses(
         (status = 200, body = MemberStatus), (status = 202, body = MemberStatus),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "The room's power levels would be too large"),
+        (status = 422, body = ErrorBody, description = "The room's power levels would be too large (`power_levels_full`), or a negative trust score (`negative_trust_score`)"),
     ),
     security(("api_token" = [])),
     tag = "communities"
@@ -360,7 +362,11 @@ pub async fn put_member(
     let wait = wait_param(&query)?;
     let trust_score = body.trust_score.ok_or_else(|| ApiError::BadRequest("trust_score is required".into()))?;
     if trust_score < 0 {
-        return Err(ApiError::BadRequest("trust_score must be 0 or more".into()));
+        // Well-formed, and not allowed (the contract's 422).
+        return Err(ApiError::Unprocessable {
+            code: "negative_trust_score",
+            message: format!("trust_score must be 0 or more, not {trust_score}"),
+        });
     }
     // Independent reads, at once.
     let ((_, levels), existing) =

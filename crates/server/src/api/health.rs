@@ -1,8 +1,8 @@
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -21,9 +21,9 @@ pub struct Health {
 pub struct Readiness {
     /// `ready` or `unavailable`
     pub status: &'static str,
-    /// `ok`, or what is wrong
+    /// `ok`; what is wrong when asked with the API token, else `unavailable`
     pub database: String,
-    /// `ok`, or what is wrong
+    /// `ok`; what is wrong when asked with the API token, else `unavailable`
     pub homeserver: String,
 }
 
@@ -33,33 +33,78 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
+/// How long a readiness check's outcome is reused: probes every second from
+/// several orchestrators then cost the homeserver one request per interval.
+const READY_CACHE: Duration = Duration::from_secs(3);
+
+/// The last readiness check, shared by every caller; one check at a time.
+#[derive(Default)]
+pub struct ReadinessCache {
+    last: tokio::sync::Mutex<Option<(Instant, Checked)>>,
+}
+
+#[derive(Clone)]
+struct Checked {
+    database: Result<(), String>,
+    homeserver: Result<(), String>,
+}
+
+impl ReadinessCache {
+    async fn check(&self, state: &AppState) -> Checked {
+        // Held while checking: callers meanwhile wait for this check.
+        let mut last = self.last.lock().await;
+        if let Some((at, checked)) = last.as_ref()
+            && at.elapsed() < READY_CACHE
+        {
+            return checked.clone();
+        }
+        let database = async {
+            match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("no answer in time".to_owned()),
+            }
+        };
+        let homeserver = async {
+            match tokio::time::timeout(READY_TIMEOUT, state.homeserver.whoami(None)).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("no answer in time".to_owned()),
+            }
+        };
+        let (database, homeserver) = tokio::join!(database, homeserver);
+        let checked = Checked { database, homeserver };
+        *last = Some((Instant::now(), checked.clone()));
+        checked
+    }
+}
+
 /// Readiness: the database and the homeserver are reachable (and the
-/// homeserver accepts the appservice token).
+/// homeserver accepts the appservice token). Checked at most every few
+/// seconds. What is wrong (which may name internal hosts) is told only to a
+/// caller with the API token; others read `unavailable`.
 #[utoipa::path(
     get,
     path = "/readyz",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)),
     tag = "operations"
 )]
-pub async fn readyz(State(state): State<AppState>) -> Response {
-    let database = async {
-        match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
-            Ok(Ok(())) => "ok".to_owned(),
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => "no answer in time".to_owned(),
-        }
+pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let checked = state.readiness.check(&state).await;
+    let trusted = crate::auth::bearer(&headers)
+        .is_some_and(|token| crate::auth::constant_time_eq(token, &state.config.api.api_token));
+    let say = |outcome: &Result<(), String>| match outcome {
+        Ok(()) => "ok".to_owned(),
+        Err(detail) if trusted => detail.clone(),
+        Err(_) => "unavailable".to_owned(),
     };
-    let homeserver = async {
-        match tokio::time::timeout(READY_TIMEOUT, state.homeserver.whoami(None)).await {
-            Ok(Ok(_)) => "ok".to_owned(),
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => "no answer in time".to_owned(),
-        }
-    };
-    let (database, homeserver) = tokio::join!(database, homeserver);
-    let ready = database == "ok" && homeserver == "ok";
+    let ready = checked.database.is_ok() && checked.homeserver.is_ok();
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = Readiness { status: if ready { "ready" } else { "unavailable" }, database, homeserver };
+    let body = Readiness {
+        status: if ready { "ready" } else { "unavailable" },
+        database: say(&checked.database),
+        homeserver: say(&checked.homeserver),
+    };
     (status, Json(body)).into_response()
 }
 
