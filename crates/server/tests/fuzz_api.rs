@@ -47,7 +47,10 @@ async fn generated_requests_get_no_server_error_and_only_documented_answers() {
                 "--checks",
                 "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
             ])
-            .args(["--max-examples", "100", "--seed", "17", "--request-timeout", "40", "--workers", "2"])
+            // One worker: with two threads, CPython 3.11's parser can trip over
+            // itself while Hypothesis reads its own sources ("AST constructor
+            // recursion depth mismatch"), failing a run that found nothing.
+            .args(["--max-examples", "100", "--seed", "17", "--request-timeout", "40", "--workers", "1"])
             .args(["--header", &format!("Authorization: Bearer {token}")])
             .env("SCHEMATHESIS_HOOKS", "")
             .output()
