@@ -147,22 +147,12 @@ async fn browser_chat() {
 async fn history_of_five_rooms_reads_on_a_new_browser() {
     let web = web_dir();
     let (app, idp) = spawn_for_browser(&web).await;
-    let (community, council, alice) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let alice = Uuid::new_v4();
     let others: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
     let encrypted = json!({ "name": "Makers' Collective", "config": { "matrixGeneralChatEncrypted": true } });
-    let c = ok(&app, Method::PUT, &format!("/v1/communities/{community}?wait=30"), Some(encrypted)).await;
-    for user in std::iter::once(alice).chain(others.iter().copied()) {
-        let path = format!("/v1/communities/{community}/members/{user}?wait=30");
-        ok(&app, Method::PUT, &path, Some(json!({ "trust_score": 10 }))).await;
-    }
-    let k = ok(
-        &app,
-        Method::PUT,
-        &format!("/v1/councils/{council}?wait=30"),
-        Some(json!({ "community_id": community, "name": "Stewards" })),
-    )
-    .await;
-    ok(&app, Method::PUT, &format!("/v1/councils/{council}/members/{alice}?wait=30"), Some(json!({}))).await;
+    let members: Vec<(Uuid, i64)> = std::iter::once(alice).chain(others.iter().copied()).map(|u| (u, 10)).collect();
+    let (community, c) = common::community_with(&app, encrypted, &members).await;
+    let (_, k) = common::council_with(&app, community, &[alice]).await;
     let mut rooms =
         vec![c["matrix_room_id"].as_str().unwrap().to_owned(), k["matrix_room_id"].as_str().unwrap().to_owned()];
     for other in &others {

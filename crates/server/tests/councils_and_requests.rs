@@ -20,18 +20,7 @@ async fn spawn() -> TestApp {
 }
 
 async fn community_with_members(app: &TestApp, members: &[(Uuid, i64)]) -> Uuid {
-    let c = Uuid::new_v4();
-    ok(app, Method::PUT, &format!("/v1/communities/{c}?wait=30"), Some(json!({ "name": "Neighbours" }))).await;
-    for (user, trust) in members {
-        ok(
-            app,
-            Method::PUT,
-            &format!("/v1/communities/{c}/members/{user}?wait=30"),
-            Some(json!({ "trust_score": trust })),
-        )
-        .await;
-    }
-    c
+    common::community_with(app, json!({ "name": "Neighbours" }), members).await.0
 }
 
 #[tokio::test]

@@ -33,22 +33,9 @@ async fn joined(client: &UserClient, room: &str) -> Vec<String> {
 async fn members_keys_never_reach_a_service_device() {
     let app =
         TestApp::spawn_with(common::Db::Sqlite, &[("MATRIX_SYNC_APP_URL", "https://communities.example.org")]).await;
-    let (community, council, alice, bob) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-    ok(&app, Method::PUT, &format!("/v1/communities/{community}?wait=30"), Some(json!({ "name": "Makers" }))).await;
-    for user in [alice, bob] {
-        let path = format!("/v1/communities/{community}/members/{user}?wait=30");
-        ok(&app, Method::PUT, &path, Some(json!({ "trust_score": 10 }))).await;
-    }
-    let k = ok(
-        &app,
-        Method::PUT,
-        &format!("/v1/councils/{council}?wait=30"),
-        Some(json!({ "community_id": community, "name": "Stewards" })),
-    )
-    .await;
-    for user in [alice, bob] {
-        ok(&app, Method::PUT, &format!("/v1/councils/{council}/members/{user}?wait=30"), Some(json!({}))).await;
-    }
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let (community, _) = common::community_with(&app, json!({ "name": "Makers" }), &[(alice, 10), (bob, 10)]).await;
+    let (_, k) = common::council_with(&app, community, &[alice, bob]).await;
     let council_room = k["matrix_room_id"].as_str().unwrap().to_owned();
     let alice_device = EncryptedUser::login(&app.hs, &app.hs.matrix_id(alice)).await;
     let bob_device = EncryptedUser::login(&app.hs, &app.hs.matrix_id(bob)).await;

@@ -27,16 +27,23 @@ async fn push(base: &str, txn_id: &str, token: &str, in_query: bool) -> StatusCo
     req.json(&json!({ "events": [] })).send().await.unwrap().status()
 }
 
+/// The service as a process of its own on the test homeserver, its
+/// database and data in `dir`.
+fn process_settings(hs: &LocalHomeserver, dir: &std::path::Path) -> BTreeMap<String, String> {
+    let mut vars: BTreeMap<String, String> = hs.settings.clone();
+    vars.insert("MATRIX_SYNC_LISTEN".into(), format!("127.0.0.1:{}", free_port()));
+    vars.insert("DATABASE_URL".into(), format!("sqlite://{}/matrix-sync.db", dir.display()));
+    vars.insert("MATRIX_SYNC_DATA_DIR".into(), dir.join("data").display().to_string());
+    vars
+}
+
 #[tokio::test]
 async fn no_token_appears_in_the_log_even_at_debug_level() {
     let hs = LocalHomeserver::for_tests();
     let idp = TestIdentityProvider::start().await;
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("service.log");
-    let mut vars: BTreeMap<String, String> = hs.settings.clone();
-    vars.insert("MATRIX_SYNC_LISTEN".into(), format!("127.0.0.1:{}", free_port()));
-    vars.insert("DATABASE_URL".into(), format!("sqlite://{}/matrix-sync.db", dir.path().display()));
-    vars.insert("MATRIX_SYNC_DATA_DIR".into(), dir.path().join("data").display().to_string());
+    let mut vars = process_settings(&hs, dir.path());
     vars.insert("RUST_LOG".into(), "debug".into());
     for (k, v) in idp.settings() {
         vars.insert(k.into(), v);
@@ -119,10 +126,7 @@ async fn the_default_log_is_small_enough_to_keep() {
     let hs = LocalHomeserver::for_tests();
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("service.log");
-    let mut vars: BTreeMap<String, String> = hs.settings.clone();
-    vars.insert("MATRIX_SYNC_LISTEN".into(), format!("127.0.0.1:{}", free_port()));
-    vars.insert("DATABASE_URL".into(), format!("sqlite://{}/matrix-sync.db", dir.path().display()));
-    vars.insert("MATRIX_SYNC_DATA_DIR".into(), dir.path().join("data").display().to_string());
+    let mut vars = process_settings(&hs, dir.path());
     // Unset, as an operator starts it: the default level.
     vars.insert("RUST_LOG".into(), String::new());
     let service = ServiceProcess::start(&vars, Stdio::from(std::fs::File::create(&log_path).unwrap())).await;

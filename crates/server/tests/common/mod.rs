@@ -241,6 +241,30 @@ pub fn assert_error(answer: &(StatusCode, Value), status: StatusCode, code: &str
     assert!(answer.1["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{:?}", answer.1);
 }
 
+/// A community made from `body` (`name`, `config`…), synced, with these
+/// members at these trust scores: its id and status.
+pub async fn community_with(app: &TestApp, body: Value, members: &[(uuid::Uuid, i64)]) -> (uuid::Uuid, Value) {
+    let id = uuid::Uuid::new_v4();
+    let status = ok(app, Method::PUT, &format!("/v1/communities/{id}?wait=30"), Some(body)).await;
+    for (user, trust) in members {
+        let path = format!("/v1/communities/{id}/members/{user}?wait=30");
+        ok(app, Method::PUT, &path, Some(serde_json::json!({ "trust_score": trust }))).await;
+    }
+    (id, status)
+}
+
+/// A council "Stewards" of the community, synced, with these members: its
+/// id and status.
+pub async fn council_with(app: &TestApp, community: uuid::Uuid, members: &[uuid::Uuid]) -> (uuid::Uuid, Value) {
+    let id = uuid::Uuid::new_v4();
+    let body = serde_json::json!({ "community_id": community, "name": "Stewards" });
+    let status = ok(app, Method::PUT, &format!("/v1/councils/{id}?wait=30"), Some(body)).await;
+    for user in members {
+        ok(app, Method::PUT, &format!("/v1/councils/{id}/members/{user}?wait=30"), Some(serde_json::json!({}))).await;
+    }
+    (id, status)
+}
+
 /// The rooms a community has on the homeserver, found through the service's
 /// managing identity (which is in every room it made).
 pub async fn rooms_marked_for(
