@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use matrix_sync_store::Transaction;
 use ruma::UserId;
 use serde_json::{Value, json};
 
@@ -34,11 +35,12 @@ fn ok() -> Response {
     (StatusCode::OK, axum::Json(json!({}))).into_response()
 }
 
-/// Takes a transaction in once: its id is recorded durably together with
-/// the reconcile jobs its events call for, so a replay (after a restart on
-/// either side) changes nothing.
-async fn transaction(State(state): State<AppState>, Path(txn_id): Path<String>, body: Bytes) -> Response {
-    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+/// Takes a transaction in once: its id and body digest are recorded durably
+/// together with the reconcile jobs its events call for, so a replay (after
+/// a restart on either side) changes nothing, while new events under a
+/// reused id (the homeserver's database restored) are taken in.
+async fn transaction(State(state): State<AppState>, Path(txn_id): Path<String>, raw: Bytes) -> Response {
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&raw) else {
         return matrix_error(StatusCode::BAD_REQUEST, "M_BAD_JSON", "the transaction is not a JSON object");
     };
     let Some(Value::Array(events)) = body.get("events") else {
@@ -69,7 +71,9 @@ async fn transaction(State(state): State<AppState>, Path(txn_id): Path<String>, 
         }
     };
     let now = crate::clock::now_millis();
-    match state.store.accept_transaction(&txn_id, events.len(), &scopes, now).await {
+    let digest = body_digest(&raw);
+    let txn = Transaction { txn_id: &txn_id, digest: &digest, event_count: events.len() };
+    match state.store.accept_transaction(&txn, &scopes, now).await {
         Ok(true) => {
             tracing::debug!(txn_id, events = events.len(), scopes = scopes.len(), "appservice transaction taken in");
             ok()
@@ -84,6 +88,14 @@ async fn transaction(State(state): State<AppState>, Path(txn_id): Path<String>, 
             matrix_error(StatusCode::SERVICE_UNAVAILABLE, "M_UNKNOWN", "cannot record the transaction now")
         }
     }
+}
+
+/// What tells a replayed transaction (the same body again) from a new one
+/// under an id the homeserver used before its counter restarted.
+fn body_digest(body: &[u8]) -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(body);
+    hash.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The job that reconciles each of the given rooms the service knows; a

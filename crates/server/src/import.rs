@@ -20,6 +20,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::clock::now_millis;
+use crate::rules::{self, Refusal};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -152,22 +153,18 @@ pub fn read(path: &Path, server_name: &str) -> Result<(ImportFile, Totals), Stri
         if !seen.insert(c.id) {
             return Err(format!("{}: community {} appears twice", at(".id"), c.id));
         }
-        if c.name.trim().is_empty() || c.name.chars().count() > 255 {
-            return Err(format!("{}: 1 to 255 characters", at(".name")));
-        }
-        if c.config.council_encrypted == Some(false) {
-            return Err(format!("{}: council rooms are always encrypted", at(".config.matrixCouncilChatsEncrypted")));
-        }
+        let refused = |what: &str, refusal: Refusal| format!("{}: {refusal} ({})", at(what), refusal.code());
+        rules::name(&c.name).map_err(|r| refused(".name", r))?;
+        rules::council_encryption(c.config.council_encrypted)
+            .map_err(|r| refused(".config.matrixCouncilChatsEncrypted", r))?;
         let levels = match &c.trust_levels {
-            Some(levels) => TrustLevels::new(levels.clone()).map_err(|e| format!("{}: {e}", at(".trust_levels")))?,
+            Some(levels) => rules::trust_levels(levels.clone()).map_err(|r| refused(".trust_levels", r))?,
             None => TrustLevels::default(),
         };
         let mut members = BTreeSet::new();
         let mut elevated = 0;
         for (j, m) in c.members.iter().enumerate() {
-            if m.trust_score < 0 {
-                return Err(format!("{}: must be 0 or more", at(&format!(".members[{j}].trust_score"))));
-            }
+            rules::trust_score(m.trust_score).map_err(|r| refused(&format!(".members[{j}].trust_score"), r))?;
             if !members.insert(m.user_id) {
                 return Err(format!("{}: {} appears twice", at(&format!(".members[{j}].user_id")), m.user_id));
             }
@@ -185,6 +182,7 @@ pub fn read(path: &Path, server_name: &str) -> Result<(ImportFile, Totals), Stri
             if !seen.insert(council.id) {
                 return Err(format!("{}: {} appears twice", at(&format!(".councils[{k}].id")), council.id));
             }
+            rules::name(&council.name).map_err(|r| refused(&format!(".councils[{k}].name"), r))?;
             for (j, m) in council.members.iter().enumerate() {
                 if !members.contains(&m.user_id) {
                     return Err(format!(
@@ -206,24 +204,75 @@ pub fn read(path: &Path, server_name: &str) -> Result<(ImportFile, Totals), Stri
     Ok((file, totals))
 }
 
-/// Writes the desired state (idempotent upserts, each with its job).
-pub async fn write(store: &dyn Store, file: &ImportFile) -> Result<(), matrix_sync_store::StoreError> {
-    for c in &file.communities {
-        let levels = c.trust_levels.clone().map(TrustLevels::new).transpose().ok().flatten().unwrap_or_default();
+/// Why an import wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file asks for what the API would refuse too (the place in the
+    /// file, the refusal and its code).
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(#[from] matrix_sync_store::StoreError),
+}
+
+/// A community of the file as it will be recorded.
+struct Checked<'a> {
+    file: &'a ImportCommunity,
+    record: CommunityRecord,
+}
+
+/// Checks the file against what is recorded, by the rules the API's writes
+/// follow: nothing into an archived or hard-deleted community or council,
+/// no council moved to another community, encryption never turned off.
+/// Nothing is written until every community passes.
+async fn check_recorded<'a>(store: &dyn Store, file: &'a ImportFile) -> Result<Vec<Checked<'a>>, ImportError> {
+    let mut checked = Vec::with_capacity(file.communities.len());
+    for (i, c) in file.communities.iter().enumerate() {
+        let refused = |what: &str, refusal: Refusal| {
+            ImportError::Refused(format!("communities[{i}]{what}: {refusal} ({})", refusal.code()))
+        };
         let existing = store.community(c.id).await?;
+        if let Some(e) = &existing {
+            rules::live("community", c.id, e.purged_at, e.deleted_at).map_err(|r| refused(".id", r))?;
+        }
+        let was_encrypted = existing.as_ref().is_some_and(|e| e.general_encrypted);
+        let general_encrypted = rules::general_encryption(was_encrypted, c.config.general_encrypted)
+            .map_err(|r| refused(".config.matrixGeneralChatEncrypted", r))?;
+        for (k, council) in c.councils.iter().enumerate() {
+            if let Some(e) = store.council(council.id).await? {
+                let at = format!(".councils[{k}].id");
+                rules::live("council", council.id, e.purged_at, e.deleted_at).map_err(|r| refused(&at, r))?;
+                rules::council_in(council.id, e.community_id, c.id).map_err(|r| refused(&at, r))?;
+            }
+        }
+        // `read` checked the name and the table.
+        let levels = match &c.trust_levels {
+            Some(levels) => rules::trust_levels(levels.clone()).map_err(|r| refused(".trust_levels", r))?,
+            None => TrustLevels::default(),
+        };
         let record = CommunityRecord {
             id: c.id,
-            name: c.name.trim().to_owned(),
+            name: rules::name(&c.name).map_err(|r| refused(".name", r))?,
             matrix_enabled: c.config.matrix_enabled.unwrap_or(true),
-            general_encrypted: c.config.general_encrypted.unwrap_or(false)
-                || existing.as_ref().is_some_and(|e| e.general_encrypted),
-            trust_levels: serde_json::to_string(&levels).unwrap_or_else(|_| "[]".into()),
+            general_encrypted,
+            trust_levels: serde_json::to_string(&levels)
+                .map_err(|e| ImportError::Refused(format!("communities[{i}].trust_levels: {e}")))?,
             created_at: 0,
             updated_at: 0,
             deleted_at: None,
             hard_delete_at: None,
+            purging_at: None,
             purged_at: None,
         };
+        checked.push(Checked { file: c, record });
+    }
+    Ok(checked)
+}
+
+/// Checks the file against what is recorded, then writes the desired state
+/// (idempotent upserts, each with its job).
+pub async fn write(store: &dyn Store, file: &ImportFile) -> Result<(), ImportError> {
+    for Checked { file: c, record } in check_recorded(store, file).await? {
         let now = now_millis();
         store.put_community(&record, now).await?;
         for m in &c.members {
@@ -241,6 +290,7 @@ pub async fn write(store: &dyn Store, file: &ImportFile) -> Result<(), matrix_sy
                 updated_at: 0,
                 deleted_at: None,
                 hard_delete_at: None,
+                purging_at: None,
                 purged_at: None,
             };
             let stored = store.put_council(&record, now).await?;

@@ -19,6 +19,7 @@ pub mod oidc;
 pub mod provision;
 pub mod push;
 pub mod reconcile;
+pub mod rules;
 pub mod state;
 pub mod status;
 pub mod wakeup;

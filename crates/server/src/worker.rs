@@ -156,7 +156,9 @@ where
 }
 
 /// Every so often, reconcile every scope even without a change: this repairs
-/// drift whose push never arrived. Scopes are spread over the interval.
+/// drift whose push never arrived. Scopes are spread over the interval. A
+/// job backing off or dead keeps its course (writes and pushes still wake
+/// it; a dead one is retried through the jobs API).
 pub async fn anti_entropy(state: AppState, cancel: CancellationToken, every: Duration) {
     loop {
         tokio::select! {
@@ -175,7 +177,7 @@ pub async fn anti_entropy(state: AppState, cancel: CancellationToken, every: Dur
         let count = i64::try_from(ids.len().max(1)).unwrap_or(1);
         for (i, id) in (0i64..).zip(ids.iter()) {
             let run_at = now + spread * i / count;
-            if let Err(e) = state.store.enqueue(matrix_sync_core::Scope::Community(*id), run_at, now).await {
+            if let Err(e) = state.store.enqueue_periodic(matrix_sync_core::Scope::Community(*id), run_at, now).await {
                 tracing::warn!(error = %e, "anti-entropy: cannot enqueue");
             }
         }
@@ -184,10 +186,17 @@ pub async fn anti_entropy(state: AppState, cancel: CancellationToken, every: Dur
     }
 }
 
+/// How long an appservice transaction id is remembered: a homeserver
+/// replays an unacknowledged transaction within minutes, not a week.
+const TRANSACTION_MEMORY_MS: i64 = 7 * 24 * 3_600_000;
+
 /// Hard deletes come due while nothing else happens: look for them, and
-/// enqueue their communities. With several processes on one database each
-/// may enqueue the same scope; the queue keeps one job per scope and one
-/// worker runs it, so nothing is deleted twice.
+/// enqueue each community's or council's job (one per scope, so a failing
+/// council purge backs off alone). With several processes on one database
+/// each may enqueue the same scope; the queue keeps one job per scope and
+/// one worker runs it, so nothing is deleted twice. A job backing off after
+/// a failure keeps its backoff: the sweeper never retries it sooner. Old
+/// appservice transaction ids are forgotten on the way.
 pub async fn retention_sweeper(state: AppState, cancel: CancellationToken, every: Duration) {
     loop {
         tokio::select! {
@@ -197,8 +206,8 @@ pub async fn retention_sweeper(state: AppState, cancel: CancellationToken, every
         let now = now_millis();
         match state.store.due_hard_deletes(now).await {
             Ok(due) if !due.is_empty() => {
-                for id in due {
-                    if let Err(e) = state.store.enqueue(matrix_sync_core::Scope::Community(id), now, now).await {
+                for scope in due {
+                    if let Err(e) = state.store.enqueue_periodic(scope, now, now).await {
                         tracing::warn!(error = %e, "retention sweeper: cannot enqueue");
                     }
                 }
@@ -206,6 +215,11 @@ pub async fn retention_sweeper(state: AppState, cancel: CancellationToken, every
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "retention sweeper: cannot look for due hard deletes"),
+        }
+        match state.store.prune_transactions(now - TRANSACTION_MEMORY_MS).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::debug!(pruned, "forgot old appservice transaction ids"),
+            Err(e) => tracing::warn!(error = %e, "retention sweeper: cannot prune transaction ids"),
         }
     }
 }

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{TestApp, read};
+use matrix_sync_store::Transaction;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use uuid::Uuid;
@@ -32,6 +33,12 @@ async fn hs_token_is_required() {
     app.stop().await;
 }
 
+/// The service's digest of a transaction body (SHA-256, hex).
+fn digest(body: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[tokio::test]
 async fn transactions_are_taken_once_even_across_restarts() {
     let app = TestApp::spawn().await;
@@ -47,7 +54,18 @@ async fn transactions_are_taken_once_even_across_restarts() {
     let app = app.restart().await;
     let (status, _) = read(app.raw(Method::PUT, &path).bearer_auth(&hs_token).json(&body).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK, "a replay is acknowledged");
-    assert!(!app.state.store.accept_transaction(&txn, 1, &[], 0).await.unwrap(), "the id was recorded durably, once");
+    let sent = serde_json::to_vec(&body).unwrap();
+    let recorded = Transaction { txn_id: &txn, digest: &digest(&sent), event_count: 1 };
+    assert!(!app.state.store.accept_transaction(&recorded, &[], 0).await.unwrap(), "recorded durably, once");
+
+    // The homeserver's database restored: its counter reuses the id for
+    // new events, which are taken in, not dropped as a replay.
+    let later = json!({"events": [{"type": "m.room.message", "room_id": "!r:localhost", "sender": "@y:localhost", "content": {}}]});
+    let (status, _) = read(app.raw(Method::PUT, &path).bearer_auth(&hs_token).json(&later).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let sent = serde_json::to_vec(&later).unwrap();
+    let recorded = Transaction { txn_id: &txn, digest: &digest(&sent), event_count: 1 };
+    assert!(!app.state.store.accept_transaction(&recorded, &[], 0).await.unwrap(), "the new events were taken in");
 
     for malformed in ["not json", "[]", "{\"no_events\": true}", "{\"events\": 5}"] {
         let (status, v) = read(
@@ -61,8 +79,9 @@ async fn transactions_are_taken_once_even_across_restarts() {
         .await;
         assert_eq!((status, v["errcode"].as_str()), (StatusCode::BAD_REQUEST, Some("M_BAD_JSON")), "{malformed}");
     }
+    let unseen = Transaction { txn_id: "bad", digest: &digest(b"not json"), event_count: 0 };
     assert!(
-        app.state.store.accept_transaction("bad", 0, &[], 0).await.unwrap(),
+        app.state.store.accept_transaction(&unseen, &[], 0).await.unwrap(),
         "a malformed transaction is not recorded"
     );
     app.stop().await;

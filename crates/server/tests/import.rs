@@ -116,7 +116,69 @@ fn a_bad_file_is_refused_with_where_it_is_wrong_and_nothing_is_written() {
     assert!(log.contains("communities[0].councils[0].members[0].user_id"), "{log}");
     assert!(!dir.path().join("import.db").exists(), "nothing was written");
 
+    let doc = json!({ "communities": [{ "id": Uuid::new_v4(), "name": "C",
+        "councils": [{ "id": Uuid::new_v4(), "name": "Bell\u{7}ringers" }] }] });
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let (ok, log) = run_import(&hs, &db_url, &dir.path().join("data"), &file, &[]);
+    assert!(!ok && log.contains("communities[0].councils[0].name"), "a control character, as the API refuses: {log}");
+    assert!(!dir.path().join("import.db").exists(), "nothing was written");
+
     std::fs::write(&file, "{\"communities\": [{\"id\": \"nope\"}]}").unwrap();
     let (ok, log) = run_import(&hs, &db_url, &dir.path().join("data"), &file, &[]);
     assert!(!ok && log.contains("bad.json"), "{log}");
+}
+
+/// What is recorded already is checked as the API checks it, for the whole
+/// file before anything is written: no writes into an archived community,
+/// no council moved from its community, no encryption turned off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_follows_the_apis_rules_against_what_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}/import.db", dir.path().display());
+    let app = TestApp::spawn_with(Db::Sqlite, &[("DATABASE_URL", &db_url)]).await;
+    let hs = app.hs.clone();
+    let (archived, other, council) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    for id in [archived, other] {
+        app.call(
+            Method::PUT,
+            &format!("/v1/communities/{id}"),
+            Some(json!({ "name": "C", "config": { "matrixGeneralChatEncrypted": true } })),
+        )
+        .await;
+    }
+    app.call(Method::PUT, &format!("/v1/councils/{council}"), Some(json!({ "community_id": other, "name": "K" })))
+        .await;
+    app.call(Method::DELETE, &format!("/v1/communities/{archived}"), None).await;
+    app.stop().await;
+
+    let fresh = Uuid::new_v4();
+    let cases = [
+        (json!([{ "id": fresh, "name": "New" }, { "id": archived, "name": "C" }]), "communities[1].id", "archived"),
+        (
+            json!([{ "id": fresh, "name": "New", "councils": [{ "id": council, "name": "K" }] }]),
+            "communities[0].councils[0].id",
+            "council_in_another_community",
+        ),
+        (
+            json!([{ "id": other, "name": "C", "config": { "matrixGeneralChatEncrypted": false } }]),
+            "communities[0].config.matrixGeneralChatEncrypted",
+            "encryption_cannot_be_disabled",
+        ),
+    ];
+    let file = dir.path().join("platform.json");
+    for (communities, place, code) in cases {
+        std::fs::write(&file, json!({ "communities": communities }).to_string()).unwrap();
+        let (ok, log) = run_import(&hs, &db_url, &dir.path().join("data"), &file, &["--no-wait".as_ref()]);
+        assert!(!ok, "{log}");
+        assert!(log.contains(place) && log.contains(code), "{place} {code}: {log}");
+    }
+    let app = TestApp::spawn_with(Db::Sqlite, &[("DATABASE_URL", &db_url)]).await;
+    assert_eq!(
+        app.call(Method::GET, &format!("/v1/communities/{fresh}"), None).await.0,
+        StatusCode::NOT_FOUND,
+        "nothing was written"
+    );
+    let kept = app.state.store.council(council).await.unwrap().unwrap();
+    assert_eq!(kept.community_id, other, "not moved");
+    app.stop().await;
 }

@@ -199,6 +199,9 @@ async fn after_retention_the_rooms_are_purged() {
     let recreate =
         app.call(Method::PUT, &format!("/v1/communities/{}", s.community), Some(json!({ "name": "Garden" }))).await;
     assert_error(&recreate, StatusCode::GONE, "already_deleted");
+    let member_path = format!("/v1/communities/{}/members/{}", s.community, Uuid::new_v4());
+    let join = app.call(Method::PUT, &member_path, Some(json!({ "trust_score": 1 }))).await;
+    assert_error(&join, StatusCode::GONE, "already_deleted");
     let alias = format!("#_matrix_sync_community_{}_space:{}", s.community.simple(), app.hs.server_name());
     let resolved = member.get(&format!("/_matrix/client/v3/directory/room/{}", encode_segment(&alias))).await;
     assert!(resolved.is_err(), "nothing was recreated by accident");
@@ -247,4 +250,132 @@ async fn the_sweeper_deletes_once_with_two_processes() {
     assert_eq!(deletes.len(), 4, "each room deleted exactly once: {deletes:?}");
     second.stop().await;
     first.stop().await;
+}
+
+/// Every write under an archived community (or council) is refused as a
+/// write to it is, rather than accepted and left undone: `409 archived`
+/// until it is restored.
+#[tokio::test]
+async fn writes_under_an_archived_parent_are_refused_until_it_is_restored() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    ok(&app, Method::DELETE, &format!("/v1/councils/{}?wait=30", s.council), None).await;
+    let council_member = format!("/v1/councils/{}/members/{}", s.council, s.admin);
+    let refused = app.call(Method::PUT, &council_member, Some(json!({}))).await;
+    assert_error(&refused, StatusCode::CONFLICT, "archived");
+    ok(&app, Method::POST, &format!("/v1/councils/{}/restore?wait=30", s.council), None).await;
+
+    ok(&app, Method::DELETE, &format!("/v1/communities/{}?wait=30", s.community), None).await;
+    let newcomer = Uuid::new_v4();
+    let writes = [
+        (Method::PUT, format!("/v1/communities/{}/members/{newcomer}", s.community), Some(json!({ "trust_score": 1 }))),
+        (Method::DELETE, format!("/v1/communities/{}/members/{}", s.community, s.member), None),
+        (
+            Method::PUT,
+            format!("/v1/councils/{}", Uuid::new_v4()),
+            Some(json!({ "community_id": s.community, "name": "New" })),
+        ),
+        (
+            Method::PUT,
+            format!("/v1/councils/{}", s.council),
+            Some(json!({ "community_id": s.community, "name": "Renamed" })),
+        ),
+        (Method::PUT, council_member.clone(), Some(json!({}))),
+        (Method::DELETE, format!("/v1/councils/{}/members/{}", s.council, s.member), None),
+        (Method::DELETE, format!("/v1/councils/{}", s.council), None),
+        (Method::POST, format!("/v1/councils/{}/restore", s.council), None),
+    ];
+    for (method, path, body) in writes {
+        let answer = app.call(method.clone(), &path, body).await;
+        assert_error(&answer, StatusCode::CONFLICT, "archived");
+        assert!(answer.1["error"]["message"].as_str().unwrap().contains("restore it first"), "{method} {path}");
+    }
+    ok(&app, Method::POST, &format!("/v1/communities/{}/restore?wait=30", s.community), None).await;
+    let members = app.state.store.council_members(s.council).await.unwrap();
+    assert_eq!(members.len(), 1, "nothing refused was recorded: {members:?}");
+    ok(
+        &app,
+        Method::PUT,
+        &format!("/v1/communities/{}/members/{newcomer}?wait=30", s.community),
+        Some(json!({ "trust_score": 1 })),
+    )
+    .await;
+    app.stop().await;
+}
+
+/// A community whose retention ended is purging: a restore now would bring
+/// back rooms the purge is removing, so it is refused (`409 purging`), and
+/// nothing half-deleted is ever reported restored. (The admin token is
+/// refused here, so the purge cannot finish and the answer is certain.)
+#[tokio::test]
+async fn a_community_whose_retention_ended_is_never_restored() {
+    let app = TestApp::spawn_with(
+        Db::Sqlite,
+        &[("MATRIX_SYNC_RETENTION", "2s"), ("MATRIX_ADMIN_ACCESS_TOKEN", "syt_revoked_admin_token")],
+    )
+    .await;
+    let s = setup(&app).await;
+    ok(&app, Method::DELETE, &format!("/v1/communities/{}?wait=30", s.community), None).await;
+    let path = format!("/v1/communities/{}", s.community);
+    let failing = wait_for_status(&app, &path, "error", Duration::from_secs(60)).await;
+    assert!(failing["last_error"].as_str().unwrap().contains("admin"), "{failing}");
+    let restore = app.call(Method::POST, &format!("{path}/restore"), None).await;
+    assert_error(&restore, StatusCode::CONFLICT, "purging");
+    let council_restore = app.call(Method::POST, &format!("/v1/councils/{}/restore", s.council), None).await;
+    assert_eq!(council_restore.0, StatusCode::CONFLICT, "{council_restore:?}");
+    let after = app.call(Method::GET, &path, None).await.1;
+    assert!(after["deleted_at"].is_string(), "still deleted: {after}");
+    app.stop().await;
+}
+
+/// The admin API fails in the middle of a council's hard delete: the purge
+/// is the council's own job, so the community's work goes on (a member
+/// added meanwhile is joined, the community stays `synced`), a restore is
+/// refused, and once the API is back the purge finishes, each room deleted
+/// and audited once.
+#[tokio::test]
+async fn a_failing_council_purge_holds_up_nothing_and_finishes_once_the_admin_api_is_back() {
+    let app = TestApp::spawn_with(
+        Db::Postgres,
+        &[("MATRIX_SYNC_RETENTION", "3s"), ("MATRIX_ADMIN_ACCESS_TOKEN", "syt_revoked_admin_token")],
+    )
+    .await;
+    let s = setup(&app).await;
+    ok(&app, Method::DELETE, &format!("/v1/councils/{}?wait=30", s.council), None).await;
+    let council = format!("/v1/councils/{}", s.council);
+    let failing = wait_for_status(&app, &council, "error", Duration::from_secs(60)).await;
+    assert!(failing["matrix_room_id"].is_string(), "rooms not forgotten before they are gone: {failing}");
+    assert_error(&app.call(Method::POST, &format!("{council}/restore"), None).await, StatusCode::CONFLICT, "purging");
+
+    let newcomer = Uuid::new_v4();
+    let joined = ok(
+        &app,
+        Method::PUT,
+        &format!("/v1/communities/{}/members/{newcomer}?wait=30", s.community),
+        Some(json!({ "trust_score": 0 })),
+    )
+    .await;
+    assert_eq!(joined["status"], "synced", "the community's work goes on: {joined}");
+    let general = &s.rooms[1];
+    let client = UserClient::login(&app.hs, &app.hs.matrix_id(newcomer)).await.unwrap();
+    assert!(client.joined_rooms().await.unwrap().contains(general));
+
+    let token = app.hs.get("MATRIX_ADMIN_ACCESS_TOKEN").to_owned();
+    let app = app.restart_with(&[("MATRIX_ADMIN_ACCESS_TOKEN", &token)]).await;
+    wait_for_status(&app, &council, "deleted", Duration::from_secs(60)).await;
+    let admin = UserClient::with_token(&app.hs, "@synapse-admin:localhost", &token);
+    for room in &s.rooms[2..] {
+        let gone = admin.get(&format!("/_synapse/admin/v1/rooms/{}", encode_segment(room))).await.unwrap_err();
+        assert_eq!(gone.status, StatusCode::NOT_FOUND, "{room} is purged");
+    }
+    assert!(client.joined_rooms().await.unwrap().contains(general), "the community's rooms stay");
+    assert_error(
+        &app.call(Method::POST, &format!("{council}/restore"), None).await,
+        StatusCode::GONE,
+        "already_deleted",
+    );
+    let audit = ok(&app, Method::GET, &format!("/v1/audit?community_id={}&limit=200", s.community), None).await;
+    let deleted = audit_actions(&audit).iter().filter(|a| *a == "room_deleted").count();
+    assert_eq!(deleted, 2, "the council's two rooms, once each");
+    app.stop().await;
 }

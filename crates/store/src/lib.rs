@@ -21,7 +21,7 @@ pub use error::StoreError;
 pub use model::{
     AuditEntry, AuditFilter, CommunityRecord, CouncilMemberRecord, CouncilRecord, DirectRecord, FailOutcome, Job,
     KeyBackupRecord, MemberRecord, NewAuditEntry, NewUserMapping, QueueDepth, RequestRecord, RoomRecord, SessionRecord,
-    UserMapping,
+    Transaction, UserMapping,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -166,8 +166,10 @@ pub trait Store: Send + Sync + 'static {
     // --- lifecycle -----------------------------------------------------------
 
     /// Soft-deletes (both times set) or restores (both `None`) a community
-    /// or council that is not hard-deleted yet, and enqueues the community's
-    /// reconcile; `false` if there is no such live one.
+    /// or council, and enqueues the community's reconcile; `false` if there
+    /// is no such one to change. A restore needs a scope whose hard delete
+    /// is not due at `now` and has not begun (see [`Store::begin_purge`]);
+    /// a soft delete, one not purging or purged.
     async fn set_deletion(
         &self,
         scope: Scope,
@@ -176,15 +178,25 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> Result<bool>;
 
-    /// Records a hard delete: the community or council is marked purged and
-    /// its rooms' records are removed (the audit trail stays).
-    async fn mark_purged(&self, scope: Scope, now: Millis) -> Result<()>;
+    /// Moves a community (with all its councils) or a council whose hard
+    /// delete is due at `now` into the purging state, in one write, before
+    /// any of its rooms is touched; `true` if it is purging now (also when it
+    /// already was: an interrupted purge resumes). From then on a restore is
+    /// refused; a restore that came first leaves nothing due, and `false`.
+    async fn begin_purge(&self, scope: Scope, now: Millis) -> Result<bool>;
 
-    /// Removes one room's record (a room purged from the homeserver).
-    async fn forget_room(&self, room_id: &str) -> Result<()>;
+    /// Records a finished hard delete: a purging community or council is
+    /// marked purged and its rooms' records are removed (the audit trail
+    /// stays); `false` if it was not purging (or was marked already).
+    async fn mark_purged(&self, scope: Scope, now: Millis) -> Result<bool>;
 
-    /// The communities that have (or whose councils have) a hard delete due.
-    async fn due_hard_deletes(&self, now: Millis) -> Result<Vec<Uuid>>;
+    /// Removes one room's record (a room purged from the homeserver);
+    /// `false` if another eraser removed it first.
+    async fn forget_room(&self, room_id: &str) -> Result<bool>;
+
+    /// The hard deletes due (or begun and unfinished) at `now`: communities,
+    /// and councils of communities that are not due themselves.
+    async fn due_hard_deletes(&self, now: Millis) -> Result<Vec<Scope>>;
 
     // --- rooms ---------------------------------------------------------------
 
@@ -245,11 +257,16 @@ pub trait Store: Send + Sync + 'static {
 
     // --- appservice ----------------------------------------------------------
 
-    /// Takes in an appservice transaction once: records its id and enqueues
-    /// the scopes its events touch, in one database transaction. Returns
-    /// `false` (and changes nothing) when the id was seen before.
-    async fn accept_transaction(&self, txn_id: &str, event_count: usize, scopes: &[Scope], now: Millis)
-    -> Result<bool>;
+    /// Takes in an appservice transaction once: records its id with the
+    /// digest of its body and enqueues the scopes its events touch, in one
+    /// database transaction. Returns `false` (and changes nothing) for a
+    /// replay: the id seen before with the same digest. The same id with
+    /// another body (the homeserver's counter restarted) is new.
+    async fn accept_transaction(&self, txn: &Transaction<'_>, scopes: &[Scope], now: Millis) -> Result<bool>;
+
+    /// Forgets the transactions received before `before` (a homeserver
+    /// replays a transaction within minutes, not weeks); how many.
+    async fn prune_transactions(&self, before: Millis) -> Result<u64>;
 
     // --- the job queue -------------------------------------------------------
 
@@ -259,6 +276,13 @@ pub trait Store: Send + Sync + 'static {
     /// before the new desired state was written runs once more. A dead job is
     /// revived with fresh attempts.
     async fn enqueue(&self, scope: Scope, run_at: Millis, now: Millis) -> Result<()>;
+
+    /// [`Store::enqueue`] for a periodic pass (anti-entropy, the retention
+    /// sweeper), which comes back anyway: adds a job if the scope has none
+    /// and moves a waiting first attempt earlier, but never moves a job
+    /// backing off after a failure earlier, never revives a dead one and
+    /// leaves a running one alone.
+    async fn enqueue_periodic(&self, scope: Scope, run_at: Millis, now: Millis) -> Result<()>;
 
     /// Claims the most overdue job that nobody holds, leasing it until
     /// `now + lease_ms`, and counts the attempt. Safe with several workers

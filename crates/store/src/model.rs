@@ -67,6 +67,8 @@ pub struct CommunityRecord {
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
     pub hard_delete_at: Option<i64>,
+    /// When the hard delete began: from then on it cannot be restored.
+    pub purging_at: Option<i64>,
     /// When the hard delete was done.
     pub purged_at: Option<i64>,
 }
@@ -125,6 +127,8 @@ pub struct CouncilRecord {
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
     pub hard_delete_at: Option<i64>,
+    /// When the hard delete began: from then on it cannot be restored.
+    pub purging_at: Option<i64>,
     /// When the hard delete was done.
     pub purged_at: Option<i64>,
 }
@@ -177,4 +181,13 @@ pub struct KeyBackupRecord {
     /// The private key, sealed by the service; the store never sees it open.
     pub sealed_private_key: String,
     pub created_at: i64,
+}
+
+/// An appservice transaction as the homeserver sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transaction<'a> {
+    pub txn_id: &'a str,
+    /// A digest of the body (hex): what tells a replay from a reused id.
+    pub digest: &'a str,
+    pub event_count: usize,
 }

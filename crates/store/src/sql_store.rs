@@ -15,17 +15,39 @@ pub(crate) use job_columns;
 
 macro_rules! community_columns {
     () => {
-        "id, name, matrix_enabled, general_encrypted, trust_levels, created_at, updated_at, deleted_at, hard_delete_at, purged_at"
+        "id, name, matrix_enabled, general_encrypted, trust_levels, created_at, updated_at, deleted_at, hard_delete_at, purging_at, purged_at"
     };
 }
 pub(crate) use community_columns;
 
 macro_rules! council_columns {
     () => {
-        "id, community_id, name, created_at, updated_at, deleted_at, hard_delete_at, purged_at"
+        "id, community_id, name, created_at, updated_at, deleted_at, hard_delete_at, purging_at, purged_at"
     };
 }
 pub(crate) use council_columns;
+
+/// The condition on a community or council row under which `set_deletion`
+/// may change it (`$1` the new `deleted_at`, `$3` now): a soft delete needs
+/// one that is not purging or purged; a restore also needs its hard delete
+/// not to be due, so that a restore and the start of a purge exclude each
+/// other row by row, whichever comes first.
+macro_rules! deletion_may_change {
+    () => {
+        "purged_at IS NULL AND purging_at IS NULL
+         AND ($1 IS NOT NULL OR hard_delete_at IS NULL OR hard_delete_at > $3)"
+    };
+}
+pub(crate) use deletion_may_change;
+
+/// The condition under which a purge begins (`$1` now): due, or begun.
+macro_rules! purge_may_begin {
+    () => {
+        "purged_at IS NULL
+         AND (purging_at IS NOT NULL OR (hard_delete_at IS NOT NULL AND hard_delete_at <= $1))"
+    };
+}
+pub(crate) use purge_may_begin;
 
 macro_rules! request_columns {
     () => {
@@ -45,6 +67,15 @@ ON CONFLICT (scope) DO UPDATE SET
     attempts = CASE WHEN jobs.state = 'dead' THEN 0 ELSE jobs.attempts END,
     state = 'pending',
     updated_at = excluded.updated_at";
+
+/// [`ENQUEUE`] for a periodic pass: only a job waiting for its first
+/// attempt (pending, not held, no failure behind it) moves earlier; a
+/// backing-off, dead or running one keeps its course.
+pub(crate) const ENQUEUE_PERIODIC: &str = "
+INSERT INTO jobs (scope, state, generation, attempts, run_at, created_at, updated_at)
+VALUES ($1, 'pending', 0, 0, $2, $3, $3)
+ON CONFLICT (scope) DO UPDATE SET run_at = excluded.run_at, updated_at = excluded.updated_at
+WHERE jobs.state = 'pending' AND jobs.lease_token IS NULL AND jobs.attempts = 0 AND excluded.run_at < jobs.run_at";
 
 /// [`ENQUEUE`] for a debounced write (`$2` = now + quiet, `$4` = max wait):
 /// a pending job moves later to `$2`, but not past `created_at + $4`
@@ -151,6 +182,7 @@ macro_rules! sql_store_impl {
                     updated_at: row.try_get("updated_at")?,
                     deleted_at: row.try_get("deleted_at")?,
                     hard_delete_at: row.try_get("hard_delete_at")?,
+                    purging_at: row.try_get("purging_at")?,
                     purged_at: row.try_get("purged_at")?,
                 })
             }
@@ -184,6 +216,7 @@ macro_rules! sql_store_impl {
                     updated_at: row.try_get("updated_at")?,
                     deleted_at: row.try_get("deleted_at")?,
                     hard_delete_at: row.try_get("hard_delete_at")?,
+                    purging_at: row.try_get("purging_at")?,
                     purged_at: row.try_get("purged_at")?,
                 })
             }
@@ -697,10 +730,11 @@ macro_rules! sql_store_impl {
                 let mut tx = self.pool.begin().await?;
                 let (updated, community) = match scope {
                     matrix_sync_core::Scope::Community(id) => {
-                        let n = sqlx::query(
+                        let n = sqlx::query(concat!(
                             "UPDATE communities SET deleted_at = $1, hard_delete_at = $2, updated_at = $3
-                             WHERE id = $4 AND purged_at IS NULL",
-                        )
+                             WHERE id = $4 AND ",
+                            $crate::sql_store::deletion_may_change!()
+                        ))
                         .bind(deleted_at)
                         .bind(hard_delete_at)
                         .bind(now)
@@ -712,10 +746,12 @@ macro_rules! sql_store_impl {
                     }
                     matrix_sync_core::Scope::Council(id) => {
                         use sqlx::Row;
-                        let row = sqlx::query(
+                        let row = sqlx::query(concat!(
                             "UPDATE councils SET deleted_at = $1, hard_delete_at = $2, updated_at = $3
-                             WHERE id = $4 AND purged_at IS NULL RETURNING community_id",
-                        )
+                             WHERE id = $4 AND ",
+                            $crate::sql_store::deletion_may_change!(),
+                            " RETURNING community_id"
+                        ))
                         .bind(deleted_at)
                         .bind(hard_delete_at)
                         .bind(now)
@@ -741,51 +777,109 @@ macro_rules! sql_store_impl {
                 Ok(updated > 0)
             }
 
-            async fn mark_purged(&self, scope: matrix_sync_core::Scope, now: $crate::Millis) -> $crate::Result<()> {
+            async fn begin_purge(&self, scope: matrix_sync_core::Scope, now: $crate::Millis) -> $crate::Result<bool> {
                 let mut tx = self.pool.begin().await?;
-                match scope {
+                let purging = match scope {
                     matrix_sync_core::Scope::Community(id) => {
-                        sqlx::query("UPDATE communities SET purged_at = $1 WHERE id = $2")
+                        let n = sqlx::query(concat!(
+                            "UPDATE communities SET purging_at = COALESCE(purging_at, $1) WHERE id = $2 AND ",
+                            $crate::sql_store::purge_may_begin!()
+                        ))
+                        .bind(now)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        if n > 0 {
+                            // Its councils go with it: none may be restored now.
+                            sqlx::query(
+                                "UPDATE councils SET purging_at = COALESCE(purging_at, $1)
+                                 WHERE community_id = $2 AND purged_at IS NULL",
+                            )
                             .bind(now)
                             .bind(id)
                             .execute(&mut *tx)
                             .await?;
+                        }
+                        n > 0
                     }
                     matrix_sync_core::Scope::Council(id) => {
-                        sqlx::query("UPDATE councils SET purged_at = $1 WHERE id = $2")
-                            .bind(now)
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await?;
+                        let n = sqlx::query(concat!(
+                            "UPDATE councils SET purging_at = COALESCE(purging_at, $1) WHERE id = $2 AND ",
+                            $crate::sql_store::purge_may_begin!()
+                        ))
+                        .bind(now)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        n > 0
                     }
                     other => return Err($crate::StoreError::Corrupt(format!("{other} cannot be purged"))),
-                }
-                sqlx::query("DELETE FROM matrix_rooms WHERE scope = $1")
-                    .bind(scope.to_string())
-                    .execute(&mut *tx)
-                    .await?;
+                };
                 tx.commit().await?;
-                Ok(())
+                Ok(purging)
             }
 
-            async fn forget_room(&self, room_id: &str) -> $crate::Result<()> {
-                sqlx::query("DELETE FROM matrix_rooms WHERE room_id = $1").bind(room_id).execute(&self.pool).await?;
-                Ok(())
+            async fn mark_purged(&self, scope: matrix_sync_core::Scope, now: $crate::Millis) -> $crate::Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let statement = match scope {
+                    matrix_sync_core::Scope::Community(_) => {
+                        "UPDATE communities SET purged_at = $1
+                         WHERE id = $2 AND purging_at IS NOT NULL AND purged_at IS NULL"
+                    }
+                    matrix_sync_core::Scope::Council(_) => {
+                        "UPDATE councils SET purged_at = $1
+                         WHERE id = $2 AND purging_at IS NOT NULL AND purged_at IS NULL"
+                    }
+                    other => return Err($crate::StoreError::Corrupt(format!("{other} cannot be purged"))),
+                };
+                let marked = sqlx::query(statement).bind(now).bind(scope.id()).execute(&mut *tx).await?.rows_affected();
+                if marked > 0 {
+                    sqlx::query("DELETE FROM matrix_rooms WHERE scope = $1")
+                        .bind(scope.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(marked > 0)
             }
 
-            async fn due_hard_deletes(&self, now: $crate::Millis) -> $crate::Result<Vec<uuid::Uuid>> {
+            async fn forget_room(&self, room_id: &str) -> $crate::Result<bool> {
+                let n = sqlx::query("DELETE FROM matrix_rooms WHERE room_id = $1")
+                    .bind(room_id)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(n > 0)
+            }
+
+            async fn due_hard_deletes(&self, now: $crate::Millis) -> $crate::Result<Vec<matrix_sync_core::Scope>> {
                 use sqlx::Row;
                 let rows = sqlx::query(
-                    "SELECT id FROM communities
-                     WHERE purged_at IS NULL AND hard_delete_at IS NOT NULL AND hard_delete_at <= $1
-                     UNION
-                     SELECT community_id AS id FROM councils
-                     WHERE purged_at IS NULL AND hard_delete_at IS NOT NULL AND hard_delete_at <= $1",
+                    "SELECT 'community' AS kind, id FROM communities
+                     WHERE purged_at IS NULL
+                       AND (purging_at IS NOT NULL OR (hard_delete_at IS NOT NULL AND hard_delete_at <= $1))
+                     UNION ALL
+                     SELECT 'council' AS kind, k.id FROM councils k JOIN communities c ON c.id = k.community_id
+                     WHERE k.purged_at IS NULL
+                       AND (k.purging_at IS NOT NULL OR (k.hard_delete_at IS NOT NULL AND k.hard_delete_at <= $1))
+                       AND c.purging_at IS NULL AND (c.hard_delete_at IS NULL OR c.hard_delete_at > $1)",
                 )
                 .bind(now)
                 .fetch_all(&self.pool)
                 .await?;
-                rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+                rows.iter()
+                    .map(|r| {
+                        let kind: String = r.try_get("kind")?;
+                        let id: uuid::Uuid = r.try_get("id")?;
+                        Ok(if kind == "community" {
+                            matrix_sync_core::Scope::Community(id)
+                        } else {
+                            matrix_sync_core::Scope::Council(id)
+                        })
+                    })
+                    .collect()
             }
 
             async fn scope_version(&self, scope: matrix_sync_core::Scope) -> $crate::Result<i64> {
@@ -1125,19 +1219,25 @@ macro_rules! sql_store_impl {
 
             async fn accept_transaction(
                 &self,
-                txn_id: &str,
-                event_count: usize,
+                txn: &$crate::Transaction<'_>,
                 scopes: &[matrix_sync_core::Scope],
                 now: $crate::Millis,
             ) -> $crate::Result<bool> {
                 let mut tx = self.pool.begin().await?;
+                // A row without a digest predates digests: its id alone decides.
                 let inserted = sqlx::query(
-                    "INSERT INTO appservice_transactions (txn_id, received_at, event_count)
-                     VALUES ($1, $2, $3) ON CONFLICT (txn_id) DO NOTHING",
+                    "INSERT INTO appservice_transactions (txn_id, digest, received_at, event_count)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (txn_id) DO UPDATE SET
+                         digest = excluded.digest, received_at = excluded.received_at,
+                         event_count = excluded.event_count
+                     WHERE appservice_transactions.digest IS NOT NULL
+                       AND appservice_transactions.digest <> excluded.digest",
                 )
-                .bind(txn_id)
+                .bind(txn.txn_id)
+                .bind(txn.digest)
                 .bind(now)
-                .bind(i64::try_from(event_count).unwrap_or(i64::MAX))
+                .bind(i64::try_from(txn.event_count).unwrap_or(i64::MAX))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -1163,6 +1263,30 @@ macro_rules! sql_store_impl {
                 now: $crate::Millis,
             ) -> $crate::Result<()> {
                 sqlx::query($crate::sql_store::ENQUEUE)
+                    .bind(scope.to_string())
+                    .bind(run_at)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn prune_transactions(&self, before: $crate::Millis) -> $crate::Result<u64> {
+                let n = sqlx::query("DELETE FROM appservice_transactions WHERE received_at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(n)
+            }
+
+            async fn enqueue_periodic(
+                &self,
+                scope: matrix_sync_core::Scope,
+                run_at: $crate::Millis,
+                now: $crate::Millis,
+            ) -> $crate::Result<()> {
+                sqlx::query($crate::sql_store::ENQUEUE_PERIODIC)
                     .bind(scope.to_string())
                     .bind(run_at)
                     .bind(now)

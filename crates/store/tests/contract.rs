@@ -13,7 +13,7 @@ use matrix_sync_core::{Backoff, Scope};
 use matrix_sync_store::{
     AuditFilter, CommunityRecord, CouncilMemberRecord, CouncilRecord, Debounce, DirectRecord, FailOutcome,
     KeyBackupRecord, MemberRecord, NewAuditEntry, NewUserMapping, PgStore, RequestRecord, RoomRecord, SessionRecord,
-    SqliteStore, Store,
+    SqliteStore, Store, Transaction,
 };
 use uuid::Uuid;
 
@@ -92,6 +92,8 @@ contract!(
     a_stale_worker_cannot_finish_a_job,
     racing_workers_claim_each_job_once,
     transactions_are_taken_once,
+    a_reused_transaction_id_with_new_events_is_taken_in,
+    periodic_passes_never_hurry_a_failing_job,
     communities_are_upserted_with_their_reconcile,
     members_are_kept_per_community,
     remote_users_are_members_never_provisioned,
@@ -311,14 +313,61 @@ async fn racing_workers_claim_each_job_once(store: Arc<dyn Store>) {
     assert_eq!(store.queue_depth().await.unwrap().pending, 0);
 }
 
+fn txn<'a>(txn_id: &'a str, digest: &'a str, event_count: usize) -> Transaction<'a> {
+    Transaction { txn_id, digest, event_count }
+}
+
 async fn transactions_are_taken_once(store: Arc<dyn Store>) {
     let (a, b) = (community(), Scope::Council(Uuid::new_v4()));
-    assert!(store.accept_transaction("txn-1", 3, &[a, b], 10).await.unwrap());
-    assert!(!store.accept_transaction("txn-1", 3, &[a, b], 20).await.unwrap());
+    assert!(store.accept_transaction(&txn("txn-1", "d1", 3), &[a, b], 10).await.unwrap());
+    assert!(!store.accept_transaction(&txn("txn-1", "d1", 3), &[a, b], 20).await.unwrap());
     let job = store.job_for_scope(a).await.unwrap().unwrap();
     assert_eq!(job.generation, 0, "the replay enqueued nothing");
     assert!(store.job_for_scope(b).await.unwrap().is_some());
-    assert!(store.accept_transaction("txn-2", 0, &[], 30).await.unwrap());
+    assert!(store.accept_transaction(&txn("txn-2", "d2", 0), &[], 30).await.unwrap());
+}
+
+/// A homeserver whose database was restored counts its transactions from
+/// an earlier number again: the same id with other events is new, and old
+/// ids are forgotten by age.
+async fn a_reused_transaction_id_with_new_events_is_taken_in(store: Arc<dyn Store>) {
+    let a = community();
+    assert!(store.accept_transaction(&txn("7", "before", 1), &[], 10).await.unwrap());
+    assert!(store.accept_transaction(&txn("7", "after", 2), &[a], 20).await.unwrap(), "new events, reused id");
+    assert!(store.job_for_scope(a).await.unwrap().is_some(), "and routed");
+    assert!(!store.accept_transaction(&txn("7", "after", 2), &[a], 30).await.unwrap(), "its replay is not");
+    assert!(store.accept_transaction(&txn("8", "x", 0), &[], 40).await.unwrap());
+    assert_eq!(store.prune_transactions(20).await.unwrap(), 0, "nothing received before 20 is left");
+    assert_eq!(store.prune_transactions(35).await.unwrap(), 1);
+    assert!(!store.accept_transaction(&txn("8", "x", 0), &[], 50).await.unwrap(), "a recent one is kept");
+    assert!(store.accept_transaction(&txn("7", "after", 2), &[], 60).await.unwrap(), "a forgotten one is new");
+}
+
+/// Anti-entropy and the retention sweeper come back on their own: they
+/// never hurry a job that is backing off after a failure, never revive a
+/// dead one; a write still does both.
+async fn periodic_passes_never_hurry_a_failing_job(store: Arc<dyn Store>) {
+    let backoff = Backoff { base: Duration::from_millis(1_000), cap: Duration::from_millis(10_000), max_attempts: 2 };
+    let scope = community();
+    store.enqueue_periodic(scope, 100, 0).await.unwrap();
+    assert_eq!(store.job_for_scope(scope).await.unwrap().unwrap().run_at, 100);
+    store.enqueue_periodic(scope, 50, 0).await.unwrap();
+    assert_eq!(store.job_for_scope(scope).await.unwrap().unwrap().run_at, 50, "a first attempt may come earlier");
+
+    let job = store.claim(50, LEASE).await.unwrap().unwrap();
+    store.enqueue_periodic(scope, 60, 60).await.unwrap();
+    let FailOutcome::RetryAt(due) = store.fail(&job, "boom", 70, &backoff).await.unwrap() else { panic!("retried") };
+    assert!(due >= 570, "backing off, not hurried by the pass while it ran: {due}");
+    store.enqueue_periodic(scope, 80, 80).await.unwrap();
+    assert_eq!(store.job_for_scope(scope).await.unwrap().unwrap().run_at, due, "the backoff stands");
+    assert!(store.claim(due - 1, LEASE).await.unwrap().is_none());
+
+    let job = store.claim(due, LEASE).await.unwrap().unwrap();
+    assert_eq!(store.fail(&job, "boom", due, &backoff).await.unwrap(), FailOutcome::Dead);
+    store.enqueue_periodic(scope, due + 1, due + 1).await.unwrap();
+    assert!(store.job_for_scope(scope).await.unwrap().unwrap().dead, "a pass does not revive a dead job");
+    store.enqueue(scope, due + 2, due + 2).await.unwrap();
+    assert!(!store.job_for_scope(scope).await.unwrap().unwrap().dead, "a write does");
 }
 
 #[tokio::test]
@@ -329,12 +378,12 @@ async fn sqlite_keeps_everything_across_a_reopen() {
     {
         let store = SqliteStore::connect(&url).await.unwrap();
         store.enqueue(scope, 0, 0).await.unwrap();
-        assert!(store.accept_transaction("txn-9", 1, &[], 0).await.unwrap());
+        assert!(store.accept_transaction(&txn("txn-9", "d", 1), &[], 0).await.unwrap());
         store.close().await;
     }
     let store = SqliteStore::connect(&url).await.unwrap();
     assert!(store.job_for_scope(scope).await.unwrap().is_some());
-    assert!(!store.accept_transaction("txn-9", 1, &[], 1).await.unwrap(), "replay after restart");
+    assert!(!store.accept_transaction(&txn("txn-9", "d", 1), &[], 1).await.unwrap(), "replay after restart");
 }
 
 #[tokio::test]
@@ -371,6 +420,7 @@ fn community_record(id: Uuid, name: &str) -> CommunityRecord {
         updated_at: 0,
         deleted_at: None,
         hard_delete_at: None,
+        purging_at: None,
         purged_at: None,
     }
 }
@@ -574,6 +624,7 @@ async fn councils_and_their_members(store: Arc<dyn Store>) {
         updated_at: 0,
         deleted_at: None,
         hard_delete_at: None,
+        purging_at: None,
         purged_at: None,
     };
     let stored = store.put_council(&council, 10).await.unwrap();
@@ -649,19 +700,24 @@ async fn requests_are_accepted_once(store: Arc<dyn Store>) {
     assert!(store.job_for_scope(Scope::Direct(other_pair)).await.unwrap().is_some());
 }
 
-async fn deletion_restore_and_purge(store: Arc<dyn Store>) {
-    let c = Uuid::new_v4();
-    store.put_community(&community_record(c, "C"), 0).await.unwrap();
-    let council = CouncilRecord {
+fn council_record(community_id: Uuid) -> CouncilRecord {
+    CouncilRecord {
         id: Uuid::new_v4(),
-        community_id: c,
+        community_id,
         name: "K".into(),
         created_at: 0,
         updated_at: 0,
         deleted_at: None,
         hard_delete_at: None,
+        purging_at: None,
         purged_at: None,
-    };
+    }
+}
+
+async fn deletion_restore_and_purge(store: Arc<dyn Store>) {
+    let c = Uuid::new_v4();
+    store.put_community(&community_record(c, "C"), 0).await.unwrap();
+    let council = council_record(c);
     store.put_council(&council, 0).await.unwrap();
     while let Some(job) = store.claim(0, LEASE).await.unwrap() {
         store.complete(&job, 0).await.unwrap();
@@ -671,17 +727,33 @@ async fn deletion_restore_and_purge(store: Arc<dyn Store>) {
     assert_eq!((stored.deleted_at, stored.hard_delete_at), (Some(100), Some(1_000)));
     assert!(store.job_for_scope(Scope::Community(c)).await.unwrap().is_some());
     assert!(store.due_hard_deletes(999).await.unwrap().is_empty());
-    assert_eq!(store.due_hard_deletes(1_000).await.unwrap(), vec![c]);
+    assert_eq!(store.due_hard_deletes(1_000).await.unwrap(), vec![Scope::Community(c)]);
 
-    // Restored, then the council alone deleted: its community is due.
+    // Restored before it was due, then the council alone deleted: it is due
+    // on its own.
     assert!(store.set_deletion(Scope::Community(c), None, None, 200).await.unwrap());
     assert!(store.due_hard_deletes(5_000).await.unwrap().is_empty());
     assert!(store.set_deletion(Scope::Council(council.id), Some(300), Some(2_000), 300).await.unwrap());
-    assert_eq!(store.due_hard_deletes(2_000).await.unwrap(), vec![c]);
+    assert_eq!(store.due_hard_deletes(2_000).await.unwrap(), vec![Scope::Council(council.id)]);
+    assert!(!store.set_deletion(Scope::Council(council.id), None, None, 2_000).await.unwrap(), "due: no restore");
+
+    // Only a due one starts purging, only a purging one is marked purged,
+    // and a purge once begun resumes.
+    assert!(!store.mark_purged(Scope::Council(council.id), 1_900).await.unwrap());
+    assert!(!store.begin_purge(Scope::Council(council.id), 1_999).await.unwrap());
+    assert!(store.begin_purge(Scope::Council(council.id), 2_000).await.unwrap());
+    assert!(store.begin_purge(Scope::Council(council.id), 2_050).await.unwrap(), "resumed");
+    assert_eq!(store.council(council.id).await.unwrap().unwrap().purging_at, Some(2_000));
+    assert!(
+        !store.set_deletion(Scope::Council(council.id), None, None, 1_500).await.unwrap(),
+        "purging: no restore, even by a clock that lags"
+    );
+    assert_eq!(store.due_hard_deletes(2_060).await.unwrap(), vec![Scope::Council(council.id)], "unfinished");
 
     let room = RoomRecord { room_id: "!k:x".into(), scope: Scope::Council(council.id), role: "space".into() };
     store.record_room(&room, 0).await.unwrap();
-    store.mark_purged(Scope::Council(council.id), 2_100).await.unwrap();
+    assert!(store.mark_purged(Scope::Council(council.id), 2_100).await.unwrap());
+    assert!(!store.mark_purged(Scope::Council(council.id), 2_200).await.unwrap(), "once");
     assert!(store.rooms_of(Scope::Council(council.id)).await.unwrap().is_empty());
     assert_eq!(store.council(council.id).await.unwrap().unwrap().purged_at, Some(2_100));
     assert!(store.due_hard_deletes(9_000).await.unwrap().is_empty());
@@ -690,6 +762,21 @@ async fn deletion_restore_and_purge(store: Arc<dyn Store>) {
         "a purged council stays deleted"
     );
     assert!(!store.set_deletion(Scope::Community(Uuid::new_v4()), Some(1), Some(2), 3_000).await.unwrap());
+
+    // A community's purge takes its live councils with it at once.
+    let live = council_record(c);
+    store.put_council(&live, 3_000).await.unwrap();
+    assert!(store.set_deletion(Scope::Community(c), Some(4_000), Some(5_000), 4_000).await.unwrap());
+    assert!(store.begin_purge(Scope::Community(c), 5_000).await.unwrap());
+    assert_eq!(store.council(live.id).await.unwrap().unwrap().purging_at, Some(5_000));
+    assert!(!store.set_deletion(Scope::Community(c), None, None, 4_500).await.unwrap());
+    assert!(!store.set_deletion(Scope::Council(live.id), Some(5_100), Some(9_000), 5_100).await.unwrap());
+    assert_eq!(store.due_hard_deletes(5_200).await.unwrap(), vec![Scope::Community(c)], "its councils go with it");
+
+    let kept = RoomRecord { room_id: "!g:x".into(), scope: Scope::Community(c), role: "general".into() };
+    store.record_room(&kept, 0).await.unwrap();
+    assert!(store.forget_room("!g:x").await.unwrap());
+    assert!(!store.forget_room("!g:x").await.unwrap(), "another eraser came first");
 }
 
 async fn chat_sessions_are_kept_per_user(store: Arc<dyn Store>) {

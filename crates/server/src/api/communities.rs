@@ -12,16 +12,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::lifecycle::{Deletable, refuse_unless_live, restore, soft_delete};
+use crate::api::lifecycle::{Deletable, restore, soft_delete};
 use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id, user_ref};
+use crate::rules;
 use crate::state::AppState;
 use crate::status::{
     Lifecycle, ResourceStatus, http_status, resource_status, scope_status, settle, wait_for_sync, wait_param,
 };
-
-const MAX_NAME: usize = 255;
 
 /// The community settings of the specification (`communities.config`); all
 /// optional on update.
@@ -47,15 +46,10 @@ pub struct PutCommunity {
     pub trust_levels: Option<Vec<TrustLevel>>,
 }
 
-pub fn validate_name(name: Option<String>) -> Result<String, ApiError> {
+/// A required name, checked (`rules::name`).
+pub fn required_name(name: Option<String>) -> Result<String, ApiError> {
     let name = name.ok_or_else(|| ApiError::BadRequest("name is required".into()))?;
-    let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME || trimmed.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest(format!(
-            "name must be 1 to {MAX_NAME} characters without control characters"
-        )));
-    }
-    Ok(trimmed.to_owned())
+    Ok(rules::name(&name)?)
 }
 
 /// The lowest trust that earns a level above the default, if any does.
@@ -118,11 +112,6 @@ async fn community_status(state: &AppState, record: &CommunityRecord) -> Result<
     Ok(resource_status(state, scope, scope, ("space", "general"), community_lifecycle(record)).await?)
 }
 
-fn deletable(record: &CommunityRecord) -> Deletable {
-    let scope = Scope::Community(record.id);
-    Deletable { kind: "community", scope, job: scope, deleted_at: record.deleted_at, purged_at: record.purged_at }
-}
-
 async fn stored_community(state: &AppState, id: Uuid) -> Result<CommunityRecord, ApiError> {
     state.store.community(id).await?.ok_or_else(|| ApiError::NotFound(format!("community {id} is not known")))
 }
@@ -151,29 +140,17 @@ pub async fn put_community(
 ) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
     let id = platform_id(&id)?;
     let wait = wait_param(&query)?;
-    let name = validate_name(body.name)?;
+    let name = required_name(body.name)?;
     let config = body.config.unwrap_or_default();
-    if config.council_encrypted == Some(false) {
-        return Err(ApiError::Unprocessable {
-            code: "encryption_required",
-            message: "council rooms are always end-to-end encrypted; matrixCouncilChatsEncrypted cannot be false"
-                .into(),
-        });
-    }
+    rules::council_encryption(config.council_encrypted)?;
     let existing = state.store.community(id).await?;
     if let Some(existing) = &existing {
-        refuse_unless_live(existing.purged_at, existing.deleted_at, "community", id)?;
+        rules::live("community", id, existing.purged_at, existing.deleted_at)?;
     }
     let was_encrypted = existing.as_ref().is_some_and(|c| c.general_encrypted);
-    if was_encrypted && config.general_encrypted == Some(false) {
-        return Err(ApiError::Conflict {
-            code: "encryption_cannot_be_disabled",
-            message: "the General room is encrypted; encryption cannot be turned off".into(),
-        });
-    }
+    let general_encrypted = rules::general_encryption(was_encrypted, config.general_encrypted)?;
     let trust_levels = match body.trust_levels {
-        Some(levels) => TrustLevels::new(levels)
-            .map_err(|e| ApiError::Unprocessable { code: "invalid_trust_levels", message: e.to_string() })?,
+        Some(levels) => rules::trust_levels(levels)?,
         None => match &existing {
             Some(c) => serde_json::from_str(&c.trust_levels).map_err(|e| ApiError::Internal(e.to_string()))?,
             None => TrustLevels::default(),
@@ -186,13 +163,14 @@ pub async fn put_community(
         id,
         name,
         matrix_enabled: config.matrix_enabled.or(existing.as_ref().map(|c| c.matrix_enabled)).unwrap_or(true),
-        general_encrypted: config.general_encrypted.unwrap_or(was_encrypted),
+        general_encrypted,
         trust_levels: serde_json::to_string(&trust_levels).map_err(|e| ApiError::Internal(e.to_string()))?,
         created_at: 0,
         updated_at: 0,
         // Set by the store; an update keeps them (and only a live one gets here).
         deleted_at: None,
         hard_delete_at: None,
+        purging_at: None,
         purged_at: None,
     };
     let stored = state.store.put_community(&record, now_millis()).await?;
@@ -239,7 +217,7 @@ pub async fn delete_community(
 ) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
     let id = platform_id(&id)?;
     let wait = wait_param(&query)?;
-    soft_delete(&state, &deletable(&stored_community(&state, id).await?), wait).await?;
+    soft_delete(&state, &Deletable::community(&stored_community(&state, id).await?), wait).await?;
     let status = community_status(&state, &stored_community(&state, id).await?).await?;
     Ok((http_status(status.status), Json(status)))
 }
@@ -253,7 +231,7 @@ pub async fn delete_community(
     responses(
         (status = 200, body = ResourceStatus), (status = 202, body = ResourceStatus),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "Not deleted"),
+        (status = 409, body = ErrorBody, description = "Not deleted (`not_deleted`), or its hard delete is due or under way (`purging`)"),
         (status = 410, body = ErrorBody, description = "Already deleted for good"),
     ),
     security(("api_token" = [])),
@@ -266,7 +244,7 @@ pub async fn restore_community(
 ) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
     let id = platform_id(&id)?;
     let wait = wait_param(&query)?;
-    restore(&state, &deletable(&stored_community(&state, id).await?), wait).await?;
+    restore(&state, &Deletable::community(&stored_community(&state, id).await?), wait).await?;
     let status = community_status(&state, &stored_community(&state, id).await?).await?;
     Ok((http_status(status.status), Json(status)))
 }
@@ -345,6 +323,7 @@ async fn known_community(state: &AppState, id: Uuid) -> Result<(CommunityRecord,
     responses(
         (status = 200, body = MemberStatus), (status = 202, body = MemberStatus),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The community (or council) is archived: restore it first"), (status = 410, body = ErrorBody, description = "Deleted for good"),
         (status = 422, body = ErrorBody, description = "The room's power levels would be too large (`power_levels_full`), or a negative trust score (`negative_trust_score`)"),
     ),
     security(("api_token" = [])),
@@ -361,16 +340,11 @@ pub async fn put_member(
     let key = user.key();
     let wait = wait_param(&query)?;
     let trust_score = body.trust_score.ok_or_else(|| ApiError::BadRequest("trust_score is required".into()))?;
-    if trust_score < 0 {
-        // Well-formed, and not allowed (the contract's 422).
-        return Err(ApiError::Unprocessable {
-            code: "negative_trust_score",
-            message: format!("trust_score must be 0 or more, not {trust_score}"),
-        });
-    }
+    let trust_score = rules::trust_score(trust_score)?;
     // Independent reads, at once.
-    let ((_, levels), existing) =
+    let ((record, levels), existing) =
         tokio::try_join!(known_community(&state, community), async { Ok(state.store.member(community, key).await?) })?;
+    rules::live("community", community, record.purged_at, record.deleted_at)?;
     let role = body
         .role
         .or_else(|| existing.as_ref().and_then(|m| CommunityRole::parse(&m.role)))
@@ -417,6 +391,7 @@ pub async fn put_member(
     responses(
         (status = 200, body = MemberStatus), (status = 202, body = MemberStatus),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The community (or council) is archived: restore it first"), (status = 410, body = ErrorBody, description = "Deleted for good"),
     ),
     security(("api_token" = [])),
     tag = "communities"
@@ -429,7 +404,8 @@ pub async fn delete_member(
     let community = platform_id(&community)?;
     let user = user_ref(state.homeserver.ids(), &user)?;
     let wait = wait_param(&query)?;
-    let (_, levels) = known_community(&state, community).await?;
+    let (record, levels) = known_community(&state, community).await?;
+    rules::live("community", community, record.purged_at, record.deleted_at)?;
     let member = state.store.member(community, user.key()).await?.ok_or_else(|| {
         ApiError::NotFound(format!("user {} is not a member of community {community}", user.api_id()))
     })?;

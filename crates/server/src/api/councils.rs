@@ -10,11 +10,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::communities::{community_lifecycle, validate_name};
-use crate::api::lifecycle::{Deletable, refuse_unless_live, restore, soft_delete};
+use crate::api::communities::{community_lifecycle, required_name};
+use crate::api::lifecycle::{Deletable, restore, soft_delete};
 use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id, user_ref};
+use crate::rules;
 use crate::state::AppState;
 use crate::status::{Lifecycle, ResourceStatus, http_status, resource_status, scope_status, settle, wait_param};
 
@@ -24,8 +25,8 @@ pub struct PutCouncil {
     pub name: Option<String>,
 }
 
-/// A council's status: its community's reconcile covers its rooms, and the
-/// community's archive covers the council's.
+/// A council's status: its community's reconcile covers its rooms (its own
+/// job, its hard delete), and the community's archive covers the council's.
 async fn council_status(state: &AppState, council: &CouncilRecord) -> Result<ResourceStatus, ApiError> {
     let community = state.store.community(council.community_id).await?;
     let community = community.as_ref().map(community_lifecycle).unwrap_or_default();
@@ -35,22 +36,36 @@ async fn council_status(state: &AppState, council: &CouncilRecord) -> Result<Res
         hard_delete_at: council.hard_delete_at.or(community.hard_delete_at),
         purged: council.purged_at.is_some() || community.purged,
     };
-    let job = Scope::Community(council.community_id);
-    Ok(resource_status(state, job, Scope::Council(council.id), ("space", "discussion"), lifecycle).await?)
-}
-
-fn deletable(council: &CouncilRecord) -> Deletable {
-    Deletable {
-        kind: "council",
-        scope: Scope::Council(council.id),
-        job: Scope::Community(council.community_id),
-        deleted_at: council.deleted_at,
-        purged_at: council.purged_at,
-    }
+    // Its hard delete runs as a job of its own; its rooms otherwise with
+    // its community's.
+    let own = Scope::Council(council.id);
+    let job = match state.store.job_for_scope(own).await? {
+        Some(_) => own,
+        None => Scope::Community(council.community_id),
+    };
+    Ok(resource_status(state, job, own, ("space", "discussion"), lifecycle).await?)
 }
 
 async fn known_council(state: &AppState, id: Uuid) -> Result<CouncilRecord, ApiError> {
     state.store.council(id).await?.ok_or_else(|| ApiError::NotFound(format!("council {id} is not known")))
+}
+
+/// A council a write may change: it and its community are live.
+async fn live_council(state: &AppState, id: Uuid) -> Result<CouncilRecord, ApiError> {
+    let council = known_council(state, id).await?;
+    live_parent(state, &council).await?;
+    rules::live("council", id, council.purged_at, council.deleted_at)?;
+    Ok(council)
+}
+
+/// The council's community is live (a write under an archived one waits
+/// for its restore).
+async fn live_parent(state: &AppState, council: &CouncilRecord) -> Result<(), ApiError> {
+    let community = state.store.community(council.community_id).await?;
+    if let Some(c) = community {
+        rules::live("community", c.id, c.purged_at, c.deleted_at)?;
+    }
+    Ok(())
 }
 
 /// Creates or updates a council: a Space nested in its community's Space,
@@ -63,7 +78,7 @@ async fn known_council(state: &AppState, id: Uuid) -> Result<CouncilRecord, ApiE
     responses(
         (status = 200, body = ResourceStatus), (status = 202, body = ResourceStatus),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "The council belongs to another community"),
+        (status = 409, body = ErrorBody, description = "The council belongs to another community, or it or its community is archived"), (status = 410, body = ErrorBody, description = "Deleted for good"),
         (status = 422, body = ErrorBody, description = "The community is not known"),
     ),
     security(("api_token" = [])),
@@ -79,24 +94,18 @@ pub async fn put_council(
     let wait = wait_param(&query)?;
     let community_id = body.community_id.ok_or_else(|| ApiError::BadRequest("community_id is required".into()))?;
     let community_id = platform_id(&community_id)?;
-    let name = validate_name(body.name)?;
-    if state.store.community(community_id).await?.is_none() {
+    let name = required_name(body.name)?;
+    let Some(community) = state.store.community(community_id).await? else {
         return Err(ApiError::Unprocessable {
             code: "unknown_community",
             message: format!("community {community_id} is not known; create it first"),
         });
-    }
+    };
+    rules::live("community", community_id, community.purged_at, community.deleted_at)?;
     let existing = state.store.council(id).await?;
     if let Some(existing) = &existing {
-        refuse_unless_live(existing.purged_at, existing.deleted_at, "council", id)?;
-    }
-    if let Some(existing) = &existing
-        && existing.community_id != community_id
-    {
-        return Err(ApiError::Conflict {
-            code: "council_in_another_community",
-            message: format!("council {id} belongs to community {}", existing.community_id),
-        });
+        rules::live("council", id, existing.purged_at, existing.deleted_at)?;
+        rules::council_in(id, existing.community_id, community_id)?;
     }
     let record = CouncilRecord {
         id,
@@ -107,6 +116,7 @@ pub async fn put_council(
         // Set by the store; an update keeps them (and only a live one gets here).
         deleted_at: None,
         hard_delete_at: None,
+        purging_at: None,
         purged_at: None,
     };
     let stored = state.store.put_council(&record, now_millis()).await?;
@@ -195,6 +205,7 @@ async fn council_member_answer(
     responses(
         (status = 200, body = CouncilMemberStatus), (status = 202, body = CouncilMemberStatus),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The community (or council) is archived: restore it first"), (status = 410, body = ErrorBody, description = "Deleted for good"),
         (status = 422, body = ErrorBody, description = "Not a member of the council's community"),
     ),
     security(("api_token" = [])),
@@ -206,7 +217,7 @@ pub async fn put_council_member(
     Query(query): Query<HashMap<String, String>>,
     JsonBody(body): JsonBody<PutCouncilMember>,
 ) -> Result<(StatusCode, Json<CouncilMemberStatus>), ApiError> {
-    let council = known_council(&state, platform_id(&council)?).await?;
+    let council = live_council(&state, platform_id(&council)?).await?;
     let user = user_ref(state.homeserver.ids(), &user)?;
     let wait = wait_param(&query)?;
     if state.store.member(council.community_id, user.key()).await?.is_none() {
@@ -238,6 +249,7 @@ pub async fn put_council_member(
     responses(
         (status = 200, body = CouncilMemberStatus), (status = 202, body = CouncilMemberStatus),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The community (or council) is archived: restore it first"), (status = 410, body = ErrorBody, description = "Deleted for good"),
     ),
     security(("api_token" = [])),
     tag = "councils"
@@ -247,7 +259,7 @@ pub async fn delete_council_member(
     Path((council, user)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<(StatusCode, Json<CouncilMemberStatus>), ApiError> {
-    let council = known_council(&state, platform_id(&council)?).await?;
+    let council = live_council(&state, platform_id(&council)?).await?;
     let user = user_ref(state.homeserver.ids(), &user)?;
     let wait = wait_param(&query)?;
     let existing =
@@ -269,6 +281,7 @@ pub async fn delete_council_member(
     responses(
         (status = 200, body = ResourceStatus), (status = 202, body = ResourceStatus),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The community (or council) is archived: restore it first"), (status = 410, body = ErrorBody, description = "Deleted for good"),
     ),
     security(("api_token" = [])),
     tag = "councils"
@@ -279,7 +292,8 @@ pub async fn delete_council(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
     let council = known_council(&state, platform_id(&id)?).await?;
-    soft_delete(&state, &deletable(&council), wait_param(&query)?).await?;
+    live_parent(&state, &council).await?;
+    soft_delete(&state, &Deletable::council(&council), wait_param(&query)?).await?;
     let status = council_status(&state, &known_council(&state, council.id).await?).await?;
     Ok((http_status(status.status), Json(status)))
 }
@@ -292,7 +306,7 @@ pub async fn delete_council(
     responses(
         (status = 200, body = ResourceStatus), (status = 202, body = ResourceStatus),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "Not deleted"),
+        (status = 409, body = ErrorBody, description = "Not deleted (`not_deleted`), or its hard delete is due or under way (`purging`)"),
         (status = 410, body = ErrorBody, description = "Already deleted for good"),
     ),
     security(("api_token" = [])),
@@ -304,7 +318,8 @@ pub async fn restore_council(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
     let council = known_council(&state, platform_id(&id)?).await?;
-    restore(&state, &deletable(&council), wait_param(&query)?).await?;
+    live_parent(&state, &council).await?;
+    restore(&state, &Deletable::council(&council), wait_param(&query)?).await?;
     let status = council_status(&state, &known_council(&state, council.id).await?).await?;
     Ok((http_status(status.status), Json(status)))
 }

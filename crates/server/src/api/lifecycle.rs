@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use matrix_sync_core::Scope;
-use uuid::Uuid;
+use matrix_sync_store::{CommunityRecord, CouncilRecord};
 
 use crate::clock::now_millis;
 use crate::error::ApiError;
@@ -18,13 +18,42 @@ pub struct Deletable {
     /// The scope whose job reconciles its rooms (the community's).
     pub job: Scope,
     pub deleted_at: Option<i64>,
+    pub hard_delete_at: Option<i64>,
+    pub purging_at: Option<i64>,
     pub purged_at: Option<i64>,
+}
+
+impl Deletable {
+    pub fn community(record: &CommunityRecord) -> Self {
+        let scope = Scope::Community(record.id);
+        Self {
+            kind: "community",
+            scope,
+            job: scope,
+            deleted_at: record.deleted_at,
+            hard_delete_at: record.hard_delete_at,
+            purging_at: record.purging_at,
+            purged_at: record.purged_at,
+        }
+    }
+
+    pub fn council(record: &CouncilRecord) -> Self {
+        Self {
+            kind: "council",
+            scope: Scope::Council(record.id),
+            job: Scope::Community(record.community_id),
+            deleted_at: record.deleted_at,
+            hard_delete_at: record.hard_delete_at,
+            purging_at: record.purging_at,
+            purged_at: record.purged_at,
+        }
+    }
 }
 
 /// Archives it now and schedules the hard delete after the retention; a
 /// second delete changes nothing.
 pub async fn soft_delete(state: &AppState, d: &Deletable, wait: Option<Duration>) -> Result<(), ApiError> {
-    if d.deleted_at.is_some() || d.purged_at.is_some() {
+    if d.deleted_at.is_some() || d.purging_at.is_some() || d.purged_at.is_some() {
         return Ok(());
     }
     let now = now_millis();
@@ -34,12 +63,22 @@ pub async fn soft_delete(state: &AppState, d: &Deletable, wait: Option<Duration>
     Ok(())
 }
 
-/// Undoes a soft delete before the hard delete: `409` if it is not deleted,
-/// `410` once it is gone for good.
+/// Undoes a soft delete before the hard delete: `409 not_deleted` if it is
+/// not deleted, `409 purging` once its hard delete is due or under way, and
+/// `410 already_deleted` once it is done. The store's update decides a race
+/// with the start of a purge: whichever is first, the other is refused.
 pub async fn restore(state: &AppState, d: &Deletable, wait: Option<Duration>) -> Result<(), ApiError> {
     let gone = || ApiError::Gone {
         code: "already_deleted",
         message: format!("{} {} was deleted for good after its retention; it cannot be restored", d.kind, d.scope.id()),
+    };
+    let purging = || ApiError::Conflict {
+        code: "purging",
+        message: format!(
+            "{} {} is being deleted for good (its retention ended); it cannot be restored",
+            d.kind,
+            d.scope.id()
+        ),
     };
     if d.purged_at.is_some() {
         return Err(gone());
@@ -50,29 +89,18 @@ pub async fn restore(state: &AppState, d: &Deletable, wait: Option<Duration>) ->
             message: format!("{} {} is not deleted", d.kind, d.scope.id()),
         });
     }
-    if !state.store.set_deletion(d.scope, None, None, now_millis()).await? {
-        return Err(gone()); // hard-deleted meanwhile
+    let now = now_millis();
+    if d.purging_at.is_some() || d.hard_delete_at.is_some_and(|at| at <= now) {
+        return Err(purging());
+    }
+    if !state.store.set_deletion(d.scope, None, None, now).await? {
+        // A purge began (or ended) meanwhile.
+        let purged = match d.scope {
+            Scope::Community(id) => state.store.community(id).await?.is_none_or(|c| c.purged_at.is_some()),
+            _ => state.store.council(d.scope.id()).await?.is_none_or(|c| c.purged_at.is_some()),
+        };
+        return Err(if purged { gone() } else { purging() });
     }
     settle(state, d.job, wait).await?;
-    Ok(())
-}
-
-/// Writes to a deleted resource are refused: `410` once it is hard-deleted,
-/// `409` while it is archived (restore it first).
-pub fn refuse_unless_live(
-    purged_at: Option<i64>,
-    deleted_at: Option<i64>,
-    kind: &str,
-    id: Uuid,
-) -> Result<(), ApiError> {
-    if purged_at.is_some() {
-        return Err(ApiError::Gone { code: "already_deleted", message: format!("{kind} {id} was deleted for good") });
-    }
-    if deleted_at.is_some() {
-        return Err(ApiError::Conflict {
-            code: "archived",
-            message: format!("{kind} {id} is archived; restore it first"),
-        });
-    }
     Ok(())
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::ReconcileError;
 use super::converge::converge;
-use super::erase::{erase_community, erase_scope};
+use super::erase::erase_community;
 use crate::audit::AuditScope;
 use crate::clock::now_millis;
 use crate::provision::provision_user;
@@ -79,9 +79,11 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
         return Ok(());
     }
     let now = now_millis();
-    let due = |hard_delete_at: Option<i64>| hard_delete_at.is_some_and(|at| at <= now);
-    if due(record.hard_delete_at) {
-        return erase_community(state, id).await;
+    let due = |purging_at: Option<i64>, hard_delete_at: Option<i64>| {
+        purging_at.is_some() || hard_delete_at.is_some_and(|at| at <= now)
+    };
+    if due(record.purging_at, record.hard_delete_at) && erase_community(state, id).await? {
+        return Ok(());
     }
     let community = community_model(&record)?;
     // The members first, then who of them lacks an account: a member added
@@ -99,13 +101,11 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
         if council.purged_at.is_some() {
             continue;
         }
-        if due(council.hard_delete_at) {
-            erase_scope(
-                state,
-                Scope::Council(council.id),
-                AuditScope { community_id: Some(id), council_id: Some(council.id) },
-            )
-            .await?;
+        if due(council.purging_at, council.hard_delete_at) {
+            // Erased by a job of its own, so that a failing purge (the admin
+            // API down) neither stops nor backs off the community's work.
+            // Its rooms are left alone here meanwhile.
+            store.enqueue_periodic(Scope::Council(council.id), now, now).await?;
             continue;
         }
         let council_members = store.council_members(council.id).await?;

@@ -1,7 +1,10 @@
-//! The hard delete at the end of retention: every room of the scope is
-//! purged (with an admin token) or abandoned (without), its record removed,
-//! and the scope marked purged. Each room is audited as it goes, and a room
-//! already gone counts as done, so a crash midway resumes where it stopped.
+//! The hard delete at the end of retention. The scope first moves into the
+//! purging state (from then on a restore is refused; a restore that came
+//! first leaves nothing to do); then every room of the scope is purged (with
+//! an admin token) or abandoned (without), its record removed, and the
+//! scope marked purged. Each room is audited by the eraser that removed its
+//! record, and a room already gone counts as done, so a crash or a failure
+//! midway resumes where it stopped, and two erasers audit each room once.
 
 use matrix_sync_core::Scope;
 use matrix_sync_core::rooms::{RoomKey, RoomRole};
@@ -13,15 +16,30 @@ use crate::audit::{self, AuditScope};
 use crate::clock::now_millis;
 use crate::state::AppState;
 
-/// A community with all its councils.
-pub async fn erase_community(state: &AppState, id: Uuid) -> Result<(), ReconcileError> {
+/// A community with all its councils, if its hard delete is due (or
+/// begun); `false` if a restore came first.
+pub async fn erase_community(state: &AppState, id: Uuid) -> Result<bool, ReconcileError> {
+    if !state.store.begin_purge(Scope::Community(id), now_millis()).await? {
+        return Ok(false);
+    }
     for council in state.store.councils_of(id).await? {
         if council.purged_at.is_none() {
             let scope = AuditScope { community_id: Some(id), council_id: Some(council.id) };
-            erase_scope(state, Scope::Council(council.id), scope).await?;
+            erase_rooms(state, Scope::Council(council.id), scope).await?;
         }
     }
-    erase_scope(state, Scope::Community(id), AuditScope { community_id: Some(id), council_id: None }).await
+    erase_rooms(state, Scope::Community(id), AuditScope { community_id: Some(id), council_id: None }).await?;
+    Ok(true)
+}
+
+/// One council, if its hard delete is due (or begun); `false` if a restore
+/// came first.
+pub async fn erase_council(state: &AppState, id: Uuid, community: Uuid) -> Result<bool, ReconcileError> {
+    if !state.store.begin_purge(Scope::Council(id), now_millis()).await? {
+        return Ok(false);
+    }
+    erase_rooms(state, Scope::Council(id), AuditScope { community_id: Some(community), council_id: Some(id) }).await?;
+    Ok(true)
 }
 
 /// Children before parents: rooms, then Spaces.
@@ -32,7 +50,8 @@ fn erase_order(role: &str) -> u8 {
     }
 }
 
-pub async fn erase_scope(state: &AppState, scope: Scope, audit_scope: AuditScope) -> Result<(), ReconcileError> {
+/// The rooms of a scope already purging, then the scope marked purged.
+async fn erase_rooms(state: &AppState, scope: Scope, audit_scope: AuditScope) -> Result<(), ReconcileError> {
     let mut rooms = state.store.rooms_of(scope).await?;
     rooms.sort_by_key(|r| erase_order(&r.role));
     let server = state.homeserver.ids().server_name().to_string();
@@ -50,11 +69,14 @@ pub async fn erase_scope(state: &AppState, scope: Scope, audit_scope: AuditScope
                 "abandoned: members removed, alias released (no admin token to purge it)"
             }
         };
-        state.store.forget_room(room.room_id.as_str()).await?;
-        audit::record(state.store.as_ref(), &[audit::room_deleted(&room.room_id, audit_scope, detail, now_millis())])
-            .await?;
-        tracing::info!(room_id = %room.room_id, scope = %scope, detail, "room deleted");
+        if state.store.forget_room(room.room_id.as_str()).await? {
+            let entry = audit::room_deleted(&room.room_id, audit_scope, detail, now_millis());
+            audit::record(state.store.as_ref(), &[entry]).await?;
+            tracing::info!(room_id = %room.room_id, scope = %scope, detail, "room deleted");
+        }
     }
-    state.store.mark_purged(scope, now_millis()).await?;
+    if state.store.mark_purged(scope, now_millis()).await? {
+        tracing::info!(scope = %scope, "hard delete done");
+    }
     Ok(())
 }

@@ -48,8 +48,11 @@ impl From<crate::provision::ProvisionError> for ReconcileError {
 pub async fn reconcile(state: &AppState, scope: Scope) -> Result<(), ReconcileError> {
     match scope {
         Scope::Community(id) => community::reconcile(state, id).await,
-        // A council's rooms are part of its community's plan.
+        // A council's job is its hard delete; its rooms otherwise are part
+        // of its community's plan.
         Scope::Council(id) => match state.store.council(id).await? {
+            Some(council) if council.purged_at.is_some() => Ok(()),
+            Some(council) if erase::erase_council(state, id, council.community_id).await? => Ok(()),
             Some(council) => community::reconcile(state, council.community_id).await,
             None => Ok(()),
         },

@@ -136,6 +136,14 @@ impl TestApp {
         app
     }
 
+    /// As `restart`, with `overrides` on top of the settings it ran with.
+    pub async fn restart_with(mut self, overrides: &[(&str, &str)]) -> Self {
+        for (k, v) in overrides {
+            self.settings.insert((*k).to_owned(), (*v).to_owned());
+        }
+        self.restart().await
+    }
+
     async fn shutdown_and_wait(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

@@ -1,0 +1,159 @@
+//! The rules a write of desired state obeys, whether it comes through the
+//! API or from `import`: one place for each, each refusal with a stable
+//! code. The API answers a refusal with its status; `import` names the
+//! place in the file.
+
+use matrix_sync_core::power::{TrustLevel, TrustLevels};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+pub const MAX_NAME: usize = 255;
+
+/// Why a write is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("name must be 1 to {MAX_NAME} characters without control characters")]
+    InvalidName,
+    #[error("trust_score must be 0 or more, not {0}")]
+    NegativeTrustScore(i64),
+    #[error("council rooms are always end-to-end encrypted; matrixCouncilChatsEncrypted cannot be false")]
+    UnencryptedCouncils,
+    #[error("the General room is encrypted; encryption cannot be turned off")]
+    EncryptionCannotBeDisabled,
+    #[error("{0}")]
+    InvalidTrustLevels(String),
+    #[error("{kind} {id} is archived; restore it first")]
+    Archived { kind: &'static str, id: Uuid },
+    #[error("{kind} {id} was deleted for good")]
+    AlreadyDeleted { kind: &'static str, id: Uuid },
+    #[error("council {council} belongs to community {community}")]
+    CouncilInAnotherCommunity { council: Uuid, community: Uuid },
+}
+
+impl Refusal {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidName => "bad_request",
+            Self::NegativeTrustScore(_) => "negative_trust_score",
+            Self::UnencryptedCouncils => "encryption_required",
+            Self::EncryptionCannotBeDisabled => "encryption_cannot_be_disabled",
+            Self::InvalidTrustLevels(_) => "invalid_trust_levels",
+            Self::Archived { .. } => "archived",
+            Self::AlreadyDeleted { .. } => "already_deleted",
+            Self::CouncilInAnotherCommunity { .. } => "council_in_another_community",
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        let code = refusal.code();
+        let message = refusal.to_string();
+        match refusal {
+            Refusal::InvalidName => ApiError::BadRequest(message),
+            Refusal::NegativeTrustScore(_) | Refusal::UnencryptedCouncils | Refusal::InvalidTrustLevels(_) => {
+                ApiError::Unprocessable { code, message }
+            }
+            Refusal::EncryptionCannotBeDisabled
+            | Refusal::Archived { .. }
+            | Refusal::CouncilInAnotherCommunity { .. } => ApiError::Conflict { code, message },
+            Refusal::AlreadyDeleted { .. } => ApiError::Gone { code, message },
+        }
+    }
+}
+
+/// A community's or council's name, trimmed.
+pub fn name(raw: &str) -> Result<String, Refusal> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME || trimmed.chars().any(char::is_control) {
+        return Err(Refusal::InvalidName);
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A member's trust score: well-formed when negative, and not allowed.
+pub fn trust_score(score: i64) -> Result<i64, Refusal> {
+    if score < 0 {
+        return Err(Refusal::NegativeTrustScore(score));
+    }
+    Ok(score)
+}
+
+/// `matrixCouncilChatsEncrypted`: only `true` (or absent) is allowed.
+pub fn council_encryption(requested: Option<bool>) -> Result<(), Refusal> {
+    if requested == Some(false) {
+        return Err(Refusal::UnencryptedCouncils);
+    }
+    Ok(())
+}
+
+/// Whether the General room is to be encrypted: once it is, it stays.
+pub fn general_encryption(was_encrypted: bool, requested: Option<bool>) -> Result<bool, Refusal> {
+    if was_encrypted && requested == Some(false) {
+        return Err(Refusal::EncryptionCannotBeDisabled);
+    }
+    Ok(requested.unwrap_or(was_encrypted))
+}
+
+/// A trust → power-level table, checked.
+pub fn trust_levels(levels: Vec<TrustLevel>) -> Result<TrustLevels, Refusal> {
+    TrustLevels::new(levels).map_err(|e| Refusal::InvalidTrustLevels(e.to_string()))
+}
+
+/// A write to (or under) a community or council: refused once it is
+/// hard-deleted (`410`), and while it is archived (`409`: restore it first).
+pub fn live(kind: &'static str, id: Uuid, purged_at: Option<i64>, deleted_at: Option<i64>) -> Result<(), Refusal> {
+    if purged_at.is_some() {
+        return Err(Refusal::AlreadyDeleted { kind, id });
+    }
+    if deleted_at.is_some() {
+        return Err(Refusal::Archived { kind, id });
+    }
+    Ok(())
+}
+
+/// A council stays in the community it was made in.
+pub fn council_in(council: Uuid, recorded_community: Uuid, community: Uuid) -> Result<(), Refusal> {
+    if recorded_community != community {
+        return Err(Refusal::CouncilInAnotherCommunity { council, community: recorded_community });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded_and_free_of_control_characters() {
+        assert_eq!(name("  Garden ").unwrap(), "Garden");
+        assert_eq!(name(""), Err(Refusal::InvalidName));
+        assert_eq!(name("   "), Err(Refusal::InvalidName));
+        assert_eq!(name("a\u{7}b"), Err(Refusal::InvalidName));
+        assert_eq!(name("line\nbreak"), Err(Refusal::InvalidName));
+        assert!(name(&"é".repeat(MAX_NAME)).is_ok());
+        assert_eq!(name(&"é".repeat(MAX_NAME + 1)), Err(Refusal::InvalidName));
+    }
+
+    #[test]
+    fn encryption_only_goes_one_way() {
+        assert_eq!(general_encryption(false, None), Ok(false));
+        assert_eq!(general_encryption(false, Some(true)), Ok(true));
+        assert_eq!(general_encryption(true, None), Ok(true));
+        assert_eq!(general_encryption(true, Some(false)), Err(Refusal::EncryptionCannotBeDisabled));
+        assert_eq!(council_encryption(Some(false)), Err(Refusal::UnencryptedCouncils));
+        assert_eq!(council_encryption(None), Ok(()));
+    }
+
+    #[test]
+    fn deleted_parents_refuse_writes_with_their_own_codes() {
+        let id = Uuid::nil();
+        assert_eq!(live("community", id, None, None), Ok(()));
+        assert_eq!(live("community", id, None, Some(1)).unwrap_err().code(), "archived");
+        assert_eq!(live("community", id, Some(2), Some(1)).unwrap_err().code(), "already_deleted");
+        let api: ApiError = live("council", id, Some(2), Some(1)).unwrap_err().into();
+        assert!(matches!(api, ApiError::Gone { code: "already_deleted", .. }));
+    }
+}
