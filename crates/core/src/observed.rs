@@ -50,6 +50,10 @@ pub enum ObservedJoinRule {
 pub struct ObservedRoom {
     pub room_id: OwnedRoomId,
     pub name: Option<String>,
+    /// Who set the current name.
+    pub name_sender: Option<OwnedUserId>,
+    /// `m.room.history_visibility`, if set.
+    pub history_visibility: Option<String>,
     pub join_rule: Option<ObservedJoinRule>,
     pub encrypted: bool,
     pub power: Option<PowerLevels>,
@@ -60,6 +64,8 @@ pub struct ObservedRoom {
     pub children: BTreeSet<OwnedRoomId>,
     /// `m.space.parent` links.
     pub parents: BTreeSet<OwnedRoomId>,
+    /// Links (either kind) emptied, by state key, and who emptied them.
+    pub unlinked_by: BTreeMap<OwnedRoomId, OwnedUserId>,
 }
 
 impl ObservedRoom {

@@ -10,7 +10,7 @@ use crate::MatrixIds;
 use crate::desired::{DesiredJoinRule, DesiredRoom, DesiredScope};
 use crate::observed::{Membership, ObservedJoinRule, ObservedRoom, ObservedScope};
 use crate::power::PowerLevels;
-use crate::rooms::RoomKey;
+use crate::rooms::{HISTORY_VISIBILITY, RoomKey};
 
 /// A room in a plan: one that exists, or one the plan creates first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,9 +55,18 @@ pub enum Action {
         power: PowerLevels,
         invite: Vec<OwnedUserId>,
     },
+    /// Set the name; `drift` when the current one was set outside the
+    /// service.
     SetName {
         room: RoomRef,
         name: String,
+        drift: bool,
+    },
+    /// Set the history visibility back to [`HISTORY_VISIBILITY`]: the
+    /// service never changes it, so any other value is drift (`was`).
+    SetHistoryVisibility {
+        room: RoomRef,
+        was: Option<String>,
     },
     /// Set the join rule; `drift` when it was changed outside the service
     /// (not as part of archiving or restoring the room).
@@ -79,15 +88,18 @@ pub enum Action {
         /// Set when the room is being archived or restored.
         lifecycle: Option<Lifecycle>,
     },
-    /// `m.space.child` in the parent.
+    /// `m.space.child` in the parent; `drift` when someone outside the
+    /// service removed it.
     LinkChild {
         parent: RoomRef,
         child: RoomRef,
+        drift: bool,
     },
-    /// `m.space.parent` in the child.
+    /// `m.space.parent` in the child; `drift` as for [`Action::LinkChild`].
     LinkParent {
         child: RoomRef,
         parent: RoomRef,
+        drift: bool,
     },
     Unban {
         room: RoomRef,
@@ -115,6 +127,7 @@ impl Action {
         match self {
             Action::CreateRoom { .. } => None,
             Action::SetName { room, .. }
+            | Action::SetHistoryVisibility { room, .. }
             | Action::SetJoinRule { room, .. }
             | Action::EnableEncryption { room }
             | Action::SetPowerLevels { room, .. }
@@ -140,6 +153,7 @@ impl Action {
         match self {
             Action::CreateRoom { .. } => "create_room",
             Action::SetName { .. } => "set_name",
+            Action::SetHistoryVisibility { .. } => "set_history_visibility",
             Action::SetJoinRule { .. } => "set_join_rule",
             Action::EnableEncryption { .. } => "enable_encryption",
             Action::SetPowerLevels { .. } => "set_power_levels",
@@ -208,7 +222,7 @@ pub fn plan(desired: &DesiredScope, observed: &ObservedScope, ids: &MatrixIds) -
                     invite,
                 });
                 if let Some(parent) = parent {
-                    actions.push(Action::LinkChild { parent, child: this.clone() });
+                    actions.push(Action::LinkChild { parent, child: this.clone(), drift: false });
                 }
                 for user in &want.members {
                     // Remote users are invited whatever the join rule: the
@@ -224,7 +238,7 @@ pub fn plan(desired: &DesiredScope, observed: &ObservedScope, ids: &MatrixIds) -
             }
             Some(have) => {
                 plan_state(want, have, &this, planned_rule(&want.join_rule), ids, &mut actions);
-                plan_links(want, have, &this, parent, observed, &mut actions);
+                plan_links(want, have, &this, parent, observed, ids, &mut actions);
                 plan_members(want, have, &this, &desired.managed_remote, ids, &mut actions);
             }
         }
@@ -240,10 +254,15 @@ fn plan_state(
     ids: &MatrixIds,
     actions: &mut Vec<Action>,
 ) {
+    let foreign = |sender: Option<&OwnedUserId>| sender.is_some_and(|s| !ids.is_service(s));
     if let Some(name) = &want.name
         && have.name.as_ref() != Some(name)
     {
-        actions.push(Action::SetName { room: this.clone(), name: name.clone() });
+        let drift = foreign(have.name_sender.as_ref());
+        actions.push(Action::SetName { room: this.clone(), name: name.clone(), drift });
+    }
+    if have.history_visibility.as_deref() != Some(HISTORY_VISIBILITY) {
+        actions.push(Action::SetHistoryVisibility { room: this.clone(), was: have.history_visibility.clone() });
     }
     let rule_matches = match (&rule, &have.join_rule) {
         (PlannedJoinRule::Invite, Some(ObservedJoinRule::Invite)) => true,
@@ -294,6 +313,7 @@ fn plan_links(
     this: &RoomRef,
     parent: Option<RoomRef>,
     observed: &ObservedScope,
+    ids: &MatrixIds,
     actions: &mut Vec<Action>,
 ) {
     let (Some(parent_key), Some(parent_ref)) = (want.parent, parent) else { return };
@@ -302,13 +322,16 @@ fn plan_links(
         return;
     }
     let parent_room = observed.rooms.get(&parent_key);
+    let foreign = |sender: Option<&OwnedUserId>| sender.is_some_and(|s| !ids.is_service(s));
     let child_linked = parent_room.is_some_and(|p| p.children.contains(&have.room_id));
     if !child_linked {
-        actions.push(Action::LinkChild { parent: parent_ref.clone(), child: this.clone() });
+        let drift = foreign(parent_room.and_then(|p| p.unlinked_by.get(&have.room_id)));
+        actions.push(Action::LinkChild { parent: parent_ref.clone(), child: this.clone(), drift });
     }
     let parent_linked = parent_room.is_some_and(|p| have.parents.contains(&p.room_id));
     if !parent_linked {
-        actions.push(Action::LinkParent { child: this.clone(), parent: parent_ref });
+        let drift = parent_room.is_some_and(|p| foreign(have.unlinked_by.get(&p.room_id)));
+        actions.push(Action::LinkParent { child: this.clone(), parent: parent_ref, drift });
     }
 }
 

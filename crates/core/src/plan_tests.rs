@@ -99,6 +99,7 @@ enum Tamper {
     OpenJoinRule,
     Rename,
     DropChildLink,
+    WorldReadable,
     OutsiderJoins(u8),
 }
 
@@ -111,6 +112,7 @@ fn tamper_strategy() -> impl Strategy<Value = Tamper> {
         Just(Tamper::OpenJoinRule),
         Just(Tamper::Rename),
         Just(Tamper::DropChildLink),
+        Just(Tamper::WorldReadable),
         (0u8..30).prop_map(Tamper::OutsiderJoins),
     ]
 }
@@ -137,8 +139,16 @@ fn tamper(state: &mut ObservedScope, t: &Tamper, room_index: usize) {
         Tamper::Kicked(u) => set(room, *u, Membership::Leave, &admin),
         Tamper::Banned(u) => set(room, *u, Membership::Ban, &admin),
         Tamper::OpenJoinRule => room.join_rule = Some(ObservedJoinRule::Other("public".into())),
-        Tamper::Rename => room.name = Some("renamed by hand".into()),
-        Tamper::DropChildLink => room.children.clear(),
+        Tamper::Rename => {
+            room.name = Some("renamed by hand".into());
+            room.name_sender = Some(admin);
+        }
+        Tamper::DropChildLink => {
+            for child in std::mem::take(&mut room.children) {
+                room.unlinked_by.insert(child, admin.clone());
+            }
+        }
+        Tamper::WorldReadable => room.history_visibility = Some("world_readable".into()),
         Tamper::OutsiderJoins(u) => set(room, *u, Membership::Join, &user(*u)),
     }
 }
@@ -268,6 +278,38 @@ fn drift_is_recognised_by_its_sender() {
     assert!(drift);
     assert_eq!(changes.len(), 1);
     assert_eq!((changes[0].old, changes[0].new), (50, 0));
+}
+
+/// Every change made outside the service that it reverts is marked as
+/// drift, so it is audited `drift_reverted`: names, history visibility and
+/// Space links as much as levels and join rules.
+#[test]
+fn names_history_visibility_and_links_changed_by_hand_are_drift() {
+    let ids = ids();
+    let bot: OwnedUserId = ids.bot().to_owned();
+    let desired = with_councils(&[(1, 0, false), (2, 0, true)], "C", false, Some(1));
+    let fresh = apply(&ObservedScope::default(), &plan(&desired, &ObservedScope::default(), &ids), &bot);
+    assert!(plan(&desired, &fresh, &ids).is_empty());
+    let space = *fresh.rooms.keys().find(|k| k.role == crate::rooms::RoomRole::Space).unwrap();
+    for t in [Tamper::Rename, Tamper::WorldReadable, Tamper::DropChildLink] {
+        let mut state = fresh.clone();
+        let index = state.rooms.keys().position(|k| *k == space).unwrap();
+        tamper(&mut state, &t, index);
+        let actions = plan(&desired, &state, &ids);
+        assert!(!actions.is_empty(), "{t:?}");
+        for action in &actions {
+            let drift = match action {
+                Action::SetName { drift, .. } | Action::LinkChild { drift, .. } => *drift,
+                Action::SetHistoryVisibility { was, .. } => was.as_deref() == Some("world_readable"),
+                other => panic!("{t:?}: {other:?}"),
+            };
+            assert!(drift, "{t:?}: {action:?}");
+        }
+    }
+    // The platform's own rename is no drift.
+    let renamed = with_councils(&[(1, 0, false), (2, 0, true)], "Renamed", false, Some(1));
+    let actions = plan(&renamed, &fresh, &ids);
+    assert!(actions.iter().all(|a| matches!(a, Action::SetName { drift: false, .. })), "{actions:?}");
 }
 
 #[test]

@@ -49,6 +49,11 @@ pub struct RoomKey {
 /// The prefix of every alias the service reserves (see the registration).
 pub const ALIAS_PREFIX: &str = "_matrix_sync_";
 
+/// Every room's `m.room.history_visibility`: members read what was said
+/// since they were first in the room, nobody outside reads anything. Set at
+/// creation and never changed, so any other value is drift.
+pub const HISTORY_VISIBILITY: &str = "shared";
+
 impl RoomKey {
     pub fn new(scope: Scope, role: RoomRole) -> Self {
         Self { scope, role }

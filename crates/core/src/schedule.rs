@@ -75,7 +75,7 @@ impl Tracker {
                 layer
             }
             // Links are distinct state keys: they only need both rooms.
-            Action::LinkChild { parent: a, child: b } | Action::LinkParent { child: a, parent: b } => {
+            Action::LinkChild { parent: a, child: b, .. } | Action::LinkParent { child: a, parent: b, .. } => {
                 let layer = self.created(a).max(self.created(b));
                 Self::bump(&mut self.any, name(a), layer);
                 layer
@@ -91,6 +91,7 @@ impl Tracker {
                 layer
             }
             Action::SetName { room, .. }
+            | Action::SetHistoryVisibility { room, .. }
             | Action::SetJoinRule { room, .. }
             | Action::EnableEncryption { room }
             | Action::SetPowerLevels { room, .. } => {

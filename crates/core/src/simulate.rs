@@ -9,6 +9,7 @@ use ruma::{OwnedRoomId, OwnedUserId, RoomId};
 
 use crate::observed::{Membership, ObservedJoinRule, ObservedMember, ObservedRoom, ObservedScope};
 use crate::plan::{Action, PlannedJoinRule, RoomRef};
+use crate::rooms::HISTORY_VISIBILITY;
 
 /// [`try_apply`] for tests, where the model must follow every plan.
 #[cfg(test)]
@@ -41,6 +42,8 @@ pub fn try_apply(observed: &ObservedScope, actions: &[Action], actor: &OwnedUser
                     ObservedRoom {
                         room_id,
                         name: name.clone(),
+                        name_sender: name.as_ref().map(|_| actor.clone()),
+                        history_visibility: Some(HISTORY_VISIBILITY.to_owned()),
                         join_rule: Some(join_rule),
                         encrypted: *encrypted,
                         power: Some(power.clone()),
@@ -48,10 +51,18 @@ pub fn try_apply(observed: &ObservedScope, actions: &[Action], actor: &OwnedUser
                         members,
                         children: Default::default(),
                         parents,
+                        unlinked_by: Default::default(),
                     },
                 );
             }
-            Action::SetName { room, name } => room_mut(&mut state, room, &id_of)?.name = Some(name.clone()),
+            Action::SetName { room, name, .. } => {
+                let r = room_mut(&mut state, room, &id_of)?;
+                r.name = Some(name.clone());
+                r.name_sender = Some(actor.clone());
+            }
+            Action::SetHistoryVisibility { room, .. } => {
+                room_mut(&mut state, room, &id_of)?.history_visibility = Some(HISTORY_VISIBILITY.to_owned());
+            }
             Action::SetJoinRule { room, rule: r, .. } => {
                 let r = rule(&state, r, &id_of)?;
                 room_mut(&mut state, room, &id_of)?.join_rule = Some(r);
@@ -62,13 +73,17 @@ pub fn try_apply(observed: &ObservedScope, actions: &[Action], actor: &OwnedUser
                 r.power = Some(power.clone());
                 r.power_sender = Some(actor.clone());
             }
-            Action::LinkChild { parent, child } => {
+            Action::LinkChild { parent, child, .. } => {
                 let child = id_of(&state, child)?;
-                room_mut(&mut state, parent, &id_of)?.children.insert(child);
+                let r = room_mut(&mut state, parent, &id_of)?;
+                r.unlinked_by.remove(&child);
+                r.children.insert(child);
             }
-            Action::LinkParent { child, parent } => {
+            Action::LinkParent { child, parent, .. } => {
                 let parent = id_of(&state, parent)?;
-                room_mut(&mut state, child, &id_of)?.parents.insert(parent);
+                let r = room_mut(&mut state, child, &id_of)?;
+                r.unlinked_by.remove(&parent);
+                r.parents.insert(parent);
             }
             Action::Unban { room, user } | Action::Kick { room, user } => {
                 room_mut(&mut state, room, &id_of)?.members.insert(user.clone(), member(Membership::Leave, actor));

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use matrix_sync_core::plan::{Action, PlannedJoinRule, RoomRef};
-use matrix_sync_core::rooms::RoomKey;
+use matrix_sync_core::rooms::{HISTORY_VISIBILITY, RoomKey};
 use ruma::OwnedRoomId;
 use serde_json::json;
 
@@ -68,8 +68,12 @@ impl<'a> Applier<'a> {
                 self.created().insert(*key, created.room_id.clone());
                 return Ok(Some(created));
             }
-            Action::SetName { room, name } => {
+            Action::SetName { room, name, .. } => {
                 c.put_state(&self.room_id(room)?, "m.room.name", "", json!({ "name": name })).await?;
+            }
+            Action::SetHistoryVisibility { room, .. } => {
+                let content = json!({ "history_visibility": HISTORY_VISIBILITY });
+                c.put_state(&self.room_id(room)?, "m.room.history_visibility", "", content).await?;
             }
             Action::SetJoinRule { room, rule, .. } => {
                 let restricted_to = match rule {
@@ -88,12 +92,12 @@ impl<'a> Applier<'a> {
                     .map_err(|e| HomeserverError::Protocol { endpoint: "state.power_levels", detail: e.to_string() })?;
                 c.put_state(&self.room_id(room)?, "m.room.power_levels", "", content).await?;
             }
-            Action::LinkChild { parent, child } => {
+            Action::LinkChild { parent, child, .. } => {
                 let via = json!({ "via": [c.ids().server_name().as_str()], "suggested": true });
                 let child = self.room_id(child)?;
                 c.put_state(&self.room_id(parent)?, "m.space.child", child.as_str(), via).await?;
             }
-            Action::LinkParent { child, parent } => {
+            Action::LinkParent { child, parent, .. } => {
                 let via = json!({ "via": [c.ids().server_name().as_str()], "canonical": true });
                 let parent = self.room_id(parent)?;
                 c.put_state(&self.room_id(child)?, "m.space.parent", parent.as_str(), via).await?;

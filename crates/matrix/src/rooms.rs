@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use matrix_sync_core::observed::{Membership, ObservedJoinRule, ObservedMember, ObservedRoom};
 use matrix_sync_core::power::PowerLevels;
+use matrix_sync_core::rooms::HISTORY_VISIBILITY;
 use reqwest::Method;
 use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
 use serde_json::{Value, json};
@@ -166,7 +167,7 @@ impl AppserviceClient {
         let server = self.ids().server_name().to_string();
         let mut initial_state = vec![
             json!({ "type": "m.room.join_rules", "state_key": "", "content": join_rule_content(room.restricted_to) }),
-            json!({ "type": "m.room.history_visibility", "state_key": "", "content": { "history_visibility": "shared" } }),
+            json!({ "type": "m.room.history_visibility", "state_key": "", "content": { "history_visibility": HISTORY_VISIBILITY } }),
             json!({ "type": "m.room.guest_access", "state_key": "", "content": { "guest_access": "forbidden" } }),
         ];
         if room.encrypted {
@@ -342,6 +343,7 @@ fn state_endpoint(event_type: &str) -> &'static str {
         "m.room.join_rules" => "state.join_rules",
         "m.room.encryption" => "state.encryption",
         "m.room.name" => "state.name",
+        "m.room.history_visibility" => "state.history_visibility",
         "m.space.child" => "state.space_child",
         "m.space.parent" => "state.space_parent",
         _ => "state.other",
@@ -353,6 +355,8 @@ pub fn observed_room(room_id: &RoomId, events: &[Value]) -> ObservedRoom {
     let mut room = ObservedRoom {
         room_id: room_id.to_owned(),
         name: None,
+        name_sender: None,
+        history_visibility: None,
         join_rule: None,
         encrypted: false,
         power: None,
@@ -360,13 +364,20 @@ pub fn observed_room(room_id: &RoomId, events: &[Value]) -> ObservedRoom {
         members: BTreeMap::new(),
         children: BTreeSet::new(),
         parents: BTreeSet::new(),
+        unlinked_by: BTreeMap::new(),
     };
     for event in events {
         let content = &event["content"];
         let state_key = event["state_key"].as_str().unwrap_or_default();
         let sender = event["sender"].as_str().and_then(|s| UserId::parse(s).ok());
         match event["type"].as_str().unwrap_or_default() {
-            "m.room.name" => room.name = content["name"].as_str().map(str::to_owned),
+            "m.room.name" => {
+                room.name = content["name"].as_str().map(str::to_owned);
+                room.name_sender = sender;
+            }
+            "m.room.history_visibility" => {
+                room.history_visibility = content["history_visibility"].as_str().map(str::to_owned);
+            }
             "m.room.join_rules" => {
                 room.join_rule = content["join_rule"].as_str().map(|rule| match rule {
                     "invite" => ObservedJoinRule::Invite,
@@ -395,16 +406,13 @@ pub fn observed_room(room_id: &RoomId, events: &[Value]) -> ObservedRoom {
                 };
                 room.members.insert(user, ObservedMember { membership, sender });
             }
-            "m.space.child" => {
-                let linked = content["via"].as_array().is_some_and(|via| !via.is_empty());
-                if let (true, Ok(child)) = (linked, RoomId::parse(state_key)) {
-                    room.children.insert(child);
-                }
-            }
-            "m.space.parent" => {
-                let linked = content["via"].as_array().is_some_and(|via| !via.is_empty());
-                if let (true, Ok(parent)) = (linked, RoomId::parse(state_key)) {
-                    room.parents.insert(parent);
+            kind @ ("m.space.child" | "m.space.parent") => {
+                let Ok(linked_room) = RoomId::parse(state_key) else { continue };
+                if content["via"].as_array().is_some_and(|via| !via.is_empty()) {
+                    let links = if kind == "m.space.child" { &mut room.children } else { &mut room.parents };
+                    links.insert(linked_room);
+                } else if let Some(sender) = sender {
+                    room.unlinked_by.insert(linked_room, sender);
                 }
             }
             _ => {}
@@ -425,6 +433,7 @@ mod tests {
             json!({"type": "m.room.join_rules", "state_key": "", "sender": "@bot:example.org",
                    "content": {"join_rule": "restricted", "allow": [{"type": "m.room_membership", "room_id": "!s:example.org"}]}}),
             json!({"type": "m.room.encryption", "state_key": "", "sender": "@bot:example.org", "content": {"algorithm": MEGOLM}}),
+            json!({"type": "m.room.history_visibility", "state_key": "", "sender": "@admin:example.org", "content": {"history_visibility": "world_readable"}}),
             json!({"type": "m.room.power_levels", "state_key": "", "sender": "@admin:example.org",
                    "content": {"users": {"@a:example.org": 50}, "invite": 25}}),
             json!({"type": "m.room.member", "state_key": "@a:example.org", "sender": "@a:example.org", "content": {"membership": "join"}}),
@@ -444,5 +453,9 @@ mod tests {
         assert_eq!(room.members.len(), 2);
         assert_eq!(room.parents.len(), 1);
         assert!(room.children.is_empty(), "a child link without via is removed");
+        let unlinked = RoomId::parse("!gone:example.org").unwrap();
+        assert_eq!(room.unlinked_by.get(&unlinked).map(|u| u.as_str()), Some("@bot:example.org"));
+        assert_eq!(room.name_sender.as_deref().map(UserId::as_str), Some("@bot:example.org"));
+        assert_eq!(room.history_visibility.as_deref(), Some("world_readable"));
     }
 }

@@ -5,6 +5,7 @@
 use matrix_sync_core::MatrixIds;
 use matrix_sync_core::plan::{Action, LevelChange, Lifecycle};
 use matrix_sync_core::power::ADMIN_LEVEL;
+use matrix_sync_core::rooms::HISTORY_VISIBILITY;
 use matrix_sync_store::{NewAuditEntry, Store, StoreError};
 use uuid::Uuid;
 
@@ -83,6 +84,23 @@ pub fn entries_for(action: &Action, room_id: &str, scope: AuditScope, ids: &Matr
         }
         Action::SetJoinRule { drift: true, .. } => {
             vec![NewAuditEntry { detail: Some("join rule restored".into()), ..base("drift_reverted", "drift") }]
+        }
+        Action::SetName { name, drift: true, .. } => vec![NewAuditEntry {
+            detail: Some(format!("name restored to \"{name}\"")),
+            ..base("drift_reverted", "drift")
+        }],
+        Action::SetHistoryVisibility { was, .. } => vec![NewAuditEntry {
+            detail: Some(format!(
+                "history visibility restored to {HISTORY_VISIBILITY} (was {})",
+                was.as_deref().unwrap_or("unset")
+            )),
+            ..base("drift_reverted", "drift")
+        }],
+        Action::LinkChild { drift: true, .. } => {
+            vec![NewAuditEntry { detail: Some("Space child link restored".into()), ..base("drift_reverted", "drift") }]
+        }
+        Action::LinkParent { drift: true, .. } => {
+            vec![NewAuditEntry { detail: Some("Space parent link restored".into()), ..base("drift_reverted", "drift") }]
         }
         Action::Join { user, .. } => {
             vec![NewAuditEntry { user_id: Some(user.to_string()), ..base("member_joined", "lifecycle") }]

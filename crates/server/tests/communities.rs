@@ -164,11 +164,13 @@ async fn trust_decides_who_may_invite_and_kick() {
     app.stop().await;
 }
 
-/// UC-4 at scale: a burst of changes ends in a handful of power-levels
-/// events per room, with the right final levels.
+/// UC-4 at scale: a burst of changes within one coalescing window ends in
+/// one power-levels event per room, as the README says, with the right
+/// final levels. (The window is widened to 2 s so that a busy machine's
+/// slow calls still fall in one.)
 #[tokio::test]
 async fn a_burst_of_trust_changes_coalesces() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(Db::Sqlite, &[("MATRIX_SYNC_COALESCE", "2s")]).await;
     let members: Vec<Uuid> = (0..6).map(|_| Uuid::new_v4()).collect();
     let initial: Vec<(Uuid, i64, &str)> = members.iter().map(|m| (*m, 0, "member")).collect();
     let c = create_community(&app, &initial).await;
@@ -191,8 +193,7 @@ async fn a_burst_of_trust_changes_coalesces() {
     let after = futures_count(&watcher, &[&c.space, &c.general]).await;
     for (room, (b, a)) in [&c.space, &c.general].iter().zip(before.iter().zip(after.iter())) {
         eprintln!("{room}: {} power-levels events for 50 changes", a - b);
-        assert!(a - b <= 4, "{room}: {} power-levels events for 50 changes", a - b);
-        assert!(a > b, "{room}: the levels changed");
+        assert_eq!(a - b, 1, "{room}: {} power-levels events for 50 changes in one window", a - b);
         for (user, trust) in &expected {
             let want = match trust {
                 0..=4 => 0,
@@ -291,6 +292,48 @@ async fn a_manual_power_level_change_is_reverted_and_audited() {
     let path = format!("/v1/audit?community_id={}", c.id);
     eventually("the revert is audited", Duration::from_secs(10), || async {
         audited(&app.call(Method::GET, &path, None).await.1)
+    })
+    .await;
+    app.stop().await;
+}
+
+/// Whatever a hand-made change the service reverts, it is audited as
+/// `drift_reverted` with what was restored: a room's history made world
+/// readable, its name changed, its Space link removed.
+#[tokio::test]
+async fn names_history_visibility_and_space_links_changed_by_hand_are_reverted_and_audited() {
+    let app = TestApp::spawn_receiving_pushes(&[]).await;
+    let admin = Uuid::new_v4();
+    let c = create_community(&app, &[(admin, 0, "admin")]).await;
+    let admin_c = UserClient::login(&app.hs, &app.hs.matrix_id(admin)).await.unwrap();
+    let name = admin_c.state(&c.general, "m.room.name", "").await.unwrap()["name"].clone();
+    let open = json!({ "history_visibility": "world_readable" });
+    admin_c.put_state(&c.general, "m.room.history_visibility", "", open).await.expect("an admin may");
+    admin_c.put_state(&c.general, "m.room.name", "", json!({ "name": "Hijacked" })).await.unwrap();
+    admin_c.put_state(&c.space, "m.space.child", &c.general, json!({})).await.unwrap();
+
+    eventually("every change is reverted", Duration::from_secs(60), || async {
+        let visibility = admin_c.state(&c.general, "m.room.history_visibility", "").await.unwrap();
+        let current = admin_c.state(&c.general, "m.room.name", "").await.unwrap();
+        let link = admin_c.state(&c.space, "m.space.child", &c.general).await.unwrap();
+        visibility["history_visibility"] == "shared"
+            && current["name"] == name
+            && link["via"].as_array().is_some_and(|via| !via.is_empty())
+    })
+    .await;
+    let path = format!("/v1/audit?community_id={}", c.id);
+    eventually("each revert is audited", Duration::from_secs(10), || async {
+        let audit = app.call(Method::GET, &path, None).await.1;
+        let details: Vec<String> = audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "drift_reverted" && e["cause"] == "drift")
+            .map(|e| e["detail"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        ["history visibility restored to shared (was world_readable)", "name restored to", "Space child link restored"]
+            .iter()
+            .all(|want| details.iter().any(|d| d.contains(want)))
     })
     .await;
     app.stop().await;

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 pub use connect::{DEFAULT_SCHEMA, connect};
 pub use error::StoreError;
+pub use model::Elevated;
 pub use model::{
     AuditEntry, AuditFilter, CommunityRecord, CouncilMemberRecord, CouncilRecord, DirectRecord, FailOutcome, Job,
     KeyBackupRecord, MemberRecord, NewAuditEntry, NewUserMapping, QueueDepth, RequestRecord, RoomRecord, SessionRecord,
@@ -102,6 +103,24 @@ pub trait Store: Send + Sync + 'static {
         debounce: Debounce,
         now: Millis,
     ) -> Result<Option<String>>;
+
+    /// [`Store::put_member`] for a member who newly rises above level 0, if
+    /// `fits` accepts the community's other members above it (as
+    /// [`Store::count_elevated_members`] and
+    /// [`Store::elevated_remote_members`] read them for `min_trust`, and
+    /// `m.user_id` excepted), counted in the same transaction with the
+    /// community's row locked: concurrent promotions, from any process, are
+    /// counted one after another and cannot overfill the power levels.
+    /// `Err` with what was counted, and nothing written, when it does not fit.
+    async fn put_elevated_member(
+        &self,
+        community: Uuid,
+        m: &MemberRecord,
+        min_trust: i64,
+        fits: &(dyn for<'e> Fn(&'e Elevated) -> bool + Send + Sync),
+        debounce: Debounce,
+        now: Millis,
+    ) -> Result<std::result::Result<Option<String>, Elevated>>;
 
     /// Removes a member (from the community's councils too) and enqueues
     /// the community's reconcile; `false` if they were not a member.

@@ -191,3 +191,12 @@ pub struct Transaction<'a> {
     pub digest: &'a str,
     pub event_count: usize,
 }
+
+/// A community's members above level 0, but one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Elevated {
+    /// How many, remote members included.
+    pub count: i64,
+    /// The remote ones' Matrix ids.
+    pub remote: Vec<String>,
+}

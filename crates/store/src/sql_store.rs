@@ -405,6 +405,80 @@ macro_rules! sql_store_impl {
                 Ok(row.try_get("last_error")?)
             }
 
+            async fn put_elevated_member(
+                &self,
+                community: uuid::Uuid,
+                m: &$crate::MemberRecord,
+                min_trust: i64,
+                fits: &(dyn for<'e> Fn(&'e $crate::Elevated) -> bool + Send + Sync),
+                debounce: $crate::Debounce,
+                now: $crate::Millis,
+            ) -> $crate::Result<std::result::Result<Option<String>, $crate::Elevated>> {
+                use sqlx::Row;
+                let mut tx = self.pool.begin().await?;
+                // A write first: PostgreSQL locks the community's row until
+                // the commit, SQLite takes its one writer lock; either way a
+                // concurrent promotion waits here and counts this one.
+                sqlx::query("UPDATE communities SET updated_at = updated_at WHERE id = $1")
+                    .bind(community)
+                    .execute(&mut *tx)
+                    .await?;
+                let count: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM community_members
+                     WHERE community_id = $1 AND user_id <> $2
+                       AND (role = 'admin' OR trust_score >= $3)",
+                )
+                .bind(community)
+                .bind(m.user_id)
+                .bind(min_trust)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+                let remote = sqlx::query(
+                    "SELECT r.matrix_user_id FROM community_members m
+                     JOIN remote_members r ON r.community_id = m.community_id AND r.user_id = m.user_id
+                     WHERE m.community_id = $1 AND m.user_id <> $2
+                       AND (m.role = 'admin' OR m.trust_score >= $3)
+                     ORDER BY r.matrix_user_id",
+                )
+                .bind(community)
+                .bind(m.user_id)
+                .bind(min_trust)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get("matrix_user_id"))
+                .collect::<Result<Vec<String>, _>>()?;
+                let elevated = $crate::Elevated { count, remote };
+                if !fits(&elevated) {
+                    tx.rollback().await?;
+                    return Ok(Err(elevated));
+                }
+                sqlx::query(
+                    "INSERT INTO community_members (community_id, user_id, trust_score, role, updated_at)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (community_id, user_id) DO UPDATE SET
+                         trust_score = excluded.trust_score, role = excluded.role,
+                         updated_at = excluded.updated_at",
+                )
+                .bind(community)
+                .bind(m.user_id)
+                .bind(m.trust_score)
+                .bind(&m.role)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let row = sqlx::query($crate::sql_store::ENQUEUE_DEBOUNCED)
+                    .bind(matrix_sync_core::Scope::Community(community).to_string())
+                    .bind(now.saturating_add(debounce.quiet_ms))
+                    .bind(now)
+                    .bind(debounce.max_wait_ms)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Ok(row.try_get("last_error")?))
+            }
+
             async fn remove_member(
                 &self,
                 community: uuid::Uuid,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use matrix_sync_core::{Backoff, Scope};
+use matrix_sync_store::Elevated;
 use matrix_sync_store::{
     AuditFilter, CommunityRecord, CouncilMemberRecord, CouncilRecord, Debounce, DirectRecord, FailOutcome,
     KeyBackupRecord, MemberRecord, NewAuditEntry, NewUserMapping, PgStore, RequestRecord, RoomRecord, SessionRecord,
@@ -94,6 +95,7 @@ contract!(
     transactions_are_taken_once,
     a_reused_transaction_id_with_new_events_is_taken_in,
     periodic_passes_never_hurry_a_failing_job,
+    concurrent_promotions_never_overfill_the_power_levels,
     communities_are_upserted_with_their_reconcile,
     members_are_kept_per_community,
     remote_users_are_members_never_provisioned,
@@ -698,6 +700,32 @@ async fn requests_are_accepted_once(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(store.job_for_scope(Scope::Direct(other_pair)).await.unwrap().is_some());
+}
+
+/// Twelve members promoted at once into room for three: the count and the
+/// write are one transaction per promotion, so exactly three get in.
+async fn concurrent_promotions_never_overfill_the_power_levels(store: Arc<dyn Store>) {
+    let c = Uuid::new_v4();
+    store.put_community(&community_record(c, "C"), 0).await.unwrap();
+    let promotions: Vec<_> = (0..12)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let member = MemberRecord { user_id: Uuid::new_v4(), trust_score: 50, role: "member".into() };
+                let fits = |e: &Elevated| e.count < 3;
+                let debounce = Debounce { quiet_ms: 0, max_wait_ms: 0 };
+                store.put_elevated_member(c, &member, 30, &fits, debounce, i).await.unwrap()
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for promotion in promotions {
+        outcomes.push(promotion.await.unwrap());
+    }
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 3, "{outcomes:?}");
+    assert!(outcomes.iter().filter_map(|o| o.as_ref().err()).all(|e| e.count == 3));
+    assert_eq!(store.count_elevated_members(c, 30, Uuid::nil()).await.unwrap(), 3);
+    assert_eq!(store.members(c).await.unwrap().len(), 3, "nothing refused was written");
 }
 
 fn council_record(community_id: Uuid) -> CouncilRecord {

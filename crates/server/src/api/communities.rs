@@ -7,7 +7,7 @@ use matrix_sync_core::power::{
     CommunityRole, TrustLevel, TrustLevels, community_level, power_levels_capacity, remote_entry_places,
 };
 use matrix_sync_core::{Scope, UserRef};
-use matrix_sync_store::{CommunityRecord, MemberRecord};
+use matrix_sync_store::{CommunityRecord, Elevated, MemberRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -61,39 +61,43 @@ fn min_elevated_trust(levels: &TrustLevels) -> i64 {
         .map_or(i64::MAX, |l| i64::try_from(l.min_trust).unwrap_or(i64::MAX))
 }
 
-/// Refuses a write that would list more users in a room's power levels
-/// than one event can hold. A remote user takes as many of the capacity's
-/// places as the length of their id needs.
-async fn check_capacity(
-    state: &AppState,
-    community: Uuid,
-    levels: &TrustLevels,
-    except: Uuid,
-    adds: Option<&UserRef>,
-) -> Result<(), ApiError> {
-    let server = state.homeserver.ids().server_name().as_str();
-    let capacity = power_levels_capacity(server);
-    let min_trust = min_elevated_trust(levels);
-    let (elevated, remote) = tokio::try_join!(
-        state.store.count_elevated_members(community, min_trust, except),
-        state.store.elevated_remote_members(community, min_trust, except),
-    )?;
+/// How many of a power-levels event's places the elevated members take,
+/// with `adds` among them. A remote user takes as many places as the
+/// length of their id needs.
+fn places_taken(server: &str, elevated: &Elevated, adds: Option<&UserRef>) -> usize {
     let places = |user: &str| remote_entry_places(user, server);
-    let extra: usize = remote.iter().map(|user| places(user) - 1).sum();
+    let extra: usize = elevated.remote.iter().map(|user| places(user) - 1).sum();
     let added = match adds {
         None => 0,
         Some(UserRef::Platform(_)) => 1,
         Some(UserRef::Remote(user)) => places(user.as_str()),
     };
-    let total = usize::try_from(elevated).unwrap_or(usize::MAX).saturating_add(extra).saturating_add(added);
+    usize::try_from(elevated.count).unwrap_or(usize::MAX).saturating_add(extra).saturating_add(added)
+}
+
+fn power_levels_full(state: &AppState, capacity: usize, total: usize) -> ApiError {
+    state.metrics.power_levels_full.inc();
+    ApiError::Unprocessable {
+        code: "power_levels_full",
+        message: format!(
+            "a room's power levels can list at most {capacity} members above level 0 on this server (a user of another homeserver with a long id counts as several); this change would make it {total}"
+        ),
+    }
+}
+
+/// Refuses a new trust table that would list more users in a room's power
+/// levels than one event can hold.
+async fn check_capacity(state: &AppState, community: Uuid, levels: &TrustLevels) -> Result<(), ApiError> {
+    let server = state.homeserver.ids().server_name().as_str();
+    let capacity = power_levels_capacity(server);
+    let min_trust = min_elevated_trust(levels);
+    let (count, remote) = tokio::try_join!(
+        state.store.count_elevated_members(community, min_trust, Uuid::nil()),
+        state.store.elevated_remote_members(community, min_trust, Uuid::nil()),
+    )?;
+    let total = places_taken(server, &Elevated { count, remote }, None);
     if total > capacity {
-        state.metrics.power_levels_full.inc();
-        return Err(ApiError::Unprocessable {
-            code: "power_levels_full",
-            message: format!(
-                "a room's power levels can list at most {capacity} members above level 0 on this server (a user of another homeserver with a long id counts as several); this change would make it {total}"
-            ),
-        });
+        return Err(power_levels_full(state, capacity, total));
     }
     Ok(())
 }
@@ -157,7 +161,7 @@ pub async fn put_community(
         },
     };
     if existing.is_some() {
-        check_capacity(&state, id, &trust_levels, Uuid::nil(), None).await?;
+        check_capacity(&state, id, &trust_levels).await?;
     }
     let record = CommunityRecord {
         id,
@@ -351,15 +355,6 @@ pub async fn put_member(
         .unwrap_or(CommunityRole::Member);
     let level_of = |trust: i64, role| community_level(&levels, u64::try_from(trust).unwrap_or(0), role);
     let level = level_of(trust_score, role);
-    // Only a member who newly rises above level 0 can overfill the rooms'
-    // power levels (the common trust update needs no count).
-    let was_elevated = existing
-        .as_ref()
-        .is_some_and(|m| level_of(m.trust_score, CommunityRole::parse(&m.role).unwrap_or(CommunityRole::Member)) > 0);
-    if level > 0 && !was_elevated {
-        check_capacity(&state, community, &levels, key, Some(&user)).await?;
-    }
-
     let member = MemberRecord { user_id: key, trust_score, role: role.as_str().to_owned() };
     let now = now_millis();
     if let UserRef::Remote(matrix_id) = &user {
@@ -368,7 +363,26 @@ pub async fn put_member(
         state.store.put_remote_member(community, key, matrix_id.as_str(), now).await?;
     }
     let debounce = state.config.reconcile.debounce();
-    let last_error = state.store.put_member(community, &member, debounce, now).await?;
+    // Only a member who newly rises above level 0 can overfill the rooms'
+    // power levels (the common trust update needs no count); the count and
+    // the write are one transaction.
+    let was_elevated = existing
+        .as_ref()
+        .is_some_and(|m| level_of(m.trust_score, CommunityRole::parse(&m.role).unwrap_or(CommunityRole::Member)) > 0);
+    let last_error = if level > 0 && !was_elevated {
+        let server = state.homeserver.ids().server_name().as_str();
+        let capacity = power_levels_capacity(server);
+        let fits = |elevated: &Elevated| places_taken(server, elevated, Some(&user)) <= capacity;
+        let min_trust = min_elevated_trust(&levels);
+        match state.store.put_elevated_member(community, &member, min_trust, &fits, debounce, now).await? {
+            Ok(last_error) => last_error,
+            Err(elevated) => {
+                return Err(power_levels_full(&state, capacity, places_taken(server, &elevated, Some(&user))));
+            }
+        }
+    } else {
+        state.store.put_member(community, &member, debounce, now).await?
+    };
     state.wakeup.announce(now + debounce.quiet_ms);
     if wait.is_some() {
         wait_for_sync(&state, Scope::Community(community), wait).await?;

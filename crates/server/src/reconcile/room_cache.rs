@@ -73,6 +73,8 @@ mod tests {
         ObservedRoom {
             room_id: "!r:example.org".try_into().unwrap(),
             name: Some(name.into()),
+            name_sender: None,
+            history_visibility: None,
             join_rule: None,
             encrypted: false,
             power: None,
@@ -80,6 +82,7 @@ mod tests {
             members: Default::default(),
             children: Default::default(),
             parents: Default::default(),
+            unlinked_by: Default::default(),
         }
     }
 
