@@ -24,7 +24,6 @@ use matrix_sdk::deserialized_responses::TimelineEventKind;
 use matrix_sdk::room::MessagesOptions;
 use matrix_sdk::ruma::api::client::filter::{Filter, FilterDefinition, RoomEventFilter};
 use matrix_sdk::ruma::api::client::sync::sync_events;
-use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
 use matrix_sdk::ruma::events::{AnySyncMessageLikeEvent, AnySyncTimelineEvent, SyncMessageLikeEvent};
 use matrix_sdk::ruma::{OwnedDeviceId, OwnedTransactionId, OwnedUserId, RoomId, UInt};
 use matrix_sdk::{Client, LoopCtrl, RoomState, SessionMeta, SessionTokens};
@@ -99,6 +98,20 @@ pub enum EarlierNotice {
     /// that one.
     Unreadable,
     Absent,
+}
+
+/// Where a notice carries its reference, in its (encrypted) content.
+const NOTICE_REFERENCE: &str = "org.matrix_sync.reference";
+
+/// A notice for the bot to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Notice<'a> {
+    pub plain: &'a str,
+    pub html: &'a str,
+    /// What identifies the notice among the bot's (e.g. the request's id).
+    pub reference: &'a str,
+    /// The same for a retry of the same notice.
+    pub txn_id: &'a str,
 }
 
 /// A message the bot sent.
@@ -184,14 +197,10 @@ impl Bot {
 
     /// Sends an `m.notice` into a room the bot is in. In an encrypted room
     /// the message is encrypted for every device of its members. The same
-    /// `txn_id` makes a retry the same message, not a second one.
-    pub async fn send_notice(
-        &self,
-        room_id: &RoomId,
-        plain: &str,
-        html: &str,
-        txn_id: &str,
-    ) -> Result<SentNotice, BotError> {
+    /// `txn_id` makes a retry the same message, not a second one, and the
+    /// notice's `reference` (inside the encrypted content, where members'
+    /// clients ignore it) is what [`Bot::find_own_notice`] finds it by.
+    pub async fn send_notice(&self, room_id: &RoomId, notice: &Notice<'_>) -> Result<SentNotice, BotError> {
         let room = self.joined_room(room_id).await?;
         // Between messages the bot shares no room with anyone, so the
         // homeserver tells it nothing of the bot's devices in other
@@ -200,8 +209,17 @@ impl Bot {
         if let Some(own) = self.client.user_id() {
             self.client.encryption().request_user_identity(own).await?;
         }
-        let content = RoomMessageEventContent::notice_html(plain, html);
-        let sent = room.send(content).with_transaction_id(OwnedTransactionId::from(txn_id)).await?;
+        let content = serde_json::json!({
+            "msgtype": "m.notice",
+            "body": notice.plain,
+            "format": "org.matrix.custom.html",
+            "formatted_body": notice.html,
+            NOTICE_REFERENCE: notice.reference,
+        });
+        let sent = room
+            .send_raw("m.room.message", content)
+            .with_transaction_id(&OwnedTransactionId::from(notice.txn_id))
+            .await?;
         Ok(SentNotice {
             event_id: sent.response.event_id.to_string(),
             session_id: sent.encryption_info.as_ref().and_then(|i| i.session_id()).map(str::to_owned),
@@ -233,12 +251,13 @@ impl Bot {
 
     /// Looks through the room's messages since `since_ms` (milliseconds
     /// since the epoch) for a notice the bot sent, from any of its devices,
-    /// that contains `needle`: for a process taking over a message another
-    /// may have sent before it died.
+    /// with this `reference` (or, sent before notices carried one, a body
+    /// containing it): for a process taking over a message another may have
+    /// sent before it died.
     pub async fn find_own_notice(
         &self,
         room_id: &RoomId,
-        needle: &str,
+        reference: &str,
         since_ms: u64,
     ) -> Result<EarlierNotice, BotError> {
         let room = self.joined_room(room_id).await?;
@@ -265,7 +284,9 @@ impl Bot {
                 if let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
                     SyncMessageLikeEvent::Original(message),
                 ))) = raw.deserialize()
-                    && message.content.body().contains(needle)
+                    && (raw.get_field::<serde_json::Value>("content").ok().flatten().is_some_and(|content| {
+                        content.get(NOTICE_REFERENCE).and_then(serde_json::Value::as_str) == Some(reference)
+                    }) || message.content.body().contains(reference))
                 {
                     return Ok(EarlierNotice::Found(SentNotice {
                         event_id: message.event_id.to_string(),

@@ -232,11 +232,29 @@ async fn request_and_dm_errors() {
     let other = json!({ "community_id": c, "requester_id": a, "owner_id": Uuid::new_v4() });
     assert_error(&app.call(Method::POST, &path, Some(other)).await, StatusCode::CONFLICT, "request_conflict");
     app.stop().await;
+}
 
-    // Without an app URL the bot could not link the request.
-    let no_url = TestApp::spawn_with(common::Db::Sqlite, &[("MATRIX_SYNC_APP_URL", "")]).await;
-    let accept = json!({ "community_id": c, "requester_id": a, "owner_id": b });
-    let refused = no_url.call(Method::POST, &format!("/v1/requests/{}/accept", Uuid::new_v4()), Some(accept)).await;
-    assert_error(&refused, StatusCode::UNPROCESSABLE_ENTITY, "app_url_not_configured");
-    no_url.stop().await;
+/// `MATRIX_SYNC_APP_URL` empty (as `deploy/.env.example` allows): the
+/// request's message comes without a link, and still exactly once.
+#[tokio::test]
+async fn without_an_app_url_the_message_comes_without_a_link() {
+    let app = TestApp::spawn_with(common::Db::Sqlite, &[("MATRIX_SYNC_APP_URL", "")]).await;
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let c = community_with_members(&app, &[(alice, 0), (bob, 0)]).await;
+    let bob_device = EncryptedUser::login(&app.hs, &app.hs.matrix_id(bob)).await;
+    let r = Uuid::new_v4();
+    let accept = json!({ "community_id": c, "requester_id": bob, "owner_id": alice, "title": "Bread maker" });
+    let answer = ok(&app, Method::POST, &format!("/v1/requests/{r}/accept?wait=30"), Some(accept.clone())).await;
+    assert_eq!(answer["status"], "synced", "{answer}");
+    let dm = answer["matrix_room_id"].as_str().unwrap().to_owned();
+    let seen = bob_device
+        .wait_for_message(&dm, "Bread maker", Duration::from_secs(30))
+        .await
+        .expect("the requester reads the message");
+    assert!(seen.decrypted);
+    assert_eq!(seen.body, "Request accepted! Coordinate delivery for: Bread maker");
+    ok(&app, Method::POST, &format!("/v1/requests/{r}/accept?wait=30"), Some(accept)).await;
+    let notices = bob_device.messages(&dm).await.into_iter().filter(|m| m.msgtype == "m.notice").count();
+    assert_eq!(notices, 1, "once");
+    app.stop().await;
 }

@@ -81,7 +81,7 @@ async fn request_status(state: &AppState, request: &RequestRecord) -> Result<Res
         (status = 200, body = ResourceStatus), (status = 202, body = ResourceStatus),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "The request was accepted before for other users"),
-        (status = 422, body = ErrorBody, description = "Requester and owner are the same, or no app URL is configured"),
+        (status = 422, body = ErrorBody, description = "Requester and owner are the same"),
     ),
     security(("api_token" = [])),
     tag = "requests"
@@ -107,12 +107,6 @@ pub async fn accept_request(
         return Err(ApiError::Unprocessable {
             code: "same_user",
             message: "the requester and the owner are the same user".into(),
-        });
-    }
-    if state.config.api.app_url.is_none() {
-        return Err(ApiError::Unprocessable {
-            code: "app_url_not_configured",
-            message: "MATRIX_SYNC_APP_URL is not set, so the bot cannot link the request".into(),
         });
     }
     let direct = direct_of(requester.clone(), owner.clone());

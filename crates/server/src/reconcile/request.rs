@@ -1,7 +1,7 @@
 //! Reconciling an accepted request: the pair's direct chat, then the bot's
 //! end-to-end encrypted context message, sent once.
 
-use matrix_sync_bot::{EarlierNotice, SentNotice};
+use matrix_sync_bot::{EarlierNotice, Notice, SentNotice};
 use matrix_sync_core::UserRef;
 use matrix_sync_matrix::Moderation;
 use matrix_sync_store::RequestRecord;
@@ -13,18 +13,22 @@ use crate::audit::AuditScope;
 use crate::clock::now_millis;
 use crate::state::AppState;
 
-/// The bot's message: plain text and HTML, with the link to the request.
-pub fn context_message(app_url: &str, request: &RequestRecord) -> (String, String) {
-    let link = request_link(app_url, request.id);
-    let title = request.title.as_deref().unwrap_or("View Request");
-    let plain = format!("Request accepted! Coordinate delivery for: {title} {link}");
-    let html = format!("Request accepted! Coordinate delivery for: <a href=\"{link}\">{}</a>", escape_html(title));
-    (plain, html)
-}
-
-/// The request's page on the platform: what makes its message its own.
-fn request_link(app_url: &str, id: Uuid) -> String {
-    format!("{}/requests/{id}", app_url.trim_end_matches('/'))
+/// The bot's message: plain text and HTML, with the link to the request's
+/// page when the platform's URL is configured (`MATRIX_SYNC_APP_URL`), the
+/// title alone without it.
+pub fn context_message(app_url: Option<&str>, request: &RequestRecord) -> (String, String) {
+    const LEAD: &str = "Request accepted! Coordinate delivery for:";
+    match app_url {
+        Some(app_url) => {
+            let link = format!("{}/requests/{}", app_url.trim_end_matches('/'), request.id);
+            let title = request.title.as_deref().unwrap_or("View Request");
+            (format!("{LEAD} {title} {link}"), format!("{LEAD} <a href=\"{link}\">{}</a>", escape_html(title)))
+        }
+        None => {
+            let title = request.title.as_deref().unwrap_or("the request");
+            (format!("{LEAD} {title}"), format!("{LEAD} {}", escape_html(title)))
+        }
+    }
 }
 
 fn escape_html(s: &str) -> String {
@@ -48,14 +52,11 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
         }
         return Ok(());
     }
-    let app_url = state.config.api.app_url.as_ref().ok_or(ReconcileError::Invalid(
-        "MATRIX_SYNC_APP_URL is not set, so the request link cannot be written".into(),
-    ))?;
     let bot = state.bot.get().ok_or(ReconcileError::BotNotReady)?;
     // The bot is in the room only while it speaks there: invited by the
     // room's administrator now, gone again once the message is out.
     state.homeserver.moderate(&room_id, Moderation::Invite, state.homeserver.ids().bot()).await?;
-    send_context_message(state, bot, &request, &room_id, app_url.as_str()).await?;
+    send_context_message(state, bot, &request, &room_id).await?;
     bot_leaves(state, bot, &room_id).await
 }
 
@@ -79,10 +80,10 @@ async fn send_context_message(
     bot: &matrix_sync_bot::Bot,
     request: &RequestRecord,
     room_id: &ruma::RoomId,
-    app_url: &str,
 ) -> Result<(), ReconcileError> {
     let (store, id) = (&state.store, request.id);
-    let (plain, html) = context_message(app_url, request);
+    let (plain, html) = context_message(state.config.api.app_url.as_ref().map(url::Url::as_str), request);
+    let reference = id.to_string();
     let device = bot.device_id().unwrap_or_default();
     // A device set out to send it before, and did not record it sent: it
     // may have sent it and died (another process, whose bot is another
@@ -90,7 +91,7 @@ async fn send_context_message(
     // Look before sending it twice.
     if store.swap_message_device(id, &device).await?.is_some() {
         let since = u64::try_from(request.accepted_at).unwrap_or(0);
-        match bot.find_own_notice(room_id, &request_link(app_url, id), since).await? {
+        match bot.find_own_notice(room_id, &reference, since).await? {
             EarlierNotice::Found(sent) => {
                 share_key_with_recipients(state, bot, room_id, request, &sent).await?;
                 store.mark_request_message_sent(id, &sent.event_id, now_millis()).await?;
@@ -101,7 +102,9 @@ async fn send_context_message(
             EarlierNotice::Absent => {}
         }
     }
-    let sent = bot.send_notice(room_id, &plain, &html, &format!("request-{id}")).await?;
+    let txn_id = format!("request-{id}");
+    let notice = Notice { plain: &plain, html: &html, reference: &reference, txn_id: &txn_id };
+    let sent = bot.send_notice(room_id, &notice).await?;
     // Recorded as sent only once its key is in both backups: a retry after
     // a failure here finds the message and shares its key again.
     share_key_with_recipients(state, bot, room_id, request, &sent).await?;
@@ -154,9 +157,12 @@ mod tests {
             message_event_id: None,
             message_sent_at: None,
         };
-        let (plain, html) = context_message("https://app.example.org/", &request);
+        let (plain, html) = context_message(Some("https://app.example.org/"), &request);
         let link = "https://app.example.org/requests/00000000-0000-0000-0000-000000000000";
         assert_eq!(plain, format!("Request accepted! Coordinate delivery for: Table <oak> {link}"));
         assert!(html.contains(&format!("<a href=\"{link}\">Table &lt;oak&gt;</a>")), "{html}");
+        let (plain, html) = context_message(None, &request);
+        assert_eq!(plain, "Request accepted! Coordinate delivery for: Table <oak>");
+        assert_eq!(html, "Request accepted! Coordinate delivery for: Table &lt;oak&gt;");
     }
 }
