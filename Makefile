@@ -39,6 +39,7 @@ bench:
 	dev/bench.sh
 
 ## soak: ten minutes of steady mixed load; memory, open files and errors stay flat (bench/soak.md).
+## SOAK_MINUTES=60 make soak: an hour on a fixed data set, to tell a leak from data growing (bench/soak-60min.md).
 soak:
 	dev/bench.sh soak
 

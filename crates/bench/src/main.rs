@@ -82,12 +82,16 @@ async fn run() -> Result<(), String> {
 }
 
 async fn run_soak(env: &env::BenchEnv, out: &std::path::Path) -> Result<(), String> {
-    let outcome = soak::soak(env).await?;
+    let length = soak::SoakLength::from_env(env)?;
+    let outcome = soak::soak(env, length).await?;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    // The long run without new data keeps its own files beside the default's.
+    let name = if length.new_data { "soak".to_owned() } else { format!("soak-{}min", length.minutes) };
     let text = serde_json::to_string_pretty(&outcome.report).map_err(|e| e.to_string())?;
-    std::fs::write(out.join("soak.json"), text + "\n").map_err(|e| e.to_string())?;
+    let json_path = out.join(format!("{name}.json"));
+    std::fs::write(&json_path, text + "\n").map_err(|e| e.to_string())?;
     let table = soak::markdown(&outcome.report);
-    std::fs::write(out.join("soak.md"), &table).map_err(|e| e.to_string())?;
+    std::fs::write(out.join(format!("{name}.md")), &table).map_err(|e| e.to_string())?;
     println!("{table}");
-    if outcome.passed { Ok(()) } else { Err(format!("the soak failed; see {}", out.join("soak.json").display())) }
+    if outcome.passed { Ok(()) } else { Err(format!("the soak failed; see {}", json_path.display())) }
 }

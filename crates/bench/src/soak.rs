@@ -5,6 +5,11 @@
 //! memory, open files and sockets. It passes when no call failed, the
 //! community converged at the end, and the last third of the samples stays
 //! within a small margin of the first third's peak (flat, not growing).
+//!
+//! `SOAK_MINUTES=60 make soak` runs that long *without new data*: the
+//! newcomers are a fixed few who come and go, and the accepted requests a
+//! fixed few accepted again, so no user, room or DM is added after the first
+//! minutes. Memory that still grows then is a leak, not the data growing.
 
 use std::time::{Duration, Instant};
 
@@ -57,8 +62,33 @@ pub struct SoakOutcome {
     pub passed: bool,
 }
 
-pub async fn soak(env: &BenchEnv) -> Result<SoakOutcome, String> {
-    let duration = Duration::from_secs(60 * env.scaled(10, 1) as u64);
+/// How long the soak runs and whether its load adds data as it goes.
+#[derive(Debug, Clone, Copy)]
+pub struct SoakLength {
+    pub minutes: u64,
+    /// New members and new requests (DMs) all along, or a fixed few again.
+    pub new_data: bool,
+}
+
+impl SoakLength {
+    /// `SOAK_MINUTES` (a fixed data set), else ten minutes scaled by
+    /// `BENCH_SCALE` with new data.
+    pub fn from_env(env: &BenchEnv) -> Result<Self, String> {
+        match std::env::var("SOAK_MINUTES") {
+            Ok(minutes) => match minutes.trim().parse::<u64>() {
+                Ok(minutes) if minutes > 0 => Ok(Self { minutes, new_data: false }),
+                _ => Err(format!("SOAK_MINUTES must be a whole number of minutes above 0, not {minutes:?}")),
+            },
+            Err(_) => Ok(Self { minutes: env.scaled(10, 1) as u64, new_data: true }),
+        }
+    }
+}
+
+/// How many newcomers and requests a soak without new data goes round.
+const FIXED_POOL: usize = 4;
+
+pub async fn soak(env: &BenchEnv, length: SoakLength) -> Result<SoakOutcome, String> {
+    let duration = Duration::from_secs(60 * length.minutes);
     let shape = Shape { communities: 1, members: 50, councils: 2, council_members: 8, min_trust: 0 };
     let mut rng = rand::rngs::StdRng::seed_from_u64(23);
     let platform = Platform::generate(shape, &mut rng);
@@ -68,7 +98,14 @@ pub async fn soak(env: &BenchEnv) -> Result<SoakOutcome, String> {
     let service = Service::start(env, &db, "soak").await?;
     let c = &platform.communities[0];
     quiet::settle("the soak").await;
-    eprintln!("soak: {RATE} mixed calls/s for {} min…", duration.as_secs() / 60);
+    eprintln!(
+        "soak: {RATE} mixed calls/s for {} min, {}…",
+        length.minutes,
+        if length.new_data { "with new members and requests" } else { "on a fixed data set" }
+    );
+    // Without new data, the newcomers and requests come from fixed pools.
+    let newcomer_pool: Vec<Uuid> = (0..FIXED_POOL).map(|_| Uuid::new_v4()).collect();
+    let request_pool: Vec<Uuid> = (0..FIXED_POOL).map(|_| Uuid::new_v4()).collect();
 
     let started = Instant::now();
     let mut samples = Vec::new();
@@ -89,7 +126,8 @@ pub async fn soak(env: &BenchEnv) -> Result<SoakOutcome, String> {
         let (method, path, body) = match i % 200 {
             // A newcomer joins, and the one before leaves again.
             0 => {
-                let user = Uuid::new_v4();
+                let user =
+                    if length.new_data { Uuid::new_v4() } else { newcomer_pool[(i / 200) as usize % FIXED_POOL] };
                 newcomers.push(user);
                 (Method::PUT, format!("/v1/communities/{}/members/{user}", c.id), Some(json!({ "trust_score": 20 })))
             }
@@ -102,13 +140,23 @@ pub async fn soak(env: &BenchEnv) -> Result<SoakOutcome, String> {
             60 => (Method::PUT, format!("/v1/councils/{}/members/{}", council.id, council.members[0]), Some(json!({}))),
             // A request is accepted: a DM (a new pair each time) and the
             // bot's message.
-            150 => (
-                Method::POST,
-                format!("/v1/requests/{}/accept", Uuid::new_v4()),
-                Some(
-                    json!({ "community_id": c.id, "requester_id": member(i / 200), "owner_id": member(i / 200 + 1), "title": "Soak" }),
-                ),
-            ),
+            // Without new data, one of a few requests is accepted again
+            // (with the same pair: an idempotent replay).
+            150 => {
+                let (request, k) = if length.new_data {
+                    (Uuid::new_v4(), i / 200)
+                } else {
+                    let k = (i / 200) % FIXED_POOL as u64;
+                    (request_pool[k as usize], k)
+                };
+                (
+                    Method::POST,
+                    format!("/v1/requests/{request}/accept"),
+                    Some(
+                        json!({ "community_id": c.id, "requester_id": member(k), "owner_id": member(k + 1), "title": "Soak" }),
+                    ),
+                )
+            }
             k if k % 10 == 0 => (Method::GET, format!("/v1/communities/{}", c.id), None),
             k if k % 10 == 5 => (Method::GET, format!("/v1/audit?community_id={}&limit=20", c.id), None),
             _ => {
@@ -152,6 +200,7 @@ pub async fn soak(env: &BenchEnv) -> Result<SoakOutcome, String> {
     let passed = errors == 0 && converged.is_some() && !rss_grew && !files_grew && !sockets_grew;
     let report = json!({
         "duration_s": duration.as_secs(),
+        "new_data": length.new_data,
         "rate": RATE,
         "calls": calls,
         "errors": errors,
@@ -182,7 +231,9 @@ pub fn markdown(report: &Value) -> String {
     }
     let verdict = |key: &str| if report[key].as_bool() == Some(true) { "grew" } else { "flat" };
     out.push_str(&format!(
-        "\n{} calls, {} errors; memory {}, open files {}, sockets {}; converged {} after the load. {}\n",
+        "\n{} min{}: {} calls, {} errors; memory {}, open files {}, sockets {}; converged {} after the load. {}\n",
+        report["duration_s"].as_u64().unwrap_or(0) / 60,
+        if report["new_data"].as_bool() == Some(false) { " on a fixed data set" } else { " with new data" },
         report["calls"],
         report["errors"],
         verdict("rss_grew"),
