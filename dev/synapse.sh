@@ -155,6 +155,9 @@ SECRETS
   if ! grep -q '^BACKUP_SECRET=' "$dir/secrets"; then
     (umask 077; echo "BACKUP_SECRET=$(secret)" >> "$dir/secrets")
   fi
+  if ! grep -q '^BOT_STORE_PASSPHRASE=' "$dir/secrets"; then
+    (umask 077; echo "BOT_STORE_PASSPHRASE=$(secret)" >> "$dir/secrets")
+  fi
   # shellcheck disable=SC1091
   . "$dir/secrets"
 }
@@ -282,6 +285,7 @@ MATRIX_BOT_ACCESS_TOKEN=$AS_TOKEN
 MATRIX_AS_HS_TOKEN=$HS_TOKEN
 MATRIX_SYNC_API_TOKEN=$API_TOKEN
 MATRIX_SYNC_BACKUP_SECRET=$BACKUP_SECRET
+MATRIX_SYNC_BOT_STORE_PASSPHRASE=$BOT_STORE_PASSPHRASE
 MATRIX_SYNC_LISTEN=127.0.0.1:$as_port
 MATRIX_SYNC_APP_URL=http://127.0.0.1:$as_port/app
 SYNAPSE_REGISTRATION_SHARED_SECRET=$REGISTRATION_SHARED_SECRET

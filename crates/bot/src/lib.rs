@@ -47,7 +47,7 @@ pub enum BotError {
     Build(Box<matrix_sdk::ClientBuildError>),
     #[error("the bot's session file {path}: {problem}")]
     Session { path: String, problem: String },
-    #[error("the bot's stores cannot be opened: {0}")]
+    #[error("the bot's stores cannot be opened (with MATRIX_SYNC_BOT_STORE_PASSPHRASE, if it changed): {0}")]
     Store(#[from] matrix_sdk_sqlite::OpenStoreError),
     #[error("the bot's crypto store failed: {0}")]
     CryptoStore(String),
@@ -69,13 +69,24 @@ impl From<matrix_sdk::ClientBuildError> for BotError {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct BotSettings {
     pub homeserver_url: Url,
-    /// Where the session and the crypto store live (`$MATRIX_SYNC_DATA_DIR/bot`).
+    /// Where the session and the crypto store live (`$MATRIX_SYNC_DATA_DIR/bot`),
+    /// a folder only the service's user may enter.
     pub dir: PathBuf,
+    /// Encrypts the stores (the bot's keys, the rooms' state) at rest: a
+    /// key derived from `MATRIX_SYNC_BOT_STORE_PASSPHRASE` (a high-entropy
+    /// secret, so a fast derivation; a passphrase handed to the stores
+    /// would be stretched by each of the four on the async runtime).
+    pub store_key: secrecy::SecretBox<[u8; 32]>,
     pub request_timeout: Duration,
 }
+
+/// The stores, encrypted with the passphrase.
+const STORE_DIR: &str = "store-encrypted";
+/// Where stores were kept before they were encrypted.
+const LEGACY_STORE_DIR: &str = "store";
 
 /// What is kept of the bot's device between runs.
 #[derive(Debug, Serialize, Deserialize)]
@@ -137,9 +148,10 @@ impl Bot {
     /// Restores the bot's device (or creates it the first time), uploads its
     /// keys with a first sync, and starts syncing in the background.
     pub async fn start(settings: &BotSettings, appservice: &AppserviceClient) -> Result<Self, BotError> {
-        std::fs::create_dir_all(&settings.dir).map_err(|e| session_error(&settings.dir, e))?;
+        create_private_dir(&settings.dir)?;
         let session_path = settings.dir.join("session.json");
-        let store_dir = settings.dir.join("store");
+        let store_dir = settings.dir.join(STORE_DIR);
+        retire_unencrypted_store(&settings.dir, &session_path, appservice).await?;
         let session = match read_session(&session_path)? {
             Some(saved) => refresh_if_revoked(saved, appservice).await?,
             None => {
@@ -155,7 +167,7 @@ impl Bot {
 
         // The stores are opened here rather than by the builder so that the
         // crypto store stays at hand (the client does not expose it).
-        let config = SqliteStoreConfig::new(&store_dir);
+        let config = SqliteStoreConfig::new(&store_dir).key(Some(settings.store_key.expose_secret()));
         let (state_store, event_cache_store, media_store, crypto_store) = tokio::try_join!(
             SqliteStateStore::open_with_config(&config),
             SqliteEventCacheStore::open_with_config(&config),
@@ -409,6 +421,39 @@ async fn refresh_if_revoked(saved: SavedSession, appservice: &AppserviceClient) 
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Creates the bot's folder, or narrows an existing one, to mode 0700: it
+/// holds the bot's token and keys.
+fn create_private_dir(dir: &Path) -> Result<(), BotError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| session_error(dir, e))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| session_error(dir, e))
+}
+
+/// A store from before stores were encrypted holds the bot's keys in the
+/// clear, and cannot be opened with a passphrase: it is deleted, with its
+/// device, and the bot starts on a new device (members' clients encrypt
+/// the next messages for that one).
+async fn retire_unencrypted_store(
+    dir: &Path,
+    session_path: &Path,
+    appservice: &AppserviceClient,
+) -> Result<(), BotError> {
+    let legacy = dir.join(LEGACY_STORE_DIR);
+    if !legacy.exists() {
+        return Ok(());
+    }
+    if let Some(saved) = read_session(session_path)? {
+        // Best effort: a device the homeserver no longer has is fine.
+        if let Err(e) = appservice.delete_device(appservice.ids().bot(), &saved.device_id).await {
+            tracing::warn!(error = %e, "cannot delete the bot's device of its unencrypted store");
+        }
+        std::fs::remove_file(session_path).map_err(|e| session_error(session_path, e))?;
+    }
+    std::fs::remove_dir_all(&legacy).map_err(|e| session_error(&legacy, e))?;
+    tracing::info!("the bot's unencrypted store was deleted; it starts on a new device with an encrypted one");
+    Ok(())
 }
 
 fn session_error(path: &Path, e: impl std::fmt::Display) -> BotError {

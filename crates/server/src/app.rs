@@ -111,7 +111,7 @@ impl App {
 
         tracing::info!(addr = %listener.local_addr().map_err(StartError::Serve)?, backend = state.store.backend(), "matrix-sync is serving");
         let router = crate::api::router(state.clone());
-        let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+        let served = crate::http_server::serve(listener, router, state.config.api.http, shutdown).await;
 
         tracing::info!("shutting down: stopping background work");
         cancel.cancel();
@@ -153,6 +153,18 @@ async fn announce_to_homeserver(homeserver: AppserviceClient, cancel: Cancellati
     tracing::warn!("the homeserver cannot reach the appservice API at the registration's URL; pushes will be late");
 }
 
+/// The bot stores' key: HKDF-SHA256 of the passphrase, which configuration
+/// requires to be long (it is a generated secret, not a person's password).
+fn bot_store_key(passphrase: &secrecy::SecretString) -> secrecy::SecretBox<[u8; 32]> {
+    let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(None, passphrase.expose_secret().as_bytes());
+    let mut key = Box::new([0u8; 32]);
+    // 32 bytes is far below HKDF-SHA256's limit, so this cannot fail.
+    if hkdf.expand(b"matrix-sync bot store v1", key.as_mut()).is_err() {
+        unreachable!("HKDF-SHA256 gives 32 bytes");
+    }
+    secrecy::SecretBox::new(key)
+}
+
 /// Registers the bot (a namespace user that can sync, not the appservice
 /// sender) and sets up its encrypted messaging. A homeserver that is down
 /// delays this, it does not stop the service: it retries with backoff until
@@ -163,6 +175,7 @@ async fn start_bot(state: AppState, cancel: CancellationToken) {
     let settings = matrix_sync_bot::BotSettings {
         homeserver_url: state.config.matrix.homeserver_url.clone(),
         dir: state.config.lifecycle.data_dir.join("bot"),
+        store_key: bot_store_key(&state.config.lifecycle.bot_store_passphrase),
         request_timeout: Duration::from_secs(30),
     };
     let mut delay = Duration::from_millis(500);

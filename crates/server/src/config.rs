@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use matrix_sync_core::{Backoff, MatrixIds};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 /// A missing or malformed setting: one line that names it.
@@ -22,6 +22,19 @@ pub enum ConfigError {
     #[error("cannot read the config file {path}: {problem}")]
     File { path: String, problem: String },
 }
+
+/// The settings that are secrets. Each may instead be given as a file
+/// (`NAME_FILE`, a path whose content is the secret), as container engines
+/// pass secrets: `(NAME, NAME_FILE)`.
+pub const SECRET_SETTINGS: [(&str, &str); 7] = [
+    ("MATRIX_BOT_ACCESS_TOKEN", "MATRIX_BOT_ACCESS_TOKEN_FILE"),
+    ("MATRIX_AS_HS_TOKEN", "MATRIX_AS_HS_TOKEN_FILE"),
+    ("MATRIX_ADMIN_ACCESS_TOKEN", "MATRIX_ADMIN_ACCESS_TOKEN_FILE"),
+    ("MATRIX_SYNC_API_TOKEN", "MATRIX_SYNC_API_TOKEN_FILE"),
+    ("MATRIX_SYNC_BACKUP_SECRET", "MATRIX_SYNC_BACKUP_SECRET_FILE"),
+    ("MATRIX_SYNC_BOT_STORE_PASSPHRASE", "MATRIX_SYNC_BOT_STORE_PASSPHRASE_FILE"),
+    ("DATABASE_URL", "DATABASE_URL_FILE"),
+];
 
 /// Where settings come from: the environment over a TOML file.
 #[derive(Debug, Default, Clone)]
@@ -37,7 +50,25 @@ impl Source {
         if let Some(path) = file {
             source.file = read_toml(path)?;
         }
-        Ok(source)
+        source.with_secret_files()
+    }
+
+    /// Reads each secret given as a file (`NAME_FILE`) into `NAME`. Giving
+    /// both, or a file that cannot be read, is an error naming the setting.
+    pub fn with_secret_files(mut self) -> Result<Self, ConfigError> {
+        for (key, file_key) in SECRET_SETTINGS {
+            let Some(path) = self.get(file_key).map(str::to_owned) else { continue };
+            if self.get(key).is_some() {
+                return Err(ConfigError::Malformed {
+                    key: file_key,
+                    problem: format!("set {key} or {file_key}, not both"),
+                });
+            }
+            let secret = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError::Malformed { key: file_key, problem: format!("cannot read {path}: {e}") })?;
+            self.env.insert(key.to_owned(), secret.trim().to_owned());
+        }
+        Ok(self)
     }
 
     /// Settings given as pairs (tests, embedding).
@@ -124,6 +155,8 @@ pub struct ApiConfig {
     pub oidc: Option<OidcConfig>,
     /// Serve the demo page (the built `web/dist`) at `/demo/`.
     pub demo_dir: Option<PathBuf>,
+    /// Timeouts and the connection cap of the HTTP server.
+    pub http: crate::http_server::HttpLimits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +169,9 @@ pub struct OidcConfig {
 #[derive(Debug, Clone)]
 pub struct LifecycleConfig {
     pub data_dir: PathBuf,
+    /// Encrypts the bot's store (its Matrix keys) in `data_dir`
+    /// (`MATRIX_SYNC_BOT_STORE_PASSPHRASE`).
+    pub bot_store_passphrase: SecretString,
     /// How long a soft-deleted community or council is kept.
     pub retention: Duration,
 }
@@ -186,6 +222,12 @@ pub enum KeyBackupMode {
 /// backup key.
 pub const MIN_BACKUP_SECRET_LEN: usize = 32;
 
+/// The shortest `MATRIX_SYNC_API_TOKEN` taken: it opens the whole `/v1` API.
+pub const MIN_API_TOKEN_LEN: usize = 32;
+
+/// The shortest `MATRIX_SYNC_BOT_STORE_PASSPHRASE` taken.
+pub const MIN_BOT_STORE_PASSPHRASE_LEN: usize = 16;
+
 /// Everything `serve` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -207,10 +249,22 @@ impl Config {
         // leave the homeserver idle while scopes wait on one another's
         // sequential steps (a Space before its rooms); more add nothing.
         let reconcile = ReconcileConfig::load(source, matrix.concurrency)?;
+        let api = ApiConfig::load(source)?;
+        // One token per job: the API token must not also be one the
+        // homeserver holds (nor the reverse).
+        let api_token = api.api_token.expose_secret();
+        for (other, key) in [(&matrix.hs_token, "MATRIX_AS_HS_TOKEN"), (&matrix.as_token, "MATRIX_BOT_ACCESS_TOKEN")] {
+            if api_token == other.expose_secret() {
+                return Err(ConfigError::Malformed {
+                    key: "MATRIX_SYNC_API_TOKEN",
+                    problem: format!("must differ from {key}"),
+                });
+            }
+        }
         Ok(Self {
             matrix,
             database: DatabaseConfig::load(source)?,
-            api: ApiConfig::load(source)?,
+            api,
             lifecycle: LifecycleConfig::load(source)?,
             reconcile,
             chat: ChatConfig::load(source)?,
@@ -335,14 +389,34 @@ impl ApiConfig {
         } else {
             None
         };
+        let api_token = source.required("MATRIX_SYNC_API_TOKEN")?;
+        if api_token.chars().count() < MIN_API_TOKEN_LEN {
+            return Err(ConfigError::Malformed {
+                key: "MATRIX_SYNC_API_TOKEN",
+                problem: format!("at least {MIN_API_TOKEN_LEN} characters (make one with: openssl rand -hex 32)"),
+            });
+        }
         Ok(Self {
             listen: listen(source)?,
-            api_token: SecretString::from(source.required("MATRIX_SYNC_API_TOKEN")?),
+            api_token: SecretString::from(api_token),
             app_url: source.parsed("MATRIX_SYNC_APP_URL", http_url)?,
             oidc,
             demo_dir: source.get("MATRIX_SYNC_DEMO_DIR").map(PathBuf::from),
+            http: http_limits(source)?,
         })
     }
+}
+
+fn http_limits(source: &Source) -> Result<crate::http_server::HttpLimits, ConfigError> {
+    let default = crate::http_server::HttpLimits::default();
+    Ok(crate::http_server::HttpLimits {
+        header_timeout: duration("MATRIX_SYNC_HTTP_HEADER_TIMEOUT", source, default.header_timeout)?,
+        request_timeout: duration("MATRIX_SYNC_HTTP_REQUEST_TIMEOUT", source, default.request_timeout)?,
+        max_connections: source
+            .parsed("MATRIX_SYNC_HTTP_MAX_CONNECTIONS", |v| count_in(v, 1..=65_536))?
+            .unwrap_or(default.max_connections),
+        shutdown_grace: duration("MATRIX_SYNC_SHUTDOWN_GRACE", source, default.shutdown_grace)?,
+    })
 }
 
 impl ChatConfig {
@@ -377,7 +451,17 @@ impl ChatConfig {
 
 impl LifecycleConfig {
     pub fn load(source: &Source) -> Result<Self, ConfigError> {
+        let passphrase = source.required("MATRIX_SYNC_BOT_STORE_PASSPHRASE")?;
+        if passphrase.chars().count() < MIN_BOT_STORE_PASSPHRASE_LEN {
+            return Err(ConfigError::Malformed {
+                key: "MATRIX_SYNC_BOT_STORE_PASSPHRASE",
+                problem: format!(
+                    "at least {MIN_BOT_STORE_PASSPHRASE_LEN} characters (make one with: openssl rand -hex 32)"
+                ),
+            });
+        }
         Ok(Self {
+            bot_store_passphrase: SecretString::from(passphrase),
             data_dir: PathBuf::from(source.get("MATRIX_SYNC_DATA_DIR").unwrap_or("./data")),
             retention: source
                 .parsed("MATRIX_SYNC_RETENTION", |v| {
@@ -393,14 +477,15 @@ mod tests {
     use super::*;
     use secrecy::ExposeSecret;
 
-    const MINIMAL: [(&str, &str); 7] = [
+    const MINIMAL: [(&str, &str); 8] = [
         ("MATRIX_HOMESERVER_URL", "http://127.0.0.1:8008"),
         ("MATRIX_SERVER_NAME", "example.org"),
         ("MATRIX_BOT_USER_ID", "@matrix-sync:example.org"),
         ("MATRIX_BOT_ACCESS_TOKEN", "as-secret"),
         ("MATRIX_AS_HS_TOKEN", "hs-secret"),
-        ("MATRIX_SYNC_API_TOKEN", "api-secret"),
+        ("MATRIX_SYNC_API_TOKEN", "api-secret-0123456789abcdef0123456789"),
         ("MATRIX_SYNC_BACKUP_SECRET", "backup-secret-0123456789abcdef0123456789"),
+        ("MATRIX_SYNC_BOT_STORE_PASSPHRASE", "store-secret-0123456789"),
     ];
 
     fn with(overrides: &[(&'static str, &'static str)]) -> Source {
@@ -434,7 +519,11 @@ mod tests {
 
     #[test]
     fn malformed_settings_are_named() {
-        let cases: [(&'static str, &'static str); 10] = [
+        let cases: [(&'static str, &'static str); 14] = [
+            ("MATRIX_SYNC_API_TOKEN", "short-api-token"),
+            ("MATRIX_SYNC_BOT_STORE_PASSPHRASE", "short"),
+            ("MATRIX_SYNC_HTTP_MAX_CONNECTIONS", "0"),
+            ("MATRIX_SYNC_HTTP_HEADER_TIMEOUT", "soon"),
             ("MATRIX_HOMESERVER_URL", "not a url"),
             ("MATRIX_SERVER_NAME", "bad name!"),
             ("MATRIX_BOT_USER_ID", "@bot:elsewhere.org"),
@@ -519,10 +608,68 @@ mod tests {
     }
 
     #[test]
+    fn the_api_token_is_no_token_the_homeserver_holds() {
+        let long = "the-same-token-0123456789abcdef0123456789";
+        for key in ["MATRIX_AS_HS_TOKEN", "MATRIX_BOT_ACCESS_TOKEN"] {
+            let err = Config::load(&with(&[(key, long), ("MATRIX_SYNC_API_TOKEN", long)])).unwrap_err();
+            match err {
+                ConfigError::Malformed { key: named, problem } => {
+                    assert_eq!(named, "MATRIX_SYNC_API_TOKEN");
+                    assert!(problem.contains(key), "{problem}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_secret_may_be_given_as_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pairs: HashMap<String, String> = HashMap::new();
+        for (k, v) in MINIMAL {
+            pairs.insert(k.to_owned(), v.to_owned());
+        }
+        pairs.insert("MATRIX_ADMIN_ACCESS_TOKEN".into(), "admin-secret".into());
+        pairs.insert("DATABASE_URL".into(), "postgres://u:pw-secret@db/x".into());
+        for (key, file_key) in SECRET_SETTINGS {
+            let value = pairs.remove(key).unwrap();
+            let path = dir.path().join(key);
+            // As a container engine writes it, with a final newline.
+            std::fs::write(&path, format!("{value}\n")).unwrap();
+            pairs.insert(file_key.to_owned(), path.display().to_string());
+        }
+        let from_files =
+            Source::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).with_secret_files().unwrap();
+        let c = Config::load(&from_files).unwrap();
+        assert_eq!(c.matrix.as_token.expose_secret(), "as-secret");
+        assert_eq!(c.matrix.hs_token.expose_secret(), "hs-secret");
+        assert_eq!(c.matrix.admin_token.unwrap().expose_secret(), "admin-secret");
+        assert_eq!(c.api.api_token.expose_secret(), "api-secret-0123456789abcdef0123456789");
+        assert_eq!(c.lifecycle.bot_store_passphrase.expose_secret(), "store-secret-0123456789");
+        assert_eq!(c.database.url.expose_secret(), "postgres://u:pw-secret@db/x");
+        assert!(matches!(c.chat.key_backup, KeyBackupMode::Platform { .. }));
+
+        // Both at once, or a file that is not there: the `_FILE` setting is named.
+        let both = with(&[("MATRIX_SYNC_API_TOKEN_FILE", "/nonexistent")]).with_secret_files().unwrap_err();
+        assert!(
+            matches!(&both, ConfigError::Malformed { key: "MATRIX_SYNC_API_TOKEN_FILE", problem } if problem.contains("not both")),
+            "{both:?}"
+        );
+        let without = MINIMAL.into_iter().filter(|(k, _)| *k != "MATRIX_SYNC_API_TOKEN");
+        let mut missing = Source::from_pairs(without);
+        missing.env.insert("MATRIX_SYNC_API_TOKEN_FILE".into(), "/nonexistent/token".into());
+        let err = missing.with_secret_files().unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Malformed { key: "MATRIX_SYNC_API_TOKEN_FILE", problem } if problem.contains("/nonexistent/token")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
     fn debug_output_never_shows_secrets() {
         let c = Config::load(&with(&[("DATABASE_URL", "postgres://u:pw-secret@db/x")])).unwrap();
         let debug = format!("{c:?}");
-        for secret in ["as-secret", "hs-secret", "api-secret", "pw-secret", "backup-secret"] {
+        for secret in ["as-secret", "hs-secret", "api-secret", "pw-secret", "backup-secret", "store-secret"] {
             assert!(!debug.contains(secret), "{secret} leaked in {debug}");
         }
     }

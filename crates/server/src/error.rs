@@ -23,6 +23,8 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("the request's headers are larger than {0} bytes in all")]
     HeadersTooLarge(usize),
+    #[error("the request was not read and answered within {0:?}")]
+    RequestTimeout(std::time::Duration),
     #[error("missing or wrong bearer token")]
     Unauthorized,
     #[error("{message}")]
@@ -71,6 +73,7 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unauthorized | ApiError::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
             ApiError::IdentityProviderUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound(_) | ApiError::UnknownDevice(_) => StatusCode::NOT_FOUND,
@@ -92,6 +95,7 @@ impl ApiError {
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::HeadersTooLarge(_) => "headers_too_large",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::Unauthorized => "unauthorized",
             ApiError::InvalidToken { code, .. } => code,
             ApiError::IdentityProviderUnavailable(_) => "identity_provider_unavailable",

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod http_server;
 pub mod import;
 pub mod key_backup;
 pub mod metrics;

@@ -1,10 +1,11 @@
 //! Verifying the platform's identity-provider tokens (Keycloak or any OIDC
 //! provider) for `/v1/sessions`: RS256 or ES256 only, signed by a key from
 //! the issuer's JWKS (fetched, cached, refreshed when an unknown key id
-//! appears), with the right issuer and audience, inside its validity window
+//! appears, one fetch at a time and rate-limited with backoff), with the right issuer and audience, inside its validity window
 //! give or take a small leeway. The user is the token's `sub`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
@@ -76,21 +77,52 @@ struct Claims {
     sub: String,
 }
 
-struct Keys {
-    by_kid: HashMap<String, (Algorithm, DecodingKey)>,
-    fetched_at: Option<Instant>,
+/// The provider's keys by key id, as last fetched.
+type KeySet = HashMap<String, (Algorithm, DecodingKey)>;
+
+/// When the key set may next be fetched: after a success at most every
+/// [`REFRESH_AT_MOST_EVERY`], after failures ever more rarely (doubling, up
+/// to [`REFRESH_BACKOFF_CAP`]), so that neither forged key ids nor a failing
+/// provider make the service fetch in a loop.
+#[derive(Debug, Default, Clone, Copy)]
+struct RefreshState {
+    last_attempt: Option<Instant>,
+    /// Failed fetches since the last success.
+    failures: u32,
+}
+
+/// The longest wait between fetches while the provider keeps failing.
+const REFRESH_BACKOFF_CAP: Duration = Duration::from_secs(300);
+
+impl RefreshState {
+    fn wait(&self) -> Duration {
+        let doublings = self.failures.saturating_sub(1).min(16);
+        (REFRESH_AT_MOST_EVERY * 2u32.pow(doublings)).min(REFRESH_BACKOFF_CAP)
+    }
+
+    fn may_fetch(&self, now: Instant) -> bool {
+        self.last_attempt.is_none_or(|at| now.duration_since(at) >= self.wait())
+    }
 }
 
 pub struct TokenVerifier {
     config: OidcConfig,
     http: reqwest::Client,
-    keys: Mutex<Keys>,
+    /// Read by every sign-in without waiting on a refresh in progress.
+    keys: std::sync::RwLock<Arc<KeySet>>,
+    /// Held by the one refresh at a time (others wait for its outcome).
+    refresh: Mutex<RefreshState>,
 }
 
 impl TokenVerifier {
     pub fn new(config: OidcConfig) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
-        Ok(Self { config, http, keys: Mutex::new(Keys { by_kid: HashMap::new(), fetched_at: None }) })
+        Ok(Self {
+            config,
+            http,
+            keys: std::sync::RwLock::new(Arc::default()),
+            refresh: Mutex::new(RefreshState::default()),
+        })
     }
 
     /// The platform user a valid token speaks for.
@@ -130,22 +162,48 @@ impl TokenVerifier {
         Ok(user)
     }
 
-    async fn key(&self, kid: &str) -> Result<(Algorithm, DecodingKey), TokenError> {
-        let mut keys = self.keys.lock().await;
-        if let Some(found) = keys.by_kid.get(kid) {
-            return Ok(found.clone());
-        }
-        let may_refresh = keys.fetched_at.is_none_or(|at| at.elapsed() >= REFRESH_AT_MOST_EVERY);
-        if !may_refresh {
-            return Err(TokenError::UnknownKey);
-        }
-        keys.by_kid = self.fetch().await?;
-        keys.fetched_at = Some(Instant::now());
-        tracing::info!(keys = keys.by_kid.len(), "fetched the identity provider's keys");
-        keys.by_kid.get(kid).cloned().ok_or(TokenError::UnknownKey)
+    fn cached(&self, kid: &str) -> Option<(Algorithm, DecodingKey)> {
+        let keys = self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        keys.get(kid).cloned()
     }
 
-    async fn fetch(&self) -> Result<HashMap<String, (Algorithm, DecodingKey)>, TokenError> {
+    /// The key with this id: from the cache, else from one refresh of the
+    /// key set if one is due (a known key never waits on a refresh).
+    async fn key(&self, kid: &str) -> Result<(Algorithm, DecodingKey), TokenError> {
+        if let Some(found) = self.cached(kid) {
+            return Ok(found);
+        }
+        let mut refresh = self.refresh.lock().await;
+        // A refresh that finished while this one waited may have the key.
+        if let Some(found) = self.cached(kid) {
+            return Ok(found);
+        }
+        let now = Instant::now();
+        if !refresh.may_fetch(now) {
+            return Err(if refresh.failures > 0 {
+                TokenError::Jwks(format!("the last fetch failed; the next is due within {:?}", refresh.wait()))
+            } else {
+                TokenError::UnknownKey
+            });
+        }
+        refresh.last_attempt = Some(now);
+        match self.fetch().await {
+            Ok(fetched) => {
+                refresh.failures = 0;
+                tracing::info!(keys = fetched.len(), "fetched the identity provider's keys");
+                let found = fetched.get(kid).cloned();
+                *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fetched);
+                found.ok_or(TokenError::UnknownKey)
+            }
+            Err(e) => {
+                refresh.failures = refresh.failures.saturating_add(1);
+                tracing::warn!(error = %e, failures = refresh.failures, retry_in_s = refresh.wait().as_secs(), "cannot fetch the identity provider's keys");
+                Err(e)
+            }
+        }
+    }
+
+    async fn fetch(&self) -> Result<KeySet, TokenError> {
         let response = self
             .http
             .get(self.config.jwks_url.clone())
@@ -167,5 +225,26 @@ impl TokenVerifier {
                 Some((kid, (alg, DecodingKey::from_jwk(jwk).ok()?)))
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fetches_back_off_while_the_provider_fails_and_not_after_a_success() {
+        let at = |failures| RefreshState { last_attempt: None, failures }.wait();
+        assert_eq!(at(0), REFRESH_AT_MOST_EVERY);
+        assert_eq!(at(1), REFRESH_AT_MOST_EVERY);
+        assert_eq!(at(2), REFRESH_AT_MOST_EVERY * 2);
+        assert_eq!(at(4), REFRESH_AT_MOST_EVERY * 8);
+        assert_eq!(at(30), REFRESH_BACKOFF_CAP);
+        assert_eq!(at(u32::MAX), REFRESH_BACKOFF_CAP);
+        let now = Instant::now();
+        let state = RefreshState { last_attempt: Some(now), failures: 3 };
+        assert!(!state.may_fetch(now + REFRESH_AT_MOST_EVERY * 3));
+        assert!(state.may_fetch(now + REFRESH_AT_MOST_EVERY * 4));
+        assert!(RefreshState::default().may_fetch(now), "the first fetch is never held back");
     }
 }

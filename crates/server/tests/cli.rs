@@ -66,7 +66,8 @@ fn a_missing_setting_stops_start_up_with_one_line_naming_it() {
 
     let out = matrix_sync()
         .envs(SETTINGS)
-        .env("MATRIX_SYNC_API_TOKEN", "t")
+        .env("MATRIX_SYNC_API_TOKEN", "api-token-0123456789abcdef0123456789")
+        .env("MATRIX_SYNC_BOT_STORE_PASSPHRASE", "store-passphrase-0123456789")
         .env("MATRIX_SYNC_RETENTION", "forever")
         .arg("serve")
         .output()
@@ -75,6 +76,45 @@ fn a_missing_setting_stops_start_up_with_one_line_naming_it() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("MATRIX_SYNC_RETENTION") && stderr.lines().count() == 1, "{stderr}");
     assert!(!stderr.contains("as-token-secret") && !stderr.contains("hs-token-secret"));
+
+    // An API token the homeserver also holds, or a short one, stops start-up naming it.
+    for token in ["hs-token-secret", "short"] {
+        let out = matrix_sync().envs(SETTINGS).env("MATRIX_SYNC_API_TOKEN", token).arg("serve").output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains("MATRIX_SYNC_API_TOKEN") && stderr.lines().count() == 1, "{stderr}");
+        assert!(!stderr.contains("hs-token-secret"), "the token is not echoed: {stderr}");
+    }
+}
+
+#[test]
+fn secrets_can_be_files_as_container_engines_pass_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("api_token");
+    std::fs::write(&token, "api-token-from-a-file-0123456789abcdef\n").unwrap();
+    // Given both ways, start-up refuses, naming the file setting.
+    let out = matrix_sync()
+        .envs(SETTINGS)
+        .env("MATRIX_SYNC_API_TOKEN", "api-token-0123456789abcdef0123456789")
+        .env("MATRIX_SYNC_API_TOKEN_FILE", &token)
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("MATRIX_SYNC_API_TOKEN_FILE") && stderr.contains("not both"), "{stderr}");
+    // The registration reads its tokens from files as well.
+    let as_file = dir.path().join("as_token");
+    std::fs::write(&as_file, "as-token-from-a-file\n").unwrap();
+    let settings = SETTINGS.iter().filter(|(k, _)| *k != "MATRIX_BOT_ACCESS_TOKEN").copied();
+    let out = matrix_sync()
+        .envs(settings)
+        .env("MATRIX_BOT_ACCESS_TOKEN_FILE", &as_file)
+        .arg("registration")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8(out.stdout).unwrap().contains("as_token: \"as-token-from-a-file\""));
 }
 
 #[test]

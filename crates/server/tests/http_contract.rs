@@ -163,3 +163,123 @@ async fn openapi_document_describes_the_api() {
     assert_eq!(matrix_sync::api::openapi_json().parse::<Value>().unwrap(), doc);
     app.stop().await;
 }
+
+/// A client that sends `bytes` one a second on `stream` until the server
+/// closes the connection; the time until then, or `None` if it was still
+/// open once everything was sent.
+async fn trickle(mut stream: tokio::net::TcpStream, bytes: &[u8]) -> Option<std::time::Duration> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 512];
+    for byte in bytes {
+        if stream.write_all(std::slice::from_ref(byte)).await.is_err() {
+            return Some(started.elapsed());
+        }
+        // A closed connection shows as a read of nothing (or an error).
+        if let Ok(read) = tokio::time::timeout(std::time::Duration::from_secs(1), stream.read(&mut buf)).await {
+            match read {
+                Ok(0) | Err(_) => return Some(started.elapsed()),
+                Ok(_) => {} // an answer (a 408); the close follows
+            }
+        }
+    }
+    None
+}
+
+const SLOW_HEADERS: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: matrix-sync\r\nUser-Agent: one-byte-a-second\r\n\r\n";
+
+#[tokio::test]
+async fn clients_sending_headers_one_byte_a_second_are_cut_off_and_hold_no_slot() {
+    use std::time::{Duration, Instant};
+    let app = TestApp::spawn_with(
+        common::Db::Sqlite,
+        &[("MATRIX_SYNC_HTTP_HEADER_TIMEOUT", "2s"), ("MATRIX_SYNC_HTTP_MAX_CONNECTIONS", "4")],
+    )
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    // Four slow clients take every connection slot.
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        slow.push(tokio::spawn(async move { trickle(stream, SLOW_HEADERS).await }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A well-behaved client still gets its answer: once the slow ones are
+    // cut off at the header timeout, their slots are free.
+    let started = Instant::now();
+    let (status, _) = app.call(Method::GET, "/healthz", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(started.elapsed() < Duration::from_secs(6), "answered after {:?}", started.elapsed());
+    for client in slow {
+        let cut_off = client.await.unwrap().expect("a slow client was never cut off");
+        assert!(cut_off < Duration::from_secs(5), "cut off after {cut_off:?}, the timeout being 2 s");
+    }
+    // An idle keep-alive connection is closed after the same timeout.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        idle.write_all(SLOW_HEADERS).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = idle.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"), "answered before idling");
+        let started = Instant::now();
+        let closed = tokio::time::timeout(Duration::from_secs(6), idle.read(&mut buf)).await;
+        assert!(matches!(closed, Ok(Ok(0) | Err(_))), "an idle connection stayed open: {closed:?}");
+        assert!(started.elapsed() >= Duration::from_secs(1), "closed before the timeout");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_sent_slowly_is_answered_408_and_shutdown_does_not_wait_for_slow_clients() {
+    use std::time::{Duration, Instant};
+    let app = TestApp::spawn_with(
+        common::Db::Sqlite,
+        &[
+            ("MATRIX_SYNC_HTTP_HEADER_TIMEOUT", "60s"),
+            ("MATRIX_SYNC_HTTP_REQUEST_TIMEOUT", "2s"),
+            ("MATRIX_SYNC_SHUTDOWN_GRACE", "1s"),
+        ],
+    )
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    // Headers at once, then a body of 40 bytes one a second.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PUT /v1/communities/{} HTTP/1.1\r\nHost: matrix-sync\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n",
+        Uuid::new_v4(),
+        app.api_token()
+    );
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let started = Instant::now();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 1024];
+        while started.elapsed() < Duration::from_secs(10) && !String::from_utf8_lossy(&answer).contains("}}") {
+            if stream.write_all(b" ").await.is_err() {
+                break;
+            }
+            if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await {
+                if n == 0 {
+                    break;
+                }
+                answer.extend_from_slice(&buf[..n]);
+            }
+        }
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("\"request_timeout\""), "{answer}");
+        assert!(started.elapsed() < Duration::from_secs(5), "answered after {:?}", started.elapsed());
+    }
+    // Shutdown with a client half-way through its headers (which the
+    // header timeout of a minute would not cut off yet) ends within the
+    // shutdown grace.
+    let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let slow = tokio::spawn(async move { trickle(stream, SLOW_HEADERS).await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let started = Instant::now();
+    app.stop().await;
+    assert!(started.elapsed() < Duration::from_secs(5), "shutdown took {:?}", started.elapsed());
+    assert!(slow.await.unwrap().is_some(), "the slow client's connection was closed");
+}

@@ -12,7 +12,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::Stdio;
 
-use common::{ServiceProcess, free_port};
+use common::{ServiceProcess, TestApp, free_port};
 use matrix_sync_testkit::{LocalHomeserver, TestIdentityProvider};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -103,6 +103,7 @@ async fn no_token_appears_in_the_log_even_at_debug_level() {
         ("the bot's access token", bot_token),
         ("a wrong token presented", wrong.to_owned()),
         ("the key-backup secret", hs.get("MATRIX_SYNC_BACKUP_SECRET").to_owned()),
+        ("the bot store's passphrase", hs.get("MATRIX_SYNC_BOT_STORE_PASSPHRASE").to_owned()),
         ("Alice's backup private key", alice_backup_key),
         ("Bob's backup private key", bob_backup_key),
     ];
@@ -147,4 +148,71 @@ async fn the_default_log_is_small_enough_to_keep() {
     assert!(longest < 600, "a line of {longest} bytes:\n{log}");
     assert!(log.lines().count() < 40, "{} lines:\n{log}", log.lines().count());
     assert!(log.contains("matrix-sync is serving") && log.contains("context message sent"), "{log}");
+}
+
+/// Waits up to `within` for the bot to be ready; its device id then.
+async fn bot_ready(app: &TestApp, within: std::time::Duration) -> Option<String> {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if let Some(bot) = app.state.bot.get() {
+            return bot.device_id();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// Every file under `dir`, read whole.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            found.push((path, bytes));
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn the_bots_store_is_encrypted_at_rest_in_a_private_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir().unwrap();
+    let bot_dir = data.path().join("bot");
+    // A store from before stores were encrypted is retired.
+    std::fs::create_dir_all(bot_dir.join("store")).unwrap();
+    std::fs::write(bot_dir.join("store/matrix-sdk-crypto.sqlite3"), "keys in the clear").unwrap();
+    let data_dir = data.path().display().to_string();
+    let app = TestApp::spawn_with(common::Db::Sqlite, &[("MATRIX_SYNC_DATA_DIR", data_dir.as_str())]).await;
+    let device = bot_ready(&app, std::time::Duration::from_secs(60)).await.expect("the bot starts");
+    assert!(!bot_dir.join("store").exists(), "the unencrypted store is gone");
+    let mode = std::fs::metadata(&bot_dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the bot's folder is private");
+    // Nothing that names the bot or its device is readable in its stores.
+    let bot = app.hs.get("MATRIX_BOT_USER_ID").to_owned();
+    let files = files_under(&bot_dir.join("store-encrypted"));
+    assert!(
+        files.len() >= 4,
+        "the stores are there: {files:?}",
+        files = files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for (path, bytes) in &files {
+        for needle in [bot.as_str(), device.as_str()] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle} is readable in {}",
+                path.display()
+            );
+        }
+    }
+    // Another passphrase cannot open the store: the bot does not start.
+    let app = app.restart_with(&[("MATRIX_SYNC_BOT_STORE_PASSPHRASE", "another-passphrase-0123456789")]).await;
+    assert_eq!(bot_ready(&app, std::time::Duration::from_secs(5)).await, None, "a wrong passphrase opened the store");
+    // The right one does, on the same device.
+    let passphrase = app.hs.get("MATRIX_SYNC_BOT_STORE_PASSPHRASE").to_owned();
+    let app = app.restart_with(&[("MATRIX_SYNC_BOT_STORE_PASSPHRASE", passphrase.as_str())]).await;
+    assert_eq!(bot_ready(&app, std::time::Duration::from_secs(60)).await, Some(device));
+    app.stop().await;
 }

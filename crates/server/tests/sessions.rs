@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use common::{Db, TestApp, assert_error, read};
+use futures_util::StreamExt;
 use matrix_sync_testkit::{TestIdentityProvider, UserClient, now_secs};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -144,6 +145,55 @@ async fn a_rotated_key_is_picked_up() {
     assert_eq!(status, StatusCode::OK, "the new key id was fetched: {body}");
     // The withdrawn key went with that refresh.
     assert_error(&exchange(&app, &idp.token_for(user)).await, StatusCode::UNAUTHORIZED, "token_unknown_key");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn made_up_key_ids_against_a_failing_provider_cause_few_fetches_and_hold_up_no_valid_sign_in() {
+    let idp = TestIdentityProvider::start().await;
+    let app = spawn(&idp).await;
+    let user = Uuid::new_v4();
+    assert_eq!(exchange(&app, &idp.token_for(user)).await.0, StatusCode::OK, "the keys are cached");
+    let fetched_before = idp.jwks_fetches();
+    idp.fail(true);
+    // 200 sign-ins with key ids nobody published, 20 at a time, while the
+    // provider answers 500; and meanwhile a valid sign-in, which must not
+    // wait on them.
+    let forged: Vec<String> = (0..200)
+        .map(|i| idp.sign_naming("rsa-1", &format!("made-up-{i}-{}", Uuid::new_v4()), &idp.claims(user)))
+        .collect();
+    let flood = futures_util::stream::iter(forged.iter().map(|token| exchange(&app, token)))
+        .buffer_unordered(20)
+        .collect::<Vec<_>>();
+    let valid = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        let (status, body) = exchange(&app, &idp.token_for(user)).await;
+        (status, body, started.elapsed())
+    };
+    let (answers, (status, body, took)) = tokio::join!(flood, valid);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(took < Duration::from_secs(1), "a valid sign-in took {took:?} during the flood");
+    for answer in &answers {
+        assert!(
+            [StatusCode::UNAUTHORIZED, StatusCode::SERVICE_UNAVAILABLE].contains(&answer.0),
+            "a made-up key id: {answer:?}"
+        );
+    }
+    let fetches = idp.jwks_fetches() - fetched_before;
+    assert!((1..=3).contains(&fetches), "{fetches} fetches for 200 made-up key ids");
+    // The provider mends: after its backoff, a rotation is picked up again.
+    idp.fail(false);
+    idp.publish(&["rsa-1", "rsa-2"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, _) = exchange(&app, &idp.sign("rsa-2", &idp.claims(user))).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the new key was never fetched once the provider mended");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     app.stop().await;
 }
 

@@ -24,6 +24,10 @@ pub struct TestIdentityProvider {
     pub issuer: String,
     pub jwks_url: String,
     published: Arc<Mutex<Vec<&'static str>>>,
+    /// While set, the JWKS endpoint answers 500.
+    failing: Arc<std::sync::atomic::AtomicBool>,
+    /// How often the JWKS endpoint was asked (answered or not).
+    fetches: Arc<std::sync::atomic::AtomicUsize>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -40,19 +44,27 @@ impl TestIdentityProvider {
     /// The same on a given address; `GET /token?sub=<uuid>` also mints a
     /// token there (the demo's stand-in for a login page).
     pub async fn start_on(addr: &str) -> Self {
+        use std::sync::atomic::Ordering;
         let published = Arc::new(Mutex::new(vec!["rsa-1", "ec-1"]));
-        let keys = published.clone();
+        let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (keys, fail, count) = (published.clone(), failing.clone(), fetches.clone());
         let app = axum::Router::new().route(
             "/realms/platform/protocol/openid-connect/certs",
             get(move || {
                 let keys = keys.lock().unwrap().clone();
+                count.fetch_add(1, Ordering::SeqCst);
+                let failing = fail.load(Ordering::SeqCst);
                 async move {
+                    if failing {
+                        return Err(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+                    }
                     let jwks: Vec<Value> = KEYS
                         .iter()
                         .filter(|(kid, ..)| keys.contains(kid))
                         .map(|(_, _, _, jwk)| serde_json::from_str(jwk).unwrap())
                         .collect();
-                    Json(json!({ "keys": jwks }))
+                    Ok(Json(json!({ "keys": jwks })))
                 }
             }),
         );
@@ -78,7 +90,14 @@ impl TestIdentityProvider {
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { issuer, jwks_url: format!("{base}/realms/platform/protocol/openid-connect/certs"), published, server }
+        Self {
+            issuer,
+            jwks_url: format!("{base}/realms/platform/protocol/openid-connect/certs"),
+            published,
+            failing,
+            fetches,
+            server,
+        }
     }
 
     /// The service's settings for this provider.
@@ -93,6 +112,22 @@ impl TestIdentityProvider {
     /// Rotates keys: from now on the JWKS lists exactly these key ids.
     pub fn publish(&self, kids: &[&'static str]) {
         *self.published.lock().unwrap() = kids.to_vec();
+    }
+
+    /// From now on the JWKS endpoint answers 500 (`true`) or its keys again.
+    pub fn fail(&self, failing: bool) {
+        self.failing.store(failing, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How often the JWKS was asked for so far.
+    pub fn jwks_fetches(&self) -> usize {
+        self.fetches.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A token signed with key `kid` whose header names `header_kid`
+    /// instead (a key id the provider never published).
+    pub fn sign_naming(&self, kid: &str, header_kid: &str, claims: &Value) -> String {
+        sign_as(kid, header_kid, claims)
     }
 
     /// Standard claims for a user, valid for five minutes.
@@ -118,6 +153,10 @@ fn claims(issuer: &str, user: Uuid) -> Value {
 }
 
 fn sign(kid: &str, claims: &Value) -> String {
+    sign_as(kid, kid, claims)
+}
+
+fn sign_as(kid: &str, header_kid: &str, claims: &Value) -> String {
     let (_, alg, pem, _) = KEYS.iter().find(|(k, ..)| *k == kid).expect("a test key");
     let key = match alg {
         Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()),
@@ -125,7 +164,7 @@ fn sign(kid: &str, claims: &Value) -> String {
     }
     .expect("test key PEM");
     let mut header = Header::new(*alg);
-    header.kid = Some(kid.to_owned());
+    header.kid = Some(header_kid.to_owned());
     encode(&header, claims, &key).expect("signing")
 }
 

@@ -88,6 +88,19 @@ pub fn openapi_json() -> String {
     documented_routes().2.to_pretty_json().unwrap_or_default()
 }
 
+/// A request (its body included, however slowly it is sent) is read and
+/// answered within the request timeout, or answered `408 request_timeout`.
+async fn limit_request_time(
+    axum::extract::State(limit): axum::extract::State<std::time::Duration>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::RequestTimeout(limit).into_response(),
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let (v1, ops, doc) = documented_routes();
     let v1 = v1.layer(from_fn_with_state(state.clone(), require_api_token));
@@ -122,6 +135,7 @@ pub fn router(state: AppState) -> Router {
                 .into_response()
         })
         .layer(axum::middleware::from_fn(limit_headers))
+        .layer(from_fn_with_state(state.config.api.http.request_timeout, limit_request_time))
         .layer(from_fn_with_state(state.clone(), track_http))
         .layer(
             // Spans name the method and path only: a query string may carry
