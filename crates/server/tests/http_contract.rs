@@ -283,3 +283,35 @@ async fn a_body_sent_slowly_is_answered_408_and_shutdown_does_not_wait_for_slow_
     assert!(started.elapsed() < Duration::from_secs(5), "shutdown took {:?}", started.elapsed());
     assert!(slow.await.unwrap().is_some(), "the slow client's connection was closed");
 }
+
+/// The two calls that do not just record and return, while the homeserver
+/// cannot be reached: provisioning a user answers 503 and records nothing;
+/// a DM is recorded and answered 202 without a room once its wait is over;
+/// every other write is taken at once.
+#[tokio::test]
+async fn calls_that_need_the_homeserver_say_so_while_it_is_down() {
+    let closed = format!("http://127.0.0.1:{}", common::free_port());
+    let app = TestApp::spawn_with(
+        common::Db::Sqlite,
+        &[("MATRIX_HOMESERVER_URL", closed.as_str()), ("MATRIX_SYNC_HOMESERVER_TIMEOUT", "2s")],
+    )
+    .await;
+    let user = Uuid::new_v4();
+    let down = app.call(Method::PUT, &format!("/v1/users/{user}"), None).await;
+    assert_error(&down, StatusCode::SERVICE_UNAVAILABLE, "homeserver_unavailable");
+    assert_error(&app.call(Method::GET, &format!("/v1/users/{user}"), None).await, StatusCode::NOT_FOUND, "not_found");
+
+    let started = std::time::Instant::now();
+    let dm = json!({ "user_a": user, "user_b": Uuid::new_v4() });
+    let (status, body) = app.call(Method::POST, "/v1/dms?wait=2", Some(dm)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(body["room_id"].is_null(), "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "the wait was bounded");
+
+    let started = std::time::Instant::now();
+    let (status, _) =
+        app.call(Method::PUT, &format!("/v1/communities/{}", Uuid::new_v4()), Some(json!({ "name": "Offline" }))).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "recorded and answered at once");
+    app.stop().await;
+}

@@ -149,21 +149,40 @@ async fn a_council_is_archived_and_restored_on_its_own() {
     app.stop().await;
 }
 
+/// Turning chat off is a pause, not a delete: the rooms are archived as a
+/// soft delete archives them, but nothing is scheduled for deletion (no
+/// `deleted_at`, no `hard_delete_at`), the retention never ends it, and
+/// turning chat on again brings the rooms back with whatever changed
+/// meanwhile.
 #[tokio::test]
-async fn turning_chat_off_archives_and_on_restores() {
-    let app = TestApp::spawn().await;
+async fn turning_chat_off_archives_without_a_deletion_and_on_restores() {
+    let app = TestApp::spawn_with(Db::Sqlite, &[("MATRIX_SYNC_RETENTION", "2s")]).await;
     let s = setup(&app).await;
     let member = UserClient::login(&app.hs, &app.hs.matrix_id(s.member)).await.unwrap();
     let off = json!({ "name": "Garden", "config": { "matrixEnabled": false } });
     let status = ok(&app, Method::PUT, &format!("/v1/communities/{}?wait=30", s.community), Some(off)).await;
     assert_eq!(status["status"], "archived");
+    assert!(status["deleted_at"].is_null() && status["hard_delete_at"].is_null(), "{status}");
     assert_eq!(say(&member, &s.rooms[1], "x").await.unwrap_err().status, StatusCode::FORBIDDEN);
+    // A newcomer while chat is off is recorded, and waits to be let in.
+    let newcomer = Uuid::new_v4();
+    let path = format!("/v1/communities/{}/members/{newcomer}", s.community);
+    assert_eq!(app.call(Method::PUT, &path, Some(json!({ "trust_score": 5 }))).await.0, StatusCode::ACCEPTED);
+    // Long past the retention (the sweeper looks every second here): still
+    // archived, not deleted, its rooms all there.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let status = ok(&app, Method::GET, &format!("/v1/communities/{}", s.community), None).await;
+    assert_eq!(status["status"], "archived", "{status}");
+    assert_eq!(status["matrix_room_id"], s.rooms[1].as_str());
+    assert_eq!(ok(&app, Method::GET, &format!("/v1/councils/{}", s.council), None).await["status"], "archived");
     let on = json!({ "name": "Garden", "config": { "matrixEnabled": true } });
     assert_eq!(
         ok(&app, Method::PUT, &format!("/v1/communities/{}?wait=30", s.community), Some(on)).await["status"],
         "synced"
     );
     say(&member, &s.rooms[1], "back").await.unwrap();
+    let newcomer = UserClient::login(&app.hs, &app.hs.matrix_id(newcomer)).await.unwrap();
+    assert!(newcomer.joined_rooms().await.unwrap().contains(&s.rooms[1]), "the newcomer is in the General room");
     app.stop().await;
 }
 
