@@ -70,6 +70,7 @@ impl App {
             wakeup: Arc::default(),
             readiness: Arc::default(),
             bot: Arc::new(tokio::sync::OnceCell::new()),
+            account_data_locks: Arc::default(),
             room_cache: Arc::new(crate::reconcile::room_cache::RoomCache::new(cache_ttl)),
             verifier: match &config_oidc {
                 Some(oidc) => Some(Arc::new(crate::oidc::TokenVerifier::new(oidc.clone())?)),

@@ -165,23 +165,30 @@ pub async fn anti_entropy(state: AppState, cancel: CancellationToken, every: Dur
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(every) => {}
         }
-        let ids = match state.store.community_ids().await {
-            Ok(ids) => ids,
-            Err(e) => {
-                tracing::warn!(error = %e, "anti-entropy: cannot list communities");
+        // Every community (with its councils) and every direct chat (its
+        // members, and `m.direct` of both), spread over the first half of
+        // the period so a pass is not one burst.
+        let scopes = match (state.store.community_ids().await, state.store.direct_pair_ids().await) {
+            (Ok(communities), Ok(directs)) => communities
+                .into_iter()
+                .map(matrix_sync_core::Scope::Community)
+                .chain(directs.into_iter().map(matrix_sync_core::Scope::Direct))
+                .collect::<Vec<_>>(),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "anti-entropy: cannot list the scopes");
                 continue;
             }
         };
         let now = now_millis();
         let spread = i64::try_from(every.as_millis() / 2).unwrap_or(i64::MAX);
-        let count = i64::try_from(ids.len().max(1)).unwrap_or(1);
-        for (i, id) in (0i64..).zip(ids.iter()) {
+        let count = i64::try_from(scopes.len().max(1)).unwrap_or(1);
+        for (i, scope) in (0i64..).zip(scopes.iter()) {
             let run_at = now + spread * i / count;
-            if let Err(e) = state.store.enqueue_periodic(matrix_sync_core::Scope::Community(*id), run_at, now).await {
+            if let Err(e) = state.store.enqueue_periodic(*scope, run_at, now).await {
                 tracing::warn!(error = %e, "anti-entropy: cannot enqueue");
             }
         }
-        tracing::debug!(communities = ids.len(), "anti-entropy pass enqueued");
+        tracing::debug!(scopes = scopes.len(), "anti-entropy pass enqueued");
         state.wakeup.notify_waiters();
     }
 }

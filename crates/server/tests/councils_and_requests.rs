@@ -258,3 +258,57 @@ async fn without_an_app_url_the_message_comes_without_a_link() {
     assert_eq!(notices, 1, "once");
     app.stop().await;
 }
+
+/// `m.direct` of a user, as their own client reads it.
+async fn m_direct(client: &matrix_sync_testkit::UserClient, user: &str) -> serde_json::Value {
+    let path = format!("/_matrix/client/v3/user/{}/account_data/m.direct", matrix_sync_testkit::encode_segment(user));
+    client.get(&path).await.unwrap_or_default()
+}
+
+/// Whether `m.direct` lists each partner's DM.
+fn lists_all(m_direct: &serde_json::Value, dms: &[(String, String)]) -> bool {
+    dms.iter().all(|(partner, room)| {
+        m_direct[partner].as_array().is_some_and(|rooms| rooms.iter().any(|r| r.as_str() == Some(room.as_str())))
+    })
+}
+
+#[tokio::test]
+async fn dms_made_at_once_all_reach_m_direct_and_anti_entropy_puts_back_what_a_client_dropped() {
+    let app = TestApp::spawn_with(common::Db::Sqlite, &[("MATRIX_SYNC_ANTI_ENTROPY", "3s")]).await;
+    let alice = Uuid::new_v4();
+    let partners: Vec<Uuid> = (0..6).map(|_| Uuid::new_v4()).collect();
+    // Six DMs of Alice's at once: each job reads, changes and writes her
+    // m.direct, and none may drop another's entry.
+    let made = futures_util::future::join_all(
+        partners
+            .iter()
+            .map(|partner| ok(&app, Method::POST, "/v1/dms", Some(json!({ "user_a": alice, "user_b": partner })))),
+    )
+    .await;
+    let dms: Vec<(String, String)> = partners
+        .iter()
+        .zip(&made)
+        .map(|(partner, dm)| (app.hs.matrix_id(*partner), dm["room_id"].as_str().unwrap().to_owned()))
+        .collect();
+    let alice_id = app.hs.matrix_id(alice);
+    let client = login(&app, alice).await;
+    let listed = m_direct(&client, &alice_id).await;
+    assert!(lists_all(&listed, &dms), "every DM is in Alice's m.direct: {listed}");
+    // Alice's own client replaces her m.direct with a map that lacks them
+    // (it read before the service wrote, say); anti-entropy puts them back.
+    let path =
+        format!("/_matrix/client/v3/user/{}/account_data/m.direct", matrix_sync_testkit::encode_segment(&alice_id));
+    let own = json!({ "@friend:elsewhere.org": ["!hers:elsewhere.org"] });
+    client.request(Method::PUT, &path, Some(own)).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = m_direct(&client, &alice_id).await;
+        if lists_all(&listed, &dms) {
+            assert_eq!(listed["@friend:elsewhere.org"], json!(["!hers:elsewhere.org"]), "her own entry is kept");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "anti-entropy never repaired m.direct: {listed}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    app.stop().await;
+}

@@ -164,6 +164,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn direct(&self, pair_id: Uuid) -> Result<Option<DirectRecord>>;
 
+    /// Every direct chat's pair, for the periodic anti-entropy pass.
+    async fn direct_pair_ids(&self) -> Result<Vec<Uuid>>;
+
     /// Records an accepted request (and its pair's direct chat) and enqueues
     /// it. Accepting again changes nothing and returns the first record.
     async fn accept_request(

@@ -708,6 +708,12 @@ macro_rules! sql_store_impl {
                 .transpose()
             }
 
+            async fn direct_pair_ids(&self) -> $crate::Result<Vec<uuid::Uuid>> {
+                use sqlx::Row;
+                let rows = sqlx::query("SELECT pair_id FROM direct_chats ORDER BY pair_id").fetch_all(&self.pool).await?;
+                rows.iter().map(|r| Ok(r.try_get("pair_id")?)).collect()
+            }
+
             async fn accept_request(
                 &self,
                 r: &$crate::RequestRecord,

@@ -700,6 +700,14 @@ async fn requests_are_accepted_once(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(store.job_for_scope(Scope::Direct(other_pair)).await.unwrap().is_some());
+    // Anti-entropy finds every pair, each once, however it was recorded.
+    store
+        .put_direct(&DirectRecord { pair_id: other_pair, user_a: "@c:x".into(), user_b: "@d:x".into() }, 5)
+        .await
+        .unwrap();
+    let mut want = vec![pair, other_pair];
+    want.sort();
+    assert_eq!(store.direct_pair_ids().await.unwrap(), want);
 }
 
 /// Twelve members promoted at once into room for three: the count and the

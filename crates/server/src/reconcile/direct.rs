@@ -54,10 +54,37 @@ pub async fn ensure_direct_chat(
         if ids.platform_user(user).is_none() {
             continue; // only our own users' account data is ours to write
         }
-        let current = state.homeserver.account_data(user, "m.direct").await?;
-        if let Some(updated) = with_direct_room(current.as_ref(), other.as_str(), room_id.as_str()) {
-            state.homeserver.set_account_data(user, "m.direct", updated).await?;
-        }
+        mark_direct(state, user, other, &room_id).await?;
     }
     Ok(room_id)
+}
+
+/// Writes of `m.direct` that found their entry gone again before giving up
+/// (the job is then retried with backoff, and anti-entropy comes back).
+const MARK_ATTEMPTS: u32 = 4;
+
+/// Lists `room` under `other` in `user`'s `m.direct`. Account data has no
+/// compare-and-swap, so the read-change-write is made safe in two ways: in
+/// this process one write per user at a time (two DMs of one user at once
+/// would otherwise each drop the other's entry), and against writers
+/// elsewhere (the user's own client, another process) the map is read back
+/// after the write and written again, merged, if the entry went missing.
+/// Anti-entropy reconciles every DM, so an entry lost to a later write is
+/// put back on the next pass.
+async fn mark_direct(state: &AppState, user: &UserId, other: &UserId, room: &RoomId) -> Result<(), ReconcileError> {
+    let _one_writer = state.account_data_locks.lock(user.as_str()).await;
+    for attempt in 0..MARK_ATTEMPTS {
+        let current = state.homeserver.account_data(user, "m.direct").await?;
+        let Some(updated) = with_direct_room(current.as_ref(), other.as_str(), room.as_str()) else {
+            return Ok(()); // listed (already, or by the write before)
+        };
+        if attempt > 0 {
+            tracing::info!(%user, attempt, "m.direct changed under our write; merging again");
+        }
+        state.homeserver.set_account_data(user, "m.direct", updated).await?;
+        // Another writer's read may have come before our write: give its
+        // write the time to land, then look again.
+        tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt + 1))).await;
+    }
+    Err(ReconcileError::Invalid(format!("m.direct of {user} kept losing {room}: another writer keeps replacing it")))
 }
