@@ -4,23 +4,41 @@
 #
 #   1. compose.yaml is valid under the Compose specification with
 #      .env.example (`docker compose config`, or Debian's docker-compose 1.29
-#      when the v2 plugin is missing), and pins the Synapse the tests run.
-#   2. generate.sh refuses the example's placeholder secrets; with secrets
-#      filled in by the command .env.example documents, it writes Synapse's
-#      configuration from exactly the environment compose gives the `config`
-#      service, with the registration printed by this build of matrix-sync, and
-#      keeps the signing key when run again.
+#      when the v2 plugin is missing), and pins the Synapse the tests run. The
+#      operator's set-up, in a copy of deploy/ (cp .env.example .env; sh
+#      generate.sh secrets), makes every secret once (0600 files in a 0700
+#      folder; a second run changes nothing; a value left in an old .env is
+#      kept), and compose then passes every secret as a file: no secret's
+#      value anywhere in the resolved file, matrix-sync's secrets as NAME_FILE
+#      settings on a volume it mounts read-only and `config`/`admin-token`
+#      write.
+#   2. generate.sh, run with exactly the environment, secrets and volumes
+#      compose gives the `config` service (container paths mapped onto this
+#      machine) and this build's `matrix-sync registration`, and with only the
+#      tools of the image (Debian's essential packages and curl), refuses to
+#      run before the secrets exist; then writes Synapse's configuration and
+#      matrix-sync's secret files (0600, for its user) and keeps the signing
+#      key when run again.
 #   3. Synapse (the version in .dev/venv, dev/synapse.sh's) loads that
 #      configuration with an override file from deploy/synapse.d, its signing
 #      key and the registration, and its values agree with what compose gives
-#      the databases and matrix-sync; the matrix-sync service's own settings
+#      the databases and matrix-sync.
+#   4. Synapse serves that configuration (its database and listener moved onto
+#      this machine), and `generate.sh admin-token`, as the `admin-token`
+#      service runs it, registers a server admin with the shared secret and
+#      writes its token (0600, for matrix-sync's user); the token is a server
+#      admin's (/_synapse/admin/v2/users answers admin: true); run again, it
+#      keeps the token; with the token lost, it logs in with the kept password
+#      (on the same device); with MATRIX_SYNC_SYNAPSE_ADMIN=false it writes an
+#      empty token; it never prints the token or the password.
+#   5. The matrix-sync service's own settings (secrets from the files above)
 #      print the same registration, and with them (its database, homeserver
 #      and address moved onto this machine) `matrix-sync migrate` and `serve`
 #      run, /healthz answers, and SIGTERM stops it with exit 0.
-#   4. nginx -t accepts the proxy's template, rendered as the nginx image does
+#   6. nginx -t accepts the proxy's template, rendered as the nginx image does
 #      (with a self-signed certificate in place of the mounted one), also when
 #      the server name and the host name are one; the discovery files are JSON.
-#   5. systemd-analyze verify accepts deploy/systemd/matrix-sync.service, and
+#   7. systemd-analyze verify accepts deploy/systemd/matrix-sync.service, and
 #      the Dockerfile's sources are in the build context.
 #
 # Installs what is missing (Debian's docker-compose and nginx-light; Synapse
@@ -52,7 +70,7 @@ else
 fi
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx-light
 nginx="$(command -v nginx || echo /usr/sbin/nginx)"
-for tool in curl envsubst openssl systemd-analyze; do
+for tool in curl dpkg-query envsubst openssl systemd-analyze; do
   command -v "$tool" >/dev/null || die "$tool is missing"
 done
 
@@ -71,69 +89,256 @@ py="$venv/bin/python"
 
 tmp="$(mktemp -d)"
 service_pid=
-trap '[ -z "$service_pid" ] || kill "$service_pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+synapse_pid=
+cleanup() {
+  [ -z "$service_pid" ] || kill "$service_pid" 2>/dev/null || true
+  [ -z "$synapse_pid" ] || kill "$synapse_pid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 
-# 1. The compose file, with the example's settings and with filled-in secrets.
+free_port() { "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# The tools of the matrix-sync image (debian:bookworm-slim, whose essential
+# packages this machine's Debian has too, and curl), for the scripts it runs.
+mkdir -p "$tmp/image-bin"
+while read -r pkg; do
+  dpkg -L "$pkg" 2>/dev/null | grep -E '^/(usr/)?s?bin/[^/]+$' || true
+done < <(dpkg-query -W -f='${Package}\t${Essential}\n' | awk -F'\t' '$2 == "yes" { print $1 }') \
+  | while read -r tool; do ln -sf "$tool" "$tmp/image-bin/$(basename "$tool")"; done
+ln -sf "$(command -v dash)" "$tmp/image-bin/sh"
+ln -sf "$(command -v curl)" "$tmp/image-bin/curl"
+for tool in sh od sha1sum sed grep mktemp chown; do
+  [ -x "$tmp/image-bin/$tool" ] || die "cannot find $tool among Debian's essential packages"
+done
+image_path="$tmp/image-bin"
+host_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# The secrets: their settings, and their files in deploy/secrets/.
+secret_names=(MATRIX_BOT_ACCESS_TOKEN MATRIX_AS_HS_TOKEN MATRIX_SYNC_API_TOKEN MATRIX_SYNC_BACKUP_SECRET
+  MATRIX_SYNC_BOT_STORE_PASSPHRASE MATRIX_SYNC_DB_PASSWORD SYNAPSE_DB_PASSWORD
+  SYNAPSE_REGISTRATION_SHARED_SECRET SYNAPSE_MACAROON_SECRET_KEY SYNAPSE_FORM_SECRET)
+secret_files=()
+for name in "${secret_names[@]}"; do secret_files+=("${name,,}"); done
+
+# 1. The compose file, with the example's settings, then as an operator sets
+# it up, in a copy of deploy/.
 grep -q "image: matrixdotorg/synapse:v$synapse_version\$" deploy/compose.yaml \
   || die "deploy/compose.yaml does not pin matrixdotorg/synapse:v$synapse_version (dev/synapse.sh's SYNAPSE_VERSION)"
 "${compose[@]}" --env-file deploy/.env.example -f deploy/compose.yaml config > "$tmp/example.yaml" 2> "$tmp/compose.err" \
   || { cat "$tmp/compose.err" >&2; die "compose config rejects deploy/compose.yaml with deploy/.env.example"; }
-cp deploy/.env.example "$tmp/.env"
-# The command .env.example tells the operator to run.
-(cd "$tmp" && while grep -q '=CHANGE_ME$' .env; do sed -i "0,/=CHANGE_ME\$/s//=$(openssl rand -hex 32)/" .env; done)
-"${compose[@]}" --env-file "$tmp/.env" -f deploy/compose.yaml config > "$tmp/filled.yaml" 2> "$tmp/compose.err" \
-  || { cat "$tmp/compose.err" >&2; die "compose config rejects deploy/compose.yaml with filled-in secrets"; }
+site="$tmp/site/deploy"
+mkdir -p "$site"
+cp -a deploy/. "$site/"
+rm -rf "$site/.env" "$site/secrets"
+cp deploy/.env.example "$site/.env"
+(cd "$site" && "${compose[@]}" config) > "$tmp/unset.yaml" 2> "$tmp/compose.err" \
+  || { cat "$tmp/compose.err" >&2; die "compose config rejects deploy/compose.yaml in a copy of deploy/ with .env.example as .env"; }
 
-# A service's resolved environment as NAME=value lines (compose writes a
-# literal $ as $$).
-service_env() {
-  "$py" - "$1" "$2" <<'PY'
-import sys, yaml
-services = yaml.safe_load(open(sys.argv[1]))["services"]
-env = services[sys.argv[2]].get("environment") or {}
+# A service as compose runs it, on this machine: its environment as
+# NAME=value lines (compose writes a literal $ as $$) and its command, one
+# argument a line, with container paths moved onto the files that compose
+# would mount there: its secrets (each under a /run/secrets of its own, linked
+# to the file compose names) and its volumes ($tmp/volumes/NAME).
+cat > "$tmp/service.py" <<'PY'
+import os, sys, yaml
+compose_file, name, tmp, env_out, cmd_out = sys.argv[1:]
+doc = yaml.safe_load(open(compose_file))
+service = doc["services"][name]
+mounts = []
+secrets_dir = f"{tmp}/containers/{name}/run/secrets"
+os.makedirs(secrets_dir, exist_ok=True)
+for s in service.get("secrets") or []:
+    source = s if isinstance(s, str) else s["source"]
+    target = source if isinstance(s, str) else s.get("target") or source
+    if target.startswith("/"):
+        sys.exit(f"{name}: secret {source} mounted at {target}, outside /run/secrets")
+    link = f"{secrets_dir}/{target}"
+    if os.path.lexists(link):
+        os.remove(link)
+    os.symlink(doc["secrets"][source]["file"], link)
+mounts.append(("/run/secrets", secrets_dir))
+for v in service.get("volumes") or []:
+    if isinstance(v, str):
+        source, target = v.split(":")[:2]
+    else:
+        source, target = v["source"], v["target"]
+    if source in (doc.get("volumes") or {}):
+        source = f"{tmp}/volumes/{source}"
+        os.makedirs(source, exist_ok=True)
+    mounts.append((target.rstrip("/"), source))
+mounts.sort(key=lambda m: -len(m[0]))
+def local(value):
+    for target, source in mounts:
+        if value == target or value.startswith(target + "/"):
+            return source + value[len(target):]
+    return value
+env = service.get("environment") or {}
 if isinstance(env, list):
     env = dict(e.split("=", 1) for e in env)
-for k, v in env.items():
-    v = "" if v is None else str(v).replace("$$", "$")
-    if "\n" in v:
-        sys.exit(f"{sys.argv[2]}: {k} holds a newline")
-    print(f"{k}={v}")
+with open(env_out, "w") as out:
+    for k, v in env.items():
+        v = "" if v is None else str(v).replace("$$", "$")
+        if "\n" in v:
+            sys.exit(f"{name}: {k} holds a newline")
+        out.write(f"{k}={local(v)}\n")
+command = service.get("command") or []
+if isinstance(command, str):
+    command = command.split()
+with open(cmd_out, "w") as out:
+    for arg in command:
+        out.write(local(str(arg)) + "\n")
 PY
-}
-for s in config matrix-sync proxy synapse-db matrix-sync-db; do
-  service_env "$tmp/example.yaml" "$s" > "$tmp/example-$s.env" || die "cannot read the environment of $s"
-  service_env "$tmp/filled.yaml" "$s" > "$tmp/$s.env" || die "cannot read the environment of $s"
-done
-
-# Runs a command with exactly the environment in file $1 (plus PATH).
+# Runs a command with exactly the environment in file $1, and PATH: this
+# machine's (with_env) or the image's tools only (in_image).
 with_env() {
   local file="$1"; shift
   local -a vars=()
   mapfile -t vars < "$file"
-  env -i PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" "${vars[@]}" "$@"
+  env -i PATH="$host_path" "${vars[@]}" "$@"
+}
+in_image() {
+  local file="$1"; shift
+  local -a vars=()
+  mapfile -t vars < "$file"
+  env -i PATH="$image_path" "${vars[@]}" "$@"
 }
 
-# 2. generate.sh as the `config` service runs it, with /data in the temp dir.
-out="$tmp/data"
-if with_env "$tmp/example-config.env" MATRIX_SYNC_BIN="$bin" SYNAPSE_DATA_DIR="$out" \
-    /bin/sh deploy/generate.sh "$out" > "$tmp/generate.out" 2>&1; then
-  die "generate.sh accepted the example's CHANGE_ME placeholders"
+# generate.sh, as the `config` service runs it, refuses to start before the
+# secrets exist, and says how to make them.
+"$py" "$tmp/service.py" "$tmp/unset.yaml" config "$tmp/unset" "$tmp/unset-config.env" "$tmp/unset-config.cmd" \
+  || die "cannot read the service config (with .env.example)"
+if in_image "$tmp/unset-config.env" MATRIX_SYNC_BIN="$bin" /bin/sh deploy/generate.sh config "$tmp/unset/out" \
+    > "$tmp/generate.out" 2>&1; then
+  die "generate.sh config ran without the secrets"
 fi
-grep -q "placeholder" "$tmp/generate.out" || { cat "$tmp/generate.out" >&2; die "generate.sh failed on the example's settings, but not on its placeholders"; }
+grep -q "generate.sh secrets" "$tmp/generate.out" || { cat "$tmp/generate.out" >&2; die "generate.sh failed without the secrets, but does not say that generate.sh secrets makes them"; }
+
+# The operator's commands (deploy/README.md, "Settings"), twice.
+(cd "$site" && env -i PATH="$host_path" sh generate.sh secrets) > "$tmp/secrets.out" 2>&1 \
+  || { cat "$tmp/secrets.out" >&2; die "sh generate.sh secrets fails in a fresh copy of deploy/"; }
+[ "$(stat -c %a "$site/secrets")" = 700 ] || die "generate.sh secrets: deploy/secrets is not 0700"
+for f in "${secret_files[@]}"; do
+  [ -f "$site/secrets/$f" ] || die "generate.sh secrets did not make secrets/$f"
+  [ "$(stat -c %a "$site/secrets/$f")" = 600 ] || die "generate.sh secrets: secrets/$f is not 0600"
+  grep -qxE '[0-9a-f]{64}' "$site/secrets/$f" || die "generate.sh secrets: secrets/$f is not 64 hex digits"
+  ! grep -qF -f "$site/secrets/$f" "$tmp/secrets.out" || die "generate.sh secrets prints the value of $f"
+done
+[ "$(cat "$site"/secrets/* | sort -u | wc -l)" = "${#secret_files[@]}" ] || die "generate.sh secrets made two equal secrets"
+(cd "$site/secrets" && sha256sum -- * > "$tmp/secrets.sum")
+(cd "$site" && env -i PATH="$host_path" sh generate.sh secrets) > "$tmp/secrets.out" 2>&1 || { cat "$tmp/secrets.out" >&2; die "sh generate.sh secrets fails when run again"; }
+(cd "$site/secrets" && sha256sum --quiet -c "$tmp/secrets.sum") > /dev/null 2>&1 || die "generate.sh secrets changed a secret on its second run"
+# A site from before secrets were files: the values in its .env are kept
+# (the database passwords must not change), placeholders are not.
+mkdir -p "$tmp/old-site"
+cp deploy/generate.sh "$tmp/old-site/"
+printf 'MATRIX_SYNC_DB_PASSWORD=%s\nMATRIX_SYNC_API_TOKEN="%s"\nSYNAPSE_FORM_SECRET=CHANGE_ME\n' \
+  0123456789abcdef0123456789abcdef "an old api token of 32 characters or more" > "$tmp/old-site/.env"
+(cd "$tmp/old-site" && env -i PATH="$host_path" sh generate.sh secrets) > "$tmp/secrets.out" 2>&1 || { cat "$tmp/secrets.out" >&2; die "generate.sh secrets fails with an old .env"; }
+if [ "$(cat "$tmp/old-site/secrets/matrix_sync_db_password")" != 0123456789abcdef0123456789abcdef ] \
+  || [ "$(cat "$tmp/old-site/secrets/matrix_sync_api_token")" != "an old api token of 32 characters or more" ]; then
+  die "generate.sh secrets does not keep the secrets of an old .env"
+fi
+grep -qxE '[0-9a-f]{64}' "$tmp/old-site/secrets/synapse_form_secret" || die "generate.sh secrets keeps a CHANGE_ME placeholder"
+
+(cd "$site" && "${compose[@]}" config) > "$tmp/filled.yaml" 2> "$tmp/compose.err" \
+  || { cat "$tmp/compose.err" >&2; die "compose config rejects deploy/compose.yaml with the secrets made"; }
+
+
+for s in config admin-token matrix-sync proxy synapse-db matrix-sync-db; do
+  "$py" "$tmp/service.py" "$tmp/filled.yaml" "$s" "$tmp" "$tmp/$s.env" "$tmp/$s.cmd" \
+    || die "cannot read the service $s"
+done
+
+
+# Secrets as files: no secret's value anywhere in what compose resolves (so in
+# no service's environment), none of their settings as plain values, the
+# databases' passwords as POSTGRES_PASSWORD_FILE, and matrix-sync's secrets as
+# NAME_FILE on a volume it mounts read-only, which `config` (and, for the
+# admin's token, `admin-token`) mounts at the same place.
+"$py" - "$tmp/filled.yaml" "$site/secrets" <<'PY' || die "compose.yaml does not pass the secrets as files (the line above says how)"
+import os, sys, yaml
+text = open(sys.argv[1]).read()
+doc, secrets_dir = yaml.safe_load(text), sys.argv[2]
+def check(ok, what):
+    if not ok:
+        sys.exit(f"secrets: {what}")
+values = {f: open(f"{secrets_dir}/{f}").read().strip() for f in os.listdir(secrets_dir)}
+for f, v in values.items():
+    check(v not in text, f"the value of secrets/{f} is in the resolved compose file")
+check({os.path.dirname(s["file"]) for s in doc["secrets"].values()} == {os.path.realpath(secrets_dir)},
+      "the secrets are not files in deploy/secrets/")
+check(set(values) == {os.path.basename(s["file"]) for s in doc["secrets"].values()}, "secrets/ and compose's secrets differ")
+plain = {"MATRIX_BOT_ACCESS_TOKEN", "MATRIX_AS_HS_TOKEN", "MATRIX_ADMIN_ACCESS_TOKEN", "MATRIX_SYNC_API_TOKEN",
+         "MATRIX_SYNC_BACKUP_SECRET", "MATRIX_SYNC_BOT_STORE_PASSPHRASE", "DATABASE_URL", "POSTGRES_PASSWORD",
+         "MATRIX_SYNC_DB_PASSWORD", "SYNAPSE_DB_PASSWORD", "SYNAPSE_REGISTRATION_SHARED_SECRET",
+         "SYNAPSE_MACAROON_SECRET_KEY", "SYNAPSE_FORM_SECRET"}
+def env(name):
+    e = doc["services"][name].get("environment") or {}
+    return dict(x.split("=", 1) for x in e) if isinstance(e, list) else e
+def volumes(name):
+    out = {}
+    for v in doc["services"][name].get("volumes") or []:
+        if isinstance(v, str):
+            parts = v.split(":")
+            out[parts[1]] = (parts[0], "ro" in parts[2:])
+        else:
+            out[v["target"]] = (v["source"], bool(v.get("read_only")))
+    return out
+for name in doc["services"]:
+    for k, v in env(name).items():
+        check(k not in plain or not v, f"{name} has {k} as a plain value")
+for name, secret in (("synapse-db", "synapse_db_password"), ("matrix-sync-db", "matrix_sync_db_password")):
+    check(env(name).get("POSTGRES_PASSWORD_FILE") == f"/run/secrets/{secret}", f"{name}: POSTGRES_PASSWORD_FILE")
+service = env("matrix-sync")
+written_by = {"MATRIX_ADMIN_ACCESS_TOKEN": "admin-token"}
+for key in ("MATRIX_BOT_ACCESS_TOKEN", "MATRIX_AS_HS_TOKEN", "MATRIX_ADMIN_ACCESS_TOKEN", "MATRIX_SYNC_API_TOKEN",
+            "MATRIX_SYNC_BACKUP_SECRET", "MATRIX_SYNC_BOT_STORE_PASSPHRASE", "DATABASE_URL"):
+    path = service.get(f"{key}_FILE") or ""
+    check(path.startswith("/"), f"matrix-sync has no {key}_FILE")
+    mount = os.path.dirname(path)
+    source, read_only = volumes("matrix-sync").get(mount, (None, False))
+    check(source is not None and read_only, f"matrix-sync: {key}_FILE is not on a volume it mounts read-only")
+    writer = written_by.get(key, "config")
+    check(volumes(writer).get(mount, (None,))[0] == source, f"{writer} does not mount {source} at {mount}")
+check(not doc["services"]["matrix-sync"].get("secrets"), "matrix-sync reads its secrets from the volume, not from compose's secrets")
+PY
+
+
+# 2. generate.sh as the `config` service runs it, with the image's tools.
+mapfile -t config_cmd < "$tmp/config.cmd"
+[ "${config_cmd[0]}" = config ] || die "the config service does not run generate.sh config"
+out="${config_cmd[1]}"
+[ "$out" = "$tmp/volumes/synapse-data" ] || die "the config service does not write into the synapse-data volume"
 for run in first second; do
-  with_env "$tmp/config.env" MATRIX_SYNC_BIN="$bin" SYNAPSE_DATA_DIR="$out" \
-    /bin/sh deploy/generate.sh "$out" > "$tmp/generate.out" 2>&1 \
+  in_image "$tmp/config.env" MATRIX_SYNC_BIN="$bin" /bin/sh deploy/generate.sh config "$out" > "$tmp/generate.out" 2>&1 \
     || { cat "$tmp/generate.out" >&2; die "generate.sh failed ($run run)"; }
   [ "$run" = second ] || cp "$out/signing.key" "$tmp/signing.key.first"
 done
 cmp -s "$out/signing.key" "$tmp/signing.key.first" || die "generate.sh replaced the signing key on its second run"
 ! compgen -G "$out/.generate.*" >/dev/null || die "generate.sh left temporary files in $out"
+for f in "${secret_files[@]}"; do
+  ! grep -qF -f "$site/secrets/$f" "$tmp/generate.out" || die "generate.sh config prints the value of $f"
+done
+# matrix-sync's copies, for its user.
+copies="$tmp/volumes/matrix-sync-secrets"
+[ "$(stat -c %a "$copies")" = 700 ] || die "generate.sh config: matrix-sync's secrets folder is not 0700"
+for f in matrix_bot_access_token matrix_as_hs_token matrix_sync_api_token matrix_sync_backup_secret \
+  matrix_sync_bot_store_passphrase database_url; do
+  [ -f "$copies/$f" ] || die "generate.sh config did not write matrix-sync's $f"
+  [ "$(stat -c %a "$copies/$f")" = 600 ] || die "generate.sh config: matrix-sync's $f is not 0600"
+  if [ "$(id -u)" = 0 ]; then
+    [ "$(stat -c %u:%g "$copies/$f")" = 10001:10001 ] || die "generate.sh config: matrix-sync's $f is not its user's (10001)"
+  fi
+  [ "$f" = database_url ] || cmp -s "$copies/$f" "$site/secrets/$f" || die "generate.sh config: matrix-sync's $f differs from secrets/$f"
+done
+[ "$(cat "$copies/database_url")" = "postgres://matrix_sync:$(cat "$site/secrets/matrix_sync_db_password")@matrix-sync-db:5432/matrix_sync" ] \
+  || die "generate.sh config: matrix-sync's database_url is not matrix-sync-db's with its password"
+! compgen -G "$copies/.*.*" >/dev/null || die "generate.sh left temporary files in $copies"
 
 # 3. Synapse loads it all, and it agrees with the rest of the stack.
 mkdir -p "$tmp/synapse.d"
 printf 'admin_contact: "mailto:admin@example.org"\n' > "$tmp/synapse.d/50-site.yaml"
-with_env "$tmp/matrix-sync.env" "$bin" registration > "$tmp/registration-from-service.yaml" \
-  || die "matrix-sync registration fails with the matrix-sync service's settings"
 "$py" - "$out" "$tmp" > "$tmp/synapse.out" 2>&1 <<'PY' || { cat "$tmp/synapse.out" >&2; die "the generated Synapse configuration fails its check (the line above says which)"; }
 import logging.config, os, sys, yaml
 from synapse.config.appservice import load_appservices
@@ -142,6 +347,12 @@ from synapse.config.homeserver import HomeServerConfig
 out, tmp = sys.argv[1], sys.argv[2]
 def env(name):
     return dict(l.rstrip("\n").split("=", 1) for l in open(f"{tmp}/{name}.env"))
+# A secret as the service reads it: NAME, NAME_FILE, or SECRETS_DIR/name.
+def secret(e, name):
+    if e.get(name):
+        return e[name]
+    path = e.get(f"{name}_FILE") or f"{e['SECRETS_DIR']}/{name.lower()}"
+    return open(path).read().strip()
 config_env, service, proxy, hs_db = env("config"), env("matrix-sync"), env("proxy"), env("synapse-db")
 
 c = HomeServerConfig.load_config("", ["-c", f"{out}/homeserver.yaml", "-c", f"{tmp}/synapse.d"])
@@ -161,9 +372,11 @@ check(proxy["SYNAPSE_UPSTREAM"] == "http://synapse:8008", "the proxy's upstream 
 args = db.config["args"]
 check(db.config["name"] == "psycopg2", "database engine")
 check((args["host"], args["port"], args["user"], args["dbname"], args["password"]) ==
-      ("synapse-db", 5432, hs_db["POSTGRES_USER"], hs_db["POSTGRES_DB"], hs_db["POSTGRES_PASSWORD"]),
+      ("synapse-db", 5432, hs_db["POSTGRES_USER"], hs_db["POSTGRES_DB"], secret(hs_db, "POSTGRES_PASSWORD")),
       "database settings differ from the synapse-db service's")
-check(c.registration.registration_shared_secret == config_env["SYNAPSE_REGISTRATION_SHARED_SECRET"], "registration_shared_secret")
+check(c.registration.registration_shared_secret == secret(config_env, "SYNAPSE_REGISTRATION_SHARED_SECRET"), "registration_shared_secret")
+check(secret(env("admin-token"), "SYNAPSE_REGISTRATION_SHARED_SECRET") == c.registration.registration_shared_secret,
+      "the admin-token service has another registration shared secret")
 check(not c.registration.enable_registration, "open registration")
 check(c.server.default_room_version.identifier == "12", "default_room_version")
 check(len(c.key.signing_key) == 1, "signing key")
@@ -173,11 +386,10 @@ check(c.media.media_store_path == f"{out}/media_store", "media_store_path")
 # What Synapse does with the registration at start-up.
 [app] = load_appservices(c.server.server_name, c.appservice.app_service_config_files)
 check(app.url == "http://matrix-sync:8090" == service["MATRIX_SYNC_APPSERVICE_URL"], f"registration url {app.url}")
-check(app.token == service["MATRIX_BOT_ACCESS_TOKEN"] and app.hs_token == service["MATRIX_AS_HS_TOKEN"],
+check(app.token == secret(service, "MATRIX_BOT_ACCESS_TOKEN") and app.hs_token == secret(service, "MATRIX_AS_HS_TOKEN"),
       "registration tokens differ from the matrix-sync service's")
 check(app.is_user_in_namespace(service["MATRIX_BOT_USER_ID"]), "the bot is outside the registration's namespace")
-check(open(f"{out}/appservice.yaml").read() == open(f"{tmp}/registration-from-service.yaml").read(),
-      "the matrix-sync service prints another registration than the one generated")
+check(not app.is_user_in_namespace(f"@matrix-sync-admin:{c.server.server_name}"), "the admin-token service's admin is in the appservice's namespace")
 check(oct(os.stat(f"{out}/homeserver.yaml").st_mode & 0o777) == "0o600", "homeserver.yaml is readable by others")
 if os.getuid() == 0:
     check(os.stat(f"{out}/homeserver.yaml").st_uid == 991, "homeserver.yaml not handed to Synapse's user 991")
@@ -185,16 +397,125 @@ if os.getuid() == 0:
 logging.config.dictConfig(yaml.safe_load(open(c.logging.log_config)))
 PY
 
-# The service starts with every setting compose gives it (only its database,
-# homeserver, address and data folder moved onto this machine), answers its
-# health check and stops cleanly on SIGTERM, as the systemd unit expects.
-port="$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+# 4. Synapse serves that configuration (SQLite and a loopback port in place of
+# its database and listener), and the `admin-token` service's step gives
+# matrix-sync a server admin's token.
+synapse_port="$(free_port)"
+synapse_url="http://127.0.0.1:$synapse_port"
+mkdir -p "$tmp/synapse"
+cat > "$tmp/synapse/local.yaml" <<YAML
+listeners:
+  - port: $synapse_port
+    bind_addresses: ["127.0.0.1"]
+    type: http
+    tls: false
+    x_forwarded: true
+    resources:
+      - names: [client, federation]
+        compress: false
+database:
+  name: sqlite3
+  args:
+    database: "$tmp/synapse/homeserver.db"
+YAML
+"$py" -m synapse.app.homeserver -c "$out/homeserver.yaml" -c "$tmp/synapse.d" -c "$tmp/synapse/local.yaml" \
+  > "$tmp/synapse/out.log" 2>&1 < /dev/null &
+synapse_pid=$!
+for _ in $(seq 1 240); do
+  curl -fsS -o /dev/null "$synapse_url/health" 2>/dev/null && break
+  kill -0 "$synapse_pid" 2>/dev/null || { tail -30 "$tmp/synapse/out.log" >&2; die "Synapse exits with the generated configuration"; }
+  sleep 0.5
+done
+curl -fsS -o /dev/null "$synapse_url/health" || { tail -30 "$tmp/synapse/out.log" >&2; die "Synapse did not answer within 120 s"; }
+
+mapfile -t admin_cmd < "$tmp/admin-token.cmd"
+[ "${admin_cmd[0]}" = admin-token ] || die "the admin-token service does not run generate.sh admin-token"
+[ "${admin_cmd[1]}" = "$copies" ] || die "the admin-token service does not write into matrix-sync's secrets volume"
+token_file="$(sed -n 's/^MATRIX_ADMIN_ACCESS_TOKEN_FILE=//p' "$tmp/matrix-sync.env")"
+[ "$token_file" = "$copies/matrix_admin_access_token" ] || die "matrix-sync does not read the token admin-token writes"
+password_file="$(sed -n 's/^SYNAPSE_ADMIN_PASSWORD_FILE=//p' "$tmp/admin-token.env")"
+[ -n "$password_file" ] || die "the admin-token service sets no SYNAPSE_ADMIN_PASSWORD_FILE"
+server_name="$(sed -n 's/^MATRIX_SERVER_NAME=//p' "$tmp/admin-token.env")"
+admin_id="@$(sed -n 's/^SYNAPSE_ADMIN_USER=//p' "$tmp/admin-token.env"):$server_name"
+[ "$admin_id" = "@matrix-sync-admin:$server_name" ] || die "the admin-token service's admin is not @matrix-sync-admin by default"
+# Runs generate.sh admin-token as the admin-token service does, against it.
+admin_token() {
+  in_image "$tmp/admin-token.env" MATRIX_HOMESERVER_URL="$synapse_url" SYNAPSE_WAIT=30 \
+    /bin/sh deploy/generate.sh admin-token "${admin_cmd[1]}" > "$tmp/admin-token.out" 2>&1 \
+    || { cat "$tmp/admin-token.out" >&2; die "generate.sh admin-token fails ($1)"; }
+  ! grep -qF -f "$password_file" "$tmp/admin-token.out" || die "generate.sh admin-token prints the admin's password"
+  if [ -s "$token_file" ]; then
+    ! grep -qF -f "$token_file" "$tmp/admin-token.out" || die "generate.sh admin-token prints the token"
+  fi
+}
+# Prints what GET /_synapse/admin/v2/users/ADMIN answers to the token in the
+# file (status, and whether it says admin), and the admin's devices.
+is_admin() {
+  "$py" - "$synapse_url" "$admin_id" "$1" <<'PY'
+import json, sys, urllib.error, urllib.request
+url, user, token = sys.argv[1], sys.argv[2], open(sys.argv[3]).read().strip()
+def get(path):
+    req = urllib.request.Request(url + path, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, {}
+status, body = get(f"/_synapse/admin/v2/users/{user}")
+_, devices = get(f"/_synapse/admin/v2/users/{user}/devices")
+print(status, body.get("admin"), devices.get("total"))
+PY
+}
+check_token() {
+  local what="$1" answer
+  [ -s "$token_file" ] || die "generate.sh admin-token wrote no token ($what)"
+  [ "$(stat -c %a "$token_file")" = 600 ] || die "the admin token's file is not 0600 ($what)"
+  if [ "$(id -u)" = 0 ]; then
+    [ "$(stat -c %u "$token_file")" = 10001 ] || die "the admin token's file is not matrix-sync's user's (10001) ($what)"
+  fi
+  [ "$(stat -c %a "$password_file")" = 600 ] || die "the admin's password file is not 0600 ($what)"
+  answer="$(is_admin "$token_file")"
+  [ "$answer" = "200 True 1" ] \
+    || die "the admin token is not a server admin's with one device ($what): GET /_synapse/admin/v2/users/$admin_id answers $answer"
+}
+admin_token "the first run"
+grep -q "registered" "$tmp/admin-token.out" || { cat "$tmp/admin-token.out" >&2; die "generate.sh admin-token did not register the admin"; }
+check_token "registered"
+cp "$token_file" "$tmp/token.first"
+admin_token "run again"
+cmp -s "$token_file" "$tmp/token.first" || die "generate.sh admin-token replaced a working token when run again"
+check_token "run again"
+rm "$token_file"
+admin_token "the token lost"
+check_token "logged in again with the kept password"
+! cmp -s "$token_file" "$tmp/token.first" || die "generate.sh admin-token did not log in again"
+mkdir -p "$tmp/opt-out"
+in_image "$tmp/admin-token.env" MATRIX_HOMESERVER_URL=http://127.0.0.1:9 MATRIX_SYNC_SYNAPSE_ADMIN=false \
+  /bin/sh deploy/generate.sh admin-token "$tmp/opt-out" > "$tmp/admin-token.out" 2>&1 \
+  || { cat "$tmp/admin-token.out" >&2; die "generate.sh admin-token fails with MATRIX_SYNC_SYNAPSE_ADMIN=false"; }
+if [ ! -f "$tmp/opt-out/matrix_admin_access_token" ] || [ -n "$(cat "$tmp/opt-out/matrix_admin_access_token")" ]; then
+  die "generate.sh admin-token with MATRIX_SYNC_SYNAPSE_ADMIN=false does not write an empty token"
+fi
+kill -TERM "$synapse_pid"
+wait "$synapse_pid" 2>/dev/null || true
+synapse_pid=
+
+# 5. The service starts with every setting compose gives it (only its database,
+# homeserver, address and data folder moved onto this machine; its secrets
+# from the files written above), answers its health check and stops cleanly on
+# SIGTERM, as the systemd unit expects.
+with_env "$tmp/matrix-sync.env" "$bin" registration > "$tmp/registration-from-service.yaml" \
+  || die "matrix-sync registration fails with the matrix-sync service's settings"
+cmp -s "$out/appservice.yaml" "$tmp/registration-from-service.yaml" \
+  || die "the matrix-sync service prints another registration than the one generated"
+grep -v '^DATABASE_URL_FILE=' "$tmp/matrix-sync.env" > "$tmp/matrix-sync-local.env"
+port="$(free_port)"
 local_env=(DATABASE_URL="sqlite://$tmp/service/matrix-sync.db" MATRIX_HOMESERVER_URL=http://127.0.0.1:9
   MATRIX_SYNC_LISTEN="127.0.0.1:$port" MATRIX_SYNC_DATA_DIR="$tmp/service/data")
-with_env "$tmp/matrix-sync.env" "${local_env[@]}" "$bin" migrate > "$tmp/service.out" 2>&1 \
+with_env "$tmp/matrix-sync-local.env" "${local_env[@]}" "$bin" migrate > "$tmp/service.out" 2>&1 \
   || { cat "$tmp/service.out" >&2; die "matrix-sync migrate fails with the matrix-sync service's settings"; }
-mapfile -t service_vars < "$tmp/matrix-sync.env"
-env -i PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" "${service_vars[@]}" "${local_env[@]}" "$bin" serve > "$tmp/service.out" 2>&1 &
+mapfile -t service_vars < "$tmp/matrix-sync-local.env"
+env -i PATH="$host_path" "${service_vars[@]}" "${local_env[@]}" "$bin" serve > "$tmp/service.out" 2>&1 &
 service_pid=$!  # env execs the service: this is its pid
 for _ in $(seq 1 100); do
   curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && break
@@ -208,7 +529,7 @@ wait "$service_pid" || service_rc=$?
 service_pid=
 [ "$service_rc" = 0 ] || { cat "$tmp/service.out" >&2; die "matrix-sync serve exited with $service_rc on SIGTERM"; }
 
-# 4. The proxy: the template rendered as the nginx image renders it (only the
+# 6. The proxy: the template rendered as the nginx image renders it (only the
 # variables NGINX_ENVSUBST_FILTER admits), certificate paths pointed at a
 # self-signed pair.
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=matrix.example.org" \
@@ -246,7 +567,7 @@ check_nginx "$tmp/proxy.env" "the example's names"
 sed -i 's/^MATRIX_SERVER_NAME=.*/MATRIX_SERVER_NAME=matrix.example.org/' "$tmp/proxy.env"
 check_nginx "$tmp/proxy.env" "server name = host name"
 
-# 5. The systemd unit (the binary's absence from /usr/local/bin aside), and
+# 7. The systemd unit (the binary's absence from /usr/local/bin aside), and
 # the Dockerfile's sources.
 { systemd-analyze verify deploy/systemd/matrix-sync.service 2>&1 || true; } \
   | grep -v 'Command /usr/local/bin/matrix-sync is not executable' > "$tmp/systemd.out" || true
@@ -256,4 +577,4 @@ sed -n 's/^COPY \([^-][^ ]*\( [^ ]*\)*\) [^ ]*$/\1/p' deploy/Dockerfile | tr ' '
   if grep -qx "$src" .dockerignore; then die "deploy/Dockerfile copies $src, which .dockerignore leaves out"; fi
 done
 
-echo "compose-check: deploy/ OK (${compose[*]} config; generate.sh; Synapse $synapse_version loads its config; matrix-sync starts with the stack's settings; nginx -t; systemd unit)"
+echo "compose-check: deploy/ OK (${compose[*]} config, secrets as files; generate.sh secrets, config; Synapse $synapse_version loads and serves its config; admin-token makes a server admin's token, idempotently; matrix-sync starts with the stack's settings; nginx -t; systemd unit)"
