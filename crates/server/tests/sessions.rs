@@ -154,6 +154,9 @@ async fn made_up_key_ids_against_a_failing_provider_cause_few_fetches_and_hold_u
     let app = spawn(&idp).await;
     let user = Uuid::new_v4();
     assert_eq!(exchange(&app, &idp.token_for(user)).await.0, StatusCode::OK, "the keys are cached");
+    // Past the refresh interval, so the made-up ids do reach the failing
+    // provider (within it they are refused without a fetch at all).
+    tokio::time::sleep(Duration::from_millis(5_500)).await;
     let fetched_before = idp.jwks_fetches();
     idp.fail(true);
     // 200 sign-ins with key ids nobody published, 20 at a time, while the
