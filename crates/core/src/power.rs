@@ -14,9 +14,19 @@ pub const MODERATOR_LEVEL: i64 = 50;
 pub const INVITE_LEVEL: i64 = 25;
 
 /// A community's trust → power-level table: ascending `min_trust` starting
-/// at 0, levels from 0 to 99 (100 is the admin role's).
+/// at 0, levels from 0 to 99 (100 is the admin role's). Deserializing
+/// checks the same as [`TrustLevels::new`]: no table is ever unchecked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<TrustLevel>")]
 pub struct TrustLevels(Vec<TrustLevel>);
+
+impl TryFrom<Vec<TrustLevel>> for TrustLevels {
+    type Error = TrustLevelsError;
+
+    fn try_from(levels: Vec<TrustLevel>) -> Result<Self, Self::Error> {
+        Self::new(levels)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustLevel {
@@ -285,6 +295,16 @@ mod tests {
         assert_eq!(TrustLevels::new(vec![l(0, -1)]), Err(TrustLevelsError::LevelOutOfRange));
         let t = TrustLevels::new(vec![l(0, 5), l(100, 60)]).unwrap();
         assert_eq!((t.level_for(99), t.level_for(100)), (5, 60));
+        // Read from JSON (a stored record, a request body), the same checks.
+        let read = |json: &str| serde_json::from_str::<TrustLevels>(json);
+        assert_eq!(read(r#"[{"min_trust":0,"power_level":5},{"min_trust":100,"power_level":60}]"#).unwrap(), t);
+        for bad in ["[]", r#"[{"min_trust":1,"power_level":0}]"#, r#"[{"min_trust":0,"power_level":100}]"#] {
+            assert!(read(bad).is_err(), "{bad} was taken");
+        }
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            r#"[{"min_trust":0,"power_level":5},{"min_trust":100,"power_level":60}]"#
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `registration`, `migrate`.
+//! The command line: `serve`, `registration`, `migrate`, `import`, `openapi`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

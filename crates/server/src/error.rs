@@ -9,6 +9,8 @@ use matrix_sync_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use crate::error_code::ErrorCode;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -28,7 +30,7 @@ pub enum ApiError {
     #[error("missing or wrong bearer token")]
     Unauthorized,
     #[error("{message}")]
-    InvalidToken { code: &'static str, message: String },
+    InvalidToken { code: ErrorCode, message: String },
     #[error("the identity provider is unavailable: {0}")]
     IdentityProviderUnavailable(String),
     #[error("{0}")]
@@ -36,11 +38,11 @@ pub enum ApiError {
     #[error("{0}")]
     UnknownDevice(String),
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     #[error("{message}")]
-    Unprocessable { code: &'static str, message: String },
+    Unprocessable { code: ErrorCode, message: String },
     #[error("{message}")]
-    Gone { code: &'static str, message: String },
+    Gone { code: ErrorCode, message: String },
     #[error("the homeserver is unavailable; try again later")]
     HomeserverUnavailable(#[source] HomeserverError),
     #[error("the homeserver refused the request")]
@@ -60,7 +62,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// For people; may change.
     pub message: String,
 }
@@ -86,28 +88,28 @@ impl ApiError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest(_) => "bad_request",
+            ApiError::BadRequest(_) => ErrorCode::BadRequest,
             // One stable code for every malformed identifier; the message
             // says what a user may be.
-            ApiError::InvalidId(_) | ApiError::InvalidUser(_) => "invalid_id",
-            ApiError::InvalidJson(_) => "invalid_json",
-            ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::HeadersTooLarge(_) => "headers_too_large",
-            ApiError::RequestTimeout(_) => "request_timeout",
-            ApiError::Unauthorized => "unauthorized",
-            ApiError::InvalidToken { code, .. } => code,
-            ApiError::IdentityProviderUnavailable(_) => "identity_provider_unavailable",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::UnknownDevice(_) => "unknown_device",
+            ApiError::InvalidId(_) | ApiError::InvalidUser(_) => ErrorCode::InvalidId,
+            ApiError::InvalidJson(_) => ErrorCode::InvalidJson,
+            ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            ApiError::HeadersTooLarge(_) => ErrorCode::HeadersTooLarge,
+            ApiError::RequestTimeout(_) => ErrorCode::RequestTimeout,
+            ApiError::Unauthorized => ErrorCode::Unauthorized,
+            ApiError::InvalidToken { code, .. } => *code,
+            ApiError::IdentityProviderUnavailable(_) => ErrorCode::IdentityProviderUnavailable,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::UnknownDevice(_) => ErrorCode::UnknownDevice,
             ApiError::Conflict { code, .. } | ApiError::Unprocessable { code, .. } | ApiError::Gone { code, .. } => {
-                code
+                *code
             }
-            ApiError::HomeserverUnavailable(_) => "homeserver_unavailable",
-            ApiError::HomeserverRefused(_) => "homeserver_refused",
-            ApiError::DatabaseUnavailable(_) => "database_unavailable",
-            ApiError::Internal(_) => "internal",
+            ApiError::HomeserverUnavailable(_) => ErrorCode::HomeserverUnavailable,
+            ApiError::HomeserverRefused(_) => ErrorCode::HomeserverRefused,
+            ApiError::DatabaseUnavailable(_) => ErrorCode::DatabaseUnavailable,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 }
@@ -142,9 +144,9 @@ impl IntoResponse for ApiError {
             let cause = std::error::Error::source(&self).map(ToString::to_string);
             match &self {
                 ApiError::Internal(detail) => {
-                    tracing::error!(code = self.code(), detail, "request failed")
+                    tracing::error!(code = self.code().as_str(), detail, "request failed")
                 }
-                _ => tracing::warn!(code = self.code(), cause, "request failed"),
+                _ => tracing::warn!(code = self.code().as_str(), cause, "request failed"),
             }
         }
         let body = ErrorBody { error: ErrorDetail { code: self.code(), message: self.to_string() } };

@@ -49,7 +49,7 @@ pub fn provisionable_user(ids: &MatrixIds, raw: &str) -> Result<Uuid, ApiError> 
     match user_ref(ids, raw)? {
         UserRef::Platform(id) => Ok(id),
         UserRef::Remote(user) => Err(ApiError::Unprocessable {
-            code: "remote_user",
+            code: crate::error::ErrorCode::RemoteUser,
             message: format!(
                 "{user} is a user of another homeserver: such users are invited to rooms, never provisioned or signed in here"
             ),

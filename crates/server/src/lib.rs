@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod error_code;
 pub mod extract;
 pub mod http_server;
 pub mod import;

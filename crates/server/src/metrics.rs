@@ -16,8 +16,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::state::AppState;
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
     pub method: String,
@@ -132,12 +130,11 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 
 /// Counts and times every request by its route template (not its path, so
 /// ids do not multiply the series).
-pub async fn track_http(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn track_http(State(m): State<std::sync::Arc<Metrics>>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = method_label(req.method()).to_owned();
     let started = Instant::now();
     let response = next.run(req).await;
-    let m = &state.metrics;
     m.http_requests
         .get_or_create(&HttpLabels { method, route: route.clone(), status: response.status().as_u16() })
         .inc();

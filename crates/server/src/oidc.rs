@@ -47,18 +47,19 @@ pub enum TokenError {
 }
 
 impl TokenError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::error_code::ErrorCode {
+        use crate::error_code::ErrorCode;
         match self {
-            TokenError::Malformed => "token_malformed",
-            TokenError::Algorithm => "token_algorithm",
-            TokenError::UnknownKey => "token_unknown_key",
-            TokenError::Signature => "token_signature",
-            TokenError::Expired => "token_expired",
-            TokenError::NotYetValid => "token_not_yet_valid",
-            TokenError::Issuer => "token_issuer",
-            TokenError::Audience => "token_audience",
-            TokenError::Subject => "token_subject",
-            TokenError::Jwks(_) => "identity_provider_unavailable",
+            TokenError::Malformed => ErrorCode::TokenMalformed,
+            TokenError::Algorithm => ErrorCode::TokenAlgorithm,
+            TokenError::UnknownKey => ErrorCode::TokenUnknownKey,
+            TokenError::Signature => ErrorCode::TokenSignature,
+            TokenError::Expired => ErrorCode::TokenExpired,
+            TokenError::NotYetValid => ErrorCode::TokenNotYetValid,
+            TokenError::Issuer => ErrorCode::TokenIssuer,
+            TokenError::Audience => ErrorCode::TokenAudience,
+            TokenError::Subject => ErrorCode::TokenSubject,
+            TokenError::Jwks(_) => ErrorCode::IdentityProviderUnavailable,
         }
     }
 }

@@ -6,7 +6,7 @@
 use matrix_sync_core::power::{TrustLevel, TrustLevels};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub const MAX_NAME: usize = 255;
 
@@ -33,16 +33,16 @@ pub enum Refusal {
 
 impl Refusal {
     /// The stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::InvalidName => "bad_request",
-            Self::NegativeTrustScore(_) => "negative_trust_score",
-            Self::UnencryptedCouncils => "encryption_required",
-            Self::EncryptionCannotBeDisabled => "encryption_cannot_be_disabled",
-            Self::InvalidTrustLevels(_) => "invalid_trust_levels",
-            Self::Archived { .. } => "archived",
-            Self::AlreadyDeleted { .. } => "already_deleted",
-            Self::CouncilInAnotherCommunity { .. } => "council_in_another_community",
+            Self::InvalidName => ErrorCode::BadRequest,
+            Self::NegativeTrustScore(_) => ErrorCode::NegativeTrustScore,
+            Self::UnencryptedCouncils => ErrorCode::EncryptionRequired,
+            Self::EncryptionCannotBeDisabled => ErrorCode::EncryptionCannotBeDisabled,
+            Self::InvalidTrustLevels(_) => ErrorCode::InvalidTrustLevels,
+            Self::Archived { .. } => ErrorCode::Archived,
+            Self::AlreadyDeleted { .. } => ErrorCode::AlreadyDeleted,
+            Self::CouncilInAnotherCommunity { .. } => ErrorCode::CouncilInAnotherCommunity,
         }
     }
 }
@@ -151,9 +151,9 @@ mod tests {
     fn deleted_parents_refuse_writes_with_their_own_codes() {
         let id = Uuid::nil();
         assert_eq!(live("community", id, None, None), Ok(()));
-        assert_eq!(live("community", id, None, Some(1)).unwrap_err().code(), "archived");
-        assert_eq!(live("community", id, Some(2), Some(1)).unwrap_err().code(), "already_deleted");
+        assert_eq!(live("community", id, None, Some(1)).unwrap_err().code(), ErrorCode::Archived);
+        assert_eq!(live("community", id, Some(2), Some(1)).unwrap_err().code(), ErrorCode::AlreadyDeleted);
         let api: ApiError = live("council", id, Some(2), Some(1)).unwrap_err().into();
-        assert!(matches!(api, ApiError::Gone { code: "already_deleted", .. }));
+        assert!(matches!(api, ApiError::Gone { code: ErrorCode::AlreadyDeleted, .. }));
     }
 }

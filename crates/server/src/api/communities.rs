@@ -78,7 +78,7 @@ fn places_taken(server: &str, elevated: &Elevated, adds: Option<&UserRef>) -> us
 fn power_levels_full(state: &AppState, capacity: usize, total: usize) -> ApiError {
     state.metrics.power_levels_full.inc();
     ApiError::Unprocessable {
-        code: "power_levels_full",
+        code: crate::error::ErrorCode::PowerLevelsFull,
         message: format!(
             "a room's power levels can list at most {capacity} members above level 0 on this server (a user of another homeserver with a long id counts as several); this change would make it {total}"
         ),

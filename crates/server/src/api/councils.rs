@@ -97,7 +97,7 @@ pub async fn put_council(
     let name = required_name(body.name)?;
     let Some(community) = state.store.community(community_id).await? else {
         return Err(ApiError::Unprocessable {
-            code: "unknown_community",
+            code: crate::error::ErrorCode::UnknownCommunity,
             message: format!("community {community_id} is not known; create it first"),
         });
     };
@@ -222,7 +222,7 @@ pub async fn put_council_member(
     let wait = wait_param(&query)?;
     if state.store.member(council.community_id, user.key()).await?.is_none() {
         return Err(ApiError::Unprocessable {
-            code: "not_a_community_member",
+            code: crate::error::ErrorCode::NotACommunityMember,
             message: format!("user {} is not a member of community {}", user.api_id(), council.community_id),
         });
     }

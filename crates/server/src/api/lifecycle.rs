@@ -69,11 +69,11 @@ pub async fn soft_delete(state: &AppState, d: &Deletable, wait: Option<Duration>
 /// with the start of a purge: whichever is first, the other is refused.
 pub async fn restore(state: &AppState, d: &Deletable, wait: Option<Duration>) -> Result<(), ApiError> {
     let gone = || ApiError::Gone {
-        code: "already_deleted",
+        code: crate::error::ErrorCode::AlreadyDeleted,
         message: format!("{} {} was deleted for good after its retention; it cannot be restored", d.kind, d.scope.id()),
     };
     let purging = || ApiError::Conflict {
-        code: "purging",
+        code: crate::error::ErrorCode::Purging,
         message: format!(
             "{} {} is being deleted for good (its retention ended); it cannot be restored",
             d.kind,
@@ -85,7 +85,7 @@ pub async fn restore(state: &AppState, d: &Deletable, wait: Option<Duration>) ->
     }
     if d.deleted_at.is_none() {
         return Err(ApiError::Conflict {
-            code: "not_deleted",
+            code: crate::error::ErrorCode::NotDeleted,
             message: format!("{} {} is not deleted", d.kind, d.scope.id()),
         });
     }

@@ -36,7 +36,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "matrix-sync", description = "Matrix chat for a community platform: the service's HTTP API."),
     modifiers(&BearerAuth),
-    components(schemas(ErrorBody))
+    components(schemas(ErrorBody, crate::error_code::ErrorCode))
 )]
 struct ApiDoc;
 
@@ -127,7 +127,7 @@ pub fn router(state: AppState) -> Router {
                 StatusCode::METHOD_NOT_ALLOWED,
                 axum::Json(ErrorBody {
                     error: crate::error::ErrorDetail {
-                        code: "method_not_allowed",
+                        code: crate::error::ErrorCode::MethodNotAllowed,
                         message: "method not allowed here".into(),
                     },
                 }),
@@ -136,7 +136,7 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(axum::middleware::from_fn(limit_headers))
         .layer(from_fn_with_state(state.config.api.http.request_timeout, limit_request_time))
-        .layer(from_fn_with_state(state.clone(), track_http))
+        .layer(from_fn_with_state(state.metrics.clone(), track_http))
         .layer(
             // Spans name the method and path only: a query string may carry
             // a token (older homeservers send `access_token=`).

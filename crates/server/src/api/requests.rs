@@ -105,7 +105,7 @@ pub async fn accept_request(
     }
     if requester == owner {
         return Err(ApiError::Unprocessable {
-            code: "same_user",
+            code: crate::error::ErrorCode::SameUser,
             message: "the requester and the owner are the same user".into(),
         });
     }
@@ -124,7 +124,7 @@ pub async fn accept_request(
     let stored = state.store.accept_request(&record, &direct, now_millis()).await?;
     if stored.requester != record.requester || stored.owner != record.owner {
         return Err(ApiError::Conflict {
-            code: "request_conflict",
+            code: crate::error::ErrorCode::RequestConflict,
             message: format!("request {id} was accepted before for other users"),
         });
     }
@@ -191,7 +191,7 @@ pub async fn create_direct(
     let b = required_user(&state, body.user_b, "user_b")?;
     if a == b {
         return Err(ApiError::Unprocessable {
-            code: "same_user",
+            code: crate::error::ErrorCode::SameUser,
             message: "a direct chat needs two different users".into(),
         });
     }
