@@ -276,8 +276,7 @@ pub async fn write(store: &dyn Store, file: &ImportFile) -> Result<(), ImportErr
         let now = now_millis();
         store.put_community(&record, now).await?;
         for m in &c.members {
-            let member =
-                MemberRecord { user_id: m.user_id, trust_score: m.trust_score, role: m.role.as_str().to_owned() };
+            let member = MemberRecord { user_id: m.user_id, trust_score: m.trust_score, role: m.role };
             // The community's job is already due (`put_community`).
             store.put_member(c.id, &member, Debounce { quiet_ms: 0, max_wait_ms: 0 }, now).await?;
         }
@@ -295,7 +294,7 @@ pub async fn write(store: &dyn Store, file: &ImportFile) -> Result<(), ImportErr
             };
             let stored = store.put_council(&record, now).await?;
             for m in &council.members {
-                let member = CouncilMemberRecord { user_id: m.user_id, role: m.role.as_str().to_owned() };
+                let member = CouncilMemberRecord { user_id: m.user_id, role: m.role };
                 store.put_council_member(&stored, &member, now).await?;
             }
         }

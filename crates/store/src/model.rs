@@ -77,8 +77,7 @@ pub struct CommunityRecord {
 pub struct MemberRecord {
     pub user_id: Uuid,
     pub trust_score: i64,
-    /// `member` or `admin`.
-    pub role: String,
+    pub role: matrix_sync_core::power::CommunityRole,
 }
 
 /// A room the service made, by the scope and role it serves.
@@ -136,8 +135,7 @@ pub struct CouncilRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CouncilMemberRecord {
     pub user_id: Uuid,
-    /// `member`, `moderator` or `admin`.
-    pub role: String,
+    pub role: matrix_sync_core::power::CouncilRole,
 }
 
 /// The direct chat of two users, by their Matrix ids.

@@ -4,6 +4,18 @@
 //! as a macro and instantiated for each backend with the few statements that
 //! differ (how a job is claimed).
 
+/// A community member's role as stored; anything else is a corrupt row.
+pub(crate) fn community_role(raw: &str) -> crate::Result<matrix_sync_core::power::CommunityRole> {
+    matrix_sync_core::power::CommunityRole::parse(raw)
+        .ok_or_else(|| crate::StoreError::Corrupt(format!("community member role `{raw}`")))
+}
+
+/// A council member's role as stored; anything else is a corrupt row.
+pub(crate) fn council_role(raw: &str) -> crate::Result<matrix_sync_core::power::CouncilRole> {
+    matrix_sync_core::power::CouncilRole::parse(raw)
+        .ok_or_else(|| crate::StoreError::Corrupt(format!("council member role `{raw}`")))
+}
+
 /// Columns of `jobs` that `job_from_row` reads (a macro so that statements
 /// using it stay string literals, which sqlx requires).
 macro_rules! job_columns {
@@ -192,7 +204,7 @@ macro_rules! sql_store_impl {
                 Ok($crate::MemberRecord {
                     user_id: row.try_get("user_id")?,
                     trust_score: row.try_get("trust_score")?,
-                    role: row.try_get("role")?,
+                    role: $crate::sql_store::community_role(&row.try_get::<String, _>("role")?)?,
                 })
             }
 
@@ -374,7 +386,7 @@ macro_rules! sql_store_impl {
                         .bind(community)
                         .bind(m.user_id)
                         .bind(m.trust_score)
-                        .bind(&m.role)
+                        .bind(m.role.as_str())
                         .fetch_one(&self.pool)
                         .await?;
                     return Ok(row.try_get("last_error")?);
@@ -390,7 +402,7 @@ macro_rules! sql_store_impl {
                 .bind(community)
                 .bind(m.user_id)
                 .bind(m.trust_score)
-                .bind(&m.role)
+                .bind(m.role.as_str())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
@@ -464,7 +476,7 @@ macro_rules! sql_store_impl {
                 .bind(community)
                 .bind(m.user_id)
                 .bind(m.trust_score)
-                .bind(&m.role)
+                .bind(m.role.as_str())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
@@ -623,7 +635,7 @@ macro_rules! sql_store_impl {
                 )
                 .bind(council.id)
                 .bind(m.user_id)
-                .bind(&m.role)
+                .bind(m.role.as_str())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
@@ -670,7 +682,12 @@ macro_rules! sql_store_impl {
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter()
-                    .map(|r| Ok($crate::CouncilMemberRecord { user_id: r.try_get("user_id")?, role: r.try_get("role")? }))
+                    .map(|r| {
+                        Ok($crate::CouncilMemberRecord {
+                            user_id: r.try_get("user_id")?,
+                            role: $crate::sql_store::council_role(&r.try_get::<String, _>("role")?)?,
+                        })
+                    })
                     .collect()
             }
 

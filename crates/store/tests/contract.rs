@@ -388,6 +388,28 @@ async fn sqlite_keeps_everything_across_a_reopen() {
     assert!(!store.accept_transaction(&txn("txn-9", "d", 1), &[], 1).await.unwrap(), "replay after restart");
 }
 
+/// A role the service never writes (a hand edit, a newer version's) is a
+/// corrupt row, never read as some default role.
+#[tokio::test]
+async fn an_unknown_role_in_the_database_is_corrupt_never_a_default() {
+    use matrix_sync_core::power::CommunityRole;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/store.db", dir.path().display());
+    let store = SqliteStore::connect(&url).await.unwrap();
+    let (c, u) = (Uuid::new_v4(), Uuid::new_v4());
+    store.put_community(&community_record(c, "C"), 0).await.unwrap();
+    let member = MemberRecord { user_id: u, trust_score: 40, role: CommunityRole::Admin };
+    store.put_member(c, &member, Debounce { quiet_ms: 0, max_wait_ms: 0 }, 0).await.unwrap();
+    assert_eq!(store.member(c, u).await.unwrap(), Some(member));
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE community_members SET role = 'wizard'").execute(&pool).await.unwrap();
+    pool.close().await;
+    assert!(
+        matches!(store.member(c, u).await, Err(matrix_sync_store::StoreError::Corrupt(_))),
+        "an unknown role is reported"
+    );
+}
+
 #[tokio::test]
 async fn postgres_keeps_its_tables_in_its_own_schema() {
     let schema = format!("contract_{}", Uuid::new_v4().simple());
@@ -454,7 +476,11 @@ async fn members_are_kept_per_community(store: Arc<dyn Store>) {
     store.complete(&job, 0).await.unwrap();
 
     let (a, b, admin) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-    let m = |user_id, trust_score, role: &str| MemberRecord { user_id, trust_score, role: role.to_owned() };
+    let m = |user_id, trust_score, role: &str| MemberRecord {
+        user_id,
+        trust_score,
+        role: matrix_sync_core::power::CommunityRole::parse(role).unwrap(),
+    };
     let debounce = Debounce { quiet_ms: 490, max_wait_ms: 1_000 };
     store.put_member(c, &m(a, 3, "member"), debounce, 10).await.unwrap();
     store.put_member(c, &m(b, 40, "member"), debounce, 20).await.unwrap();
@@ -528,7 +554,8 @@ async fn remote_users_are_members_never_provisioned(store: Arc<dyn Store>) {
     let matrix_id = "@bob:remote.example:8448";
     store.put_remote_member(c, remote, matrix_id, 1_000).await.unwrap();
     store.put_remote_member(c, remote, matrix_id, 2_000).await.unwrap(); // idempotent
-    let member = |user| MemberRecord { user_id: user, trust_score: 20, role: "member".into() };
+    let member =
+        |user| MemberRecord { user_id: user, trust_score: 20, role: matrix_sync_core::power::CommunityRole::Member };
     store.put_member(c, &member(remote), debounce, 1_000).await.unwrap();
     store.put_member(c, &member(local), debounce, 1_000).await.unwrap();
     // Named in one community only: elsewhere the key means nothing.
@@ -641,11 +668,19 @@ async fn councils_and_their_members(store: Arc<dyn Store>) {
     for u in [a, b] {
         let debounce = Debounce { quiet_ms: 0, max_wait_ms: 0 };
         store
-            .put_member(c, &MemberRecord { user_id: u, trust_score: 0, role: "member".into() }, debounce, 0)
+            .put_member(
+                c,
+                &MemberRecord { user_id: u, trust_score: 0, role: matrix_sync_core::power::CommunityRole::Member },
+                debounce,
+                0,
+            )
             .await
             .unwrap();
     }
-    let cm = |user_id, role: &str| CouncilMemberRecord { user_id, role: role.to_owned() };
+    let cm = |user_id, role: &str| CouncilMemberRecord {
+        user_id,
+        role: matrix_sync_core::power::CouncilRole::parse(role).unwrap(),
+    };
     store.put_council_member(&council, &cm(a, "member"), 30).await.unwrap();
     store.put_council_member(&council, &cm(b, "moderator"), 30).await.unwrap();
     store.put_council_member(&council, &cm(a, "admin"), 40).await.unwrap();
@@ -719,7 +754,11 @@ async fn concurrent_promotions_never_overfill_the_power_levels(store: Arc<dyn St
         .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
-                let member = MemberRecord { user_id: Uuid::new_v4(), trust_score: 50, role: "member".into() };
+                let member = MemberRecord {
+                    user_id: Uuid::new_v4(),
+                    trust_score: 50,
+                    role: matrix_sync_core::power::CommunityRole::Member,
+                };
                 let fits = |e: &Elevated| e.count < 3;
                 let debounce = Debounce { quiet_ms: 0, max_wait_ms: 0 };
                 store.put_elevated_member(c, &member, 30, &fits, debounce, i).await.unwrap()

@@ -295,12 +295,12 @@ fn member_status(
     levels: &TrustLevels,
     status: &'static str,
 ) -> MemberStatus {
-    let role = CommunityRole::parse(&member.role).unwrap_or(CommunityRole::Member);
+    let role = member.role;
     MemberStatus {
         user_id: user.api_id(),
         matrix_user_id: state.homeserver.ids().matrix_id(user).to_string(),
         trust_score: member.trust_score,
-        role: member.role.clone(),
+        role: member.role.as_str().to_owned(),
         power_level: community_level(levels, u64::try_from(member.trust_score).unwrap_or(0), role),
         status,
     }
@@ -349,13 +349,10 @@ pub async fn put_member(
     let ((record, levels), existing) =
         tokio::try_join!(known_community(&state, community), async { Ok(state.store.member(community, key).await?) })?;
     rules::live("community", community, record.purged_at, record.deleted_at)?;
-    let role = body
-        .role
-        .or_else(|| existing.as_ref().and_then(|m| CommunityRole::parse(&m.role)))
-        .unwrap_or(CommunityRole::Member);
+    let role = body.role.or_else(|| existing.as_ref().map(|m| m.role)).unwrap_or(CommunityRole::Member);
     let level_of = |trust: i64, role| community_level(&levels, u64::try_from(trust).unwrap_or(0), role);
     let level = level_of(trust_score, role);
-    let member = MemberRecord { user_id: key, trust_score, role: role.as_str().to_owned() };
+    let member = MemberRecord { user_id: key, trust_score, role };
     let now = now_millis();
     if let UserRef::Remote(matrix_id) = &user {
         // Before the member row: a member row without it would read as a
@@ -366,9 +363,7 @@ pub async fn put_member(
     // Only a member who newly rises above level 0 can overfill the rooms'
     // power levels (the common trust update needs no count); the count and
     // the write are one transaction.
-    let was_elevated = existing
-        .as_ref()
-        .is_some_and(|m| level_of(m.trust_score, CommunityRole::parse(&m.role).unwrap_or(CommunityRole::Member)) > 0);
+    let was_elevated = existing.as_ref().is_some_and(|m| level_of(m.trust_score, m.role) > 0);
     let last_error = if level > 0 && !was_elevated {
         let server = state.homeserver.ids().server_name().as_str();
         let capacity = power_levels_capacity(server);

@@ -177,9 +177,7 @@ async fn council_member_answer(
     let levels: TrustLevels =
         serde_json::from_str(&community.trust_levels).map_err(|e| ApiError::Internal(e.to_string()))?;
     let member = state.store.member(council.community_id, user.key()).await?;
-    let (trust, community_role) = member.as_ref().map_or((0, CommunityRole::Member), |m| {
-        (m.trust_score, CommunityRole::parse(&m.role).unwrap_or(CommunityRole::Member))
-    });
+    let (trust, community_role) = member.as_ref().map_or((0, CommunityRole::Member), |m| (m.trust_score, m.role));
     let (status, _) = scope_status(state, Scope::Community(council.community_id)).await?;
     let answer = CouncilMemberStatus {
         user_id: user.api_id(),
@@ -227,11 +225,8 @@ pub async fn put_council_member(
         });
     }
     let existing = state.store.council_members(council.id).await?.into_iter().find(|m| m.user_id == user.key());
-    let role = body
-        .role
-        .or_else(|| existing.as_ref().and_then(|m| CouncilRole::parse(&m.role)))
-        .unwrap_or(CouncilRole::Member);
-    let record = CouncilMemberRecord { user_id: user.key(), role: role.as_str().to_owned() };
+    let role = body.role.or_else(|| existing.as_ref().map(|m| m.role)).unwrap_or(CouncilRole::Member);
+    let record = CouncilMemberRecord { user_id: user.key(), role };
     state.store.put_council_member(&council, &record, now_millis()).await?;
     settle(&state, Scope::Community(council.community_id), wait).await?;
     council_member_answer(&state, &council, &user, role).await
@@ -268,7 +263,7 @@ pub async fn delete_council_member(
         )?;
     state.store.remove_council_member(&council, user.key(), now_millis()).await?;
     settle(&state, Scope::Community(council.community_id), wait).await?;
-    let role = CouncilRole::parse(&existing.role).unwrap_or(CouncilRole::Member);
+    let role = existing.role;
     council_member_answer(&state, &council, &user, role).await
 }
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use futures_util::future::join_all;
 use matrix_sync_core::desired::{Community, CommunityConfig, CommunityMember, Council, community_rooms};
-use matrix_sync_core::power::{CommunityRole, CouncilRole, TrustLevels};
+use matrix_sync_core::power::TrustLevels;
 use matrix_sync_core::rooms::RoomKey;
 use matrix_sync_core::{MatrixIds, Scope};
 use matrix_sync_store::{CommunityRecord, MemberRecord};
@@ -62,11 +62,7 @@ pub async fn member_ids(state: &AppState, community: Uuid) -> Result<MemberIds<'
 }
 
 pub fn member_model(ids: &MemberIds<'_>, m: &MemberRecord) -> CommunityMember {
-    CommunityMember {
-        user: ids.of(m.user_id),
-        trust: u64::try_from(m.trust_score).unwrap_or(0),
-        role: CommunityRole::parse(&m.role).unwrap_or(CommunityRole::Member),
-    }
+    CommunityMember { user: ids.of(m.user_id), trust: u64::try_from(m.trust_score).unwrap_or(0), role: m.role }
 }
 
 #[tracing::instrument(skip(state), fields(community_id = %id))]
@@ -113,10 +109,7 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
             id: council.id,
             deleted: council.deleted_at.is_some(),
             name: council.name,
-            members: council_members
-                .iter()
-                .map(|m| (ids.of(m.user_id), CouncilRole::parse(&m.role).unwrap_or(CouncilRole::Member)))
-                .collect(),
+            members: council_members.iter().map(|m| (ids.of(m.user_id), m.role)).collect(),
         });
     }
     let mut desired = community_rooms(&community, &members, &councils);
