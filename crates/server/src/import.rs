@@ -255,8 +255,7 @@ async fn check_recorded<'a>(store: &dyn Store, file: &'a ImportFile) -> Result<V
             name: rules::name(&c.name).map_err(|r| refused(".name", r))?,
             matrix_enabled: c.config.matrix_enabled.unwrap_or(true),
             general_encrypted,
-            trust_levels: serde_json::to_string(&levels)
-                .map_err(|e| ImportError::Refused(format!("communities[{i}].trust_levels: {e}")))?,
+            trust_levels: levels,
             created_at: 0,
             updated_at: 0,
             deleted_at: None,

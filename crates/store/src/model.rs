@@ -62,7 +62,7 @@ pub struct CommunityRecord {
     pub matrix_enabled: bool,
     pub general_encrypted: bool,
     /// The trust → power-level table, as JSON.
-    pub trust_levels: String,
+    pub trust_levels: matrix_sync_core::power::TrustLevels,
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,

@@ -4,6 +4,16 @@
 //! as a macro and instantiated for each backend with the few statements that
 //! differ (how a job is claimed).
 
+/// A community's trust table as stored (JSON, checked as
+/// [`TrustLevels::new`](matrix_sync_core::power::TrustLevels::new) checks it).
+pub(crate) fn trust_levels(raw: &str) -> crate::Result<matrix_sync_core::power::TrustLevels> {
+    serde_json::from_str(raw).map_err(|e| crate::StoreError::Corrupt(format!("trust_levels `{raw}`: {e}")))
+}
+
+pub(crate) fn trust_levels_json(levels: &matrix_sync_core::power::TrustLevels) -> crate::Result<String> {
+    serde_json::to_string(levels).map_err(|e| crate::StoreError::Corrupt(format!("trust_levels: {e}")))
+}
+
 /// A community member's role as stored; anything else is a corrupt row.
 pub(crate) fn community_role(raw: &str) -> crate::Result<matrix_sync_core::power::CommunityRole> {
     matrix_sync_core::power::CommunityRole::parse(raw)
@@ -189,7 +199,7 @@ macro_rules! sql_store_impl {
                     name: row.try_get("name")?,
                     matrix_enabled: row.try_get("matrix_enabled")?,
                     general_encrypted: row.try_get("general_encrypted")?,
-                    trust_levels: row.try_get("trust_levels")?,
+                    trust_levels: $crate::sql_store::trust_levels(&row.try_get::<String, _>("trust_levels")?)?,
                     created_at: row.try_get("created_at")?,
                     updated_at: row.try_get("updated_at")?,
                     deleted_at: row.try_get("deleted_at")?,
@@ -330,7 +340,7 @@ macro_rules! sql_store_impl {
                 .bind(&c.name)
                 .bind(c.matrix_enabled)
                 .bind(c.general_encrypted)
-                .bind(&c.trust_levels)
+                .bind($crate::sql_store::trust_levels_json(&c.trust_levels)?)
                 .bind(now)
                 .bind(c.deleted_at)
                 .bind(c.hard_delete_at)

@@ -439,7 +439,7 @@ fn community_record(id: Uuid, name: &str) -> CommunityRecord {
         name: name.to_owned(),
         matrix_enabled: true,
         general_encrypted: false,
-        trust_levels: "[]".to_owned(),
+        trust_levels: matrix_sync_core::power::TrustLevels::default(),
         created_at: 0,
         updated_at: 0,
         deleted_at: None,

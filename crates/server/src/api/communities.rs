@@ -156,7 +156,7 @@ pub async fn put_community(
     let trust_levels = match body.trust_levels {
         Some(levels) => rules::trust_levels(levels)?,
         None => match &existing {
-            Some(c) => serde_json::from_str(&c.trust_levels).map_err(|e| ApiError::Internal(e.to_string()))?,
+            Some(c) => c.trust_levels.clone(),
             None => TrustLevels::default(),
         },
     };
@@ -168,7 +168,7 @@ pub async fn put_community(
         name,
         matrix_enabled: config.matrix_enabled.or(existing.as_ref().map(|c| c.matrix_enabled)).unwrap_or(true),
         general_encrypted,
-        trust_levels: serde_json::to_string(&trust_levels).map_err(|e| ApiError::Internal(e.to_string()))?,
+        trust_levels: trust_levels.clone(),
         created_at: 0,
         updated_at: 0,
         // Set by the store; an update keeps them (and only a live one gets here).
@@ -309,7 +309,7 @@ fn member_status(
 async fn known_community(state: &AppState, id: Uuid) -> Result<(CommunityRecord, TrustLevels), ApiError> {
     let record =
         state.store.community(id).await?.ok_or_else(|| ApiError::NotFound(format!("community {id} is not known")))?;
-    let levels = serde_json::from_str(&record.trust_levels).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let levels = record.trust_levels.clone();
     Ok((record, levels))
 }
 

@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use matrix_sync_core::power::{CommunityRole, CouncilRole, TrustLevels, council_level};
+use matrix_sync_core::power::{CommunityRole, CouncilRole, council_level};
 use matrix_sync_core::{Scope, UserRef};
 use matrix_sync_store::{CouncilMemberRecord, CouncilRecord};
 use serde::{Deserialize, Serialize};
@@ -174,8 +174,7 @@ async fn council_member_answer(
         .community(council.community_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("community {} is not known", council.community_id)))?;
-    let levels: TrustLevels =
-        serde_json::from_str(&community.trust_levels).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let levels = &community.trust_levels;
     let member = state.store.member(council.community_id, user.key()).await?;
     let (trust, community_role) = member.as_ref().map_or((0, CommunityRole::Member), |m| (m.trust_score, m.role));
     let (status, _) = scope_status(state, Scope::Community(council.community_id)).await?;
@@ -184,7 +183,7 @@ async fn council_member_answer(
         matrix_user_id: state.homeserver.ids().matrix_id(user).to_string(),
         trust_score: trust,
         role: role.as_str().to_owned(),
-        power_level: council_level(&levels, u64::try_from(trust).unwrap_or(0), community_role, role),
+        power_level: council_level(levels, u64::try_from(trust).unwrap_or(0), community_role, role),
         status,
     };
     Ok((http_status(status), Json(answer)))

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use futures_util::future::join_all;
 use matrix_sync_core::desired::{Community, CommunityConfig, CommunityMember, Council, community_rooms};
-use matrix_sync_core::power::TrustLevels;
 use matrix_sync_core::rooms::RoomKey;
 use matrix_sync_core::{MatrixIds, Scope};
 use matrix_sync_store::{CommunityRecord, MemberRecord};
@@ -21,8 +20,7 @@ use crate::state::AppState;
 
 /// The core model of a stored community.
 pub fn community_model(record: &CommunityRecord) -> Result<Community, ReconcileError> {
-    let trust_levels: TrustLevels = serde_json::from_str(&record.trust_levels)
-        .map_err(|e| ReconcileError::Invalid(format!("trust_levels of community {}: {e}", record.id)))?;
+    let trust_levels = record.trust_levels.clone();
     Ok(Community {
         id: record.id,
         name: record.name.clone(),
