@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use matrix_sync_core::Scope;
+use matrix_sync_core::rooms::RoomRole;
 use matrix_sync_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -60,7 +61,7 @@ pub async fn resource_status(
     state: &AppState,
     job_scope: Scope,
     rooms_scope: Scope,
-    (space_role, room_role): (&str, &str),
+    (space_role, room_role): (RoomRole, RoomRole),
     lifecycle: Lifecycle,
 ) -> Result<ResourceStatus, StoreError> {
     let (job_status, last_error) = scope_status(state, job_scope).await?;
@@ -70,7 +71,7 @@ pub async fn resource_status(
         other => other,
     };
     let rooms = state.store.rooms_of(rooms_scope).await?;
-    let room = |role: &str| rooms.iter().find(|r| r.role == role).map(|r| r.room_id.clone());
+    let room = |role: RoomRole| rooms.iter().find(|r| r.role == role).map(|r| r.room_id.clone());
     Ok(ResourceStatus {
         id: rooms_scope.id(),
         status,

@@ -231,11 +231,16 @@ pub trait Store: Send + Sync + 'static {
     async fn bump_scope_version(&self, scope: Scope) -> Result<i64>;
 
     /// Notes that a room is about to be created for a scope's role.
-    async fn record_room_intent(&self, scope: Scope, role: &str, now: Millis) -> Result<()>;
+    async fn record_room_intent(
+        &self,
+        scope: Scope,
+        role: matrix_sync_core::rooms::RoomRole,
+        now: Millis,
+    ) -> Result<()>;
 
     /// Whether a creation was started for the scope's role and its room
     /// never recorded (it may exist on the homeserver).
-    async fn has_room_intent(&self, scope: Scope, role: &str) -> Result<bool>;
+    async fn has_room_intent(&self, scope: Scope, role: matrix_sync_core::rooms::RoomRole) -> Result<bool>;
 
     /// Records the room serving a scope's role (replacing an older record),
     /// and clears the intent to create it.

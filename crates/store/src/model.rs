@@ -85,8 +85,7 @@ pub struct MemberRecord {
 pub struct RoomRecord {
     pub room_id: String,
     pub scope: Scope,
-    /// `space`, `general`, `discussion`, `direct`.
-    pub role: String,
+    pub role: matrix_sync_core::rooms::RoomRole,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -14,6 +14,12 @@ pub(crate) fn trust_levels_json(levels: &matrix_sync_core::power::TrustLevels) -
     serde_json::to_string(levels).map_err(|e| crate::StoreError::Corrupt(format!("trust_levels: {e}")))
 }
 
+/// A room's role as stored; anything else is a corrupt row.
+pub(crate) fn room_role(raw: &str) -> crate::Result<matrix_sync_core::rooms::RoomRole> {
+    matrix_sync_core::rooms::RoomRole::parse(raw)
+        .ok_or_else(|| crate::StoreError::Corrupt(format!("room role `{raw}`")))
+}
+
 /// A community member's role as stored; anything else is a corrupt row.
 pub(crate) fn community_role(raw: &str) -> crate::Result<matrix_sync_core::power::CommunityRole> {
     matrix_sync_core::power::CommunityRole::parse(raw)
@@ -224,7 +230,7 @@ macro_rules! sql_store_impl {
                 Ok($crate::RoomRecord {
                     room_id: row.try_get("room_id")?,
                     scope: $crate::sql_store::validate_job_scope(&scope)?,
-                    role: row.try_get("role")?,
+                    role: $crate::sql_store::room_role(&row.try_get::<String, _>("role")?)?,
                 })
             }
 
@@ -1017,7 +1023,7 @@ macro_rules! sql_store_impl {
             async fn record_room_intent(
                 &self,
                 scope: matrix_sync_core::Scope,
-                role: &str,
+                role: matrix_sync_core::rooms::RoomRole,
                 now: $crate::Millis,
             ) -> $crate::Result<()> {
                 sqlx::query(
@@ -1025,17 +1031,21 @@ macro_rules! sql_store_impl {
                      ON CONFLICT (scope, role) DO NOTHING",
                 )
                 .bind(scope.to_string())
-                .bind(role)
+                .bind(role.as_str())
                 .bind(now)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
             }
 
-            async fn has_room_intent(&self, scope: matrix_sync_core::Scope, role: &str) -> $crate::Result<bool> {
+            async fn has_room_intent(
+                &self,
+                scope: matrix_sync_core::Scope,
+                role: matrix_sync_core::rooms::RoomRole,
+            ) -> $crate::Result<bool> {
                 let row = sqlx::query("SELECT 1 AS one FROM room_intents WHERE scope = $1 AND role = $2")
                     .bind(scope.to_string())
-                    .bind(role)
+                    .bind(role.as_str())
                     .fetch_optional(&self.pool)
                     .await?;
                 Ok(row.is_some())
@@ -1045,12 +1055,12 @@ macro_rules! sql_store_impl {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM room_intents WHERE scope = $1 AND role = $2")
                     .bind(room.scope.to_string())
-                    .bind(&room.role)
+                    .bind(room.role.as_str())
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query("DELETE FROM matrix_rooms WHERE scope = $1 AND role = $2 AND room_id <> $3")
                     .bind(room.scope.to_string())
-                    .bind(&room.role)
+                    .bind(room.role.as_str())
                     .bind(&room.room_id)
                     .execute(&mut *tx)
                     .await?;
@@ -1060,7 +1070,7 @@ macro_rules! sql_store_impl {
                 )
                 .bind(&room.room_id)
                 .bind(room.scope.to_string())
-                .bind(&room.role)
+                .bind(room.role.as_str())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;

@@ -18,6 +18,8 @@ use matrix_sync_store::{
 };
 use uuid::Uuid;
 
+use matrix_sync_core::rooms::RoomRole;
+
 const LEASE: i64 = 30_000;
 
 fn pg_url() -> String {
@@ -576,18 +578,19 @@ async fn remote_users_are_members_never_provisioned(store: Arc<dyn Store>) {
 
 async fn rooms_are_recorded_per_scope_and_role(store: Arc<dyn Store>) {
     let scope = community();
-    let room = |id: &str, role: &str| RoomRecord { room_id: id.to_owned(), scope, role: role.to_owned() };
+    let room =
+        |id: &str, role: &str| RoomRecord { room_id: id.to_owned(), scope, role: RoomRole::parse(role).unwrap() };
     assert_eq!(store.scope_version(scope).await.unwrap(), 0);
     assert_eq!(store.bump_scope_version(scope).await.unwrap(), 1);
     assert_eq!(store.bump_scope_version(scope).await.unwrap(), 2);
     assert_eq!(store.scope_version(scope).await.unwrap(), 2);
     assert_eq!(store.scope_version(Scope::Community(Uuid::new_v4())).await.unwrap(), 0, "per scope");
-    assert!(!store.has_room_intent(scope, "space").await.unwrap());
-    store.record_room_intent(scope, "space", 0).await.unwrap();
-    store.record_room_intent(scope, "space", 1).await.unwrap();
-    assert!(store.has_room_intent(scope, "space").await.unwrap(), "a creation was started");
+    assert!(!store.has_room_intent(scope, RoomRole::Space).await.unwrap());
+    store.record_room_intent(scope, RoomRole::Space, 0).await.unwrap();
+    store.record_room_intent(scope, RoomRole::Space, 1).await.unwrap();
+    assert!(store.has_room_intent(scope, RoomRole::Space).await.unwrap(), "a creation was started");
     store.record_room(&room("!space:x", "space"), 0).await.unwrap();
-    assert!(!store.has_room_intent(scope, "space").await.unwrap(), "recording the room clears the intent");
+    assert!(!store.has_room_intent(scope, RoomRole::Space).await.unwrap(), "recording the room clears the intent");
     store.record_room(&room("!general:x", "general"), 0).await.unwrap();
     store.record_room(&room("!general:x", "general"), 1).await.unwrap();
     assert_eq!(store.rooms_of(scope).await.unwrap(), vec![room("!general:x", "general"), room("!space:x", "space")]);
@@ -595,7 +598,7 @@ async fn rooms_are_recorded_per_scope_and_role(store: Arc<dyn Store>) {
     store.record_room(&room("!general2:x", "general"), 2).await.unwrap();
     assert_eq!(store.rooms_of(scope).await.unwrap().len(), 2);
     let other = Scope::Council(Uuid::new_v4());
-    store.record_room(&RoomRecord { room_id: "!c:x".into(), scope: other, role: "space".into() }, 0).await.unwrap();
+    store.record_room(&RoomRecord { room_id: "!c:x".into(), scope: other, role: RoomRole::Space }, 0).await.unwrap();
     let ids = ["!space:x", "!general2:x", "!c:x", "!unknown:x", "!general:x"].map(str::to_owned);
     let by_room = store.room_scopes(&ids).await.unwrap();
     let rooms: Vec<&str> = by_room.iter().map(|(room, _)| room.as_str()).collect();
@@ -825,7 +828,7 @@ async fn deletion_restore_and_purge(store: Arc<dyn Store>) {
     );
     assert_eq!(store.due_hard_deletes(2_060).await.unwrap(), vec![Scope::Council(council.id)], "unfinished");
 
-    let room = RoomRecord { room_id: "!k:x".into(), scope: Scope::Council(council.id), role: "space".into() };
+    let room = RoomRecord { room_id: "!k:x".into(), scope: Scope::Council(council.id), role: RoomRole::Space };
     store.record_room(&room, 0).await.unwrap();
     assert!(store.mark_purged(Scope::Council(council.id), 2_100).await.unwrap());
     assert!(!store.mark_purged(Scope::Council(council.id), 2_200).await.unwrap(), "once");
@@ -848,7 +851,7 @@ async fn deletion_restore_and_purge(store: Arc<dyn Store>) {
     assert!(!store.set_deletion(Scope::Council(live.id), Some(5_100), Some(9_000), 5_100).await.unwrap());
     assert_eq!(store.due_hard_deletes(5_200).await.unwrap(), vec![Scope::Community(c)], "its councils go with it");
 
-    let kept = RoomRecord { room_id: "!g:x".into(), scope: Scope::Community(c), role: "general".into() };
+    let kept = RoomRecord { room_id: "!g:x".into(), scope: Scope::Community(c), role: RoomRole::General };
     store.record_room(&kept, 0).await.unwrap();
     assert!(store.forget_room("!g:x").await.unwrap());
     assert!(!store.forget_room("!g:x").await.unwrap(), "another eraser came first");

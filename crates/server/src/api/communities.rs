@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use matrix_sync_core::power::{
     CommunityRole, TrustLevel, TrustLevels, community_level, power_levels_capacity, remote_entry_places,
 };
+use matrix_sync_core::rooms::RoomRole;
 use matrix_sync_core::{Scope, UserRef};
 use matrix_sync_store::{CommunityRecord, Elevated, MemberRecord};
 use serde::{Deserialize, Serialize};
@@ -113,7 +114,7 @@ pub fn community_lifecycle(record: &CommunityRecord) -> Lifecycle {
 
 async fn community_status(state: &AppState, record: &CommunityRecord) -> Result<ResourceStatus, ApiError> {
     let scope = Scope::Community(record.id);
-    Ok(resource_status(state, scope, scope, ("space", "general"), community_lifecycle(record)).await?)
+    Ok(resource_status(state, scope, scope, (RoomRole::Space, RoomRole::General), community_lifecycle(record)).await?)
 }
 
 async fn stored_community(state: &AppState, id: Uuid) -> Result<CommunityRecord, ApiError> {

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use matrix_sync_core::power::{CommunityRole, CouncilRole, council_level};
+use matrix_sync_core::rooms::RoomRole;
 use matrix_sync_core::{Scope, UserRef};
 use matrix_sync_store::{CouncilMemberRecord, CouncilRecord};
 use serde::{Deserialize, Serialize};
@@ -43,7 +44,7 @@ async fn council_status(state: &AppState, council: &CouncilRecord) -> Result<Res
         Some(_) => own,
         None => Scope::Community(council.community_id),
     };
-    Ok(resource_status(state, job, own, ("space", "discussion"), lifecycle).await?)
+    Ok(resource_status(state, job, own, (RoomRole::Space, RoomRole::Discussion), lifecycle).await?)
 }
 
 async fn known_council(state: &AppState, id: Uuid) -> Result<CouncilRecord, ApiError> {

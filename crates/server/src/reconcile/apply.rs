@@ -43,7 +43,7 @@ pub async fn apply_plan(
                 // but before we record it leaves this intent, so the next
                 // observe looks the room up by its alias instead of making a
                 // second one.
-                state.store.record_room_intent(key.scope, key.role.as_str(), now_millis()).await?;
+                state.store.record_room_intent(key.scope, key.role, now_millis()).await?;
             }
         }
         // A layer's actions go at once (the client bounds how many are in
@@ -61,11 +61,8 @@ pub async fn apply_plan(
             match result {
                 Ok(created) => {
                     if let (Some(created), Action::CreateRoom { key, .. }) = (created, action) {
-                        let record = RoomRecord {
-                            room_id: created.room_id.to_string(),
-                            scope: key.scope,
-                            role: key.role.as_str().to_owned(),
-                        };
+                        let record =
+                            RoomRecord { room_id: created.room_id.to_string(), scope: key.scope, role: key.role };
                         state.store.record_room(&record, now_millis()).await?;
                         keys.insert(created.room_id.to_string(), *key);
                         if created.adopted {

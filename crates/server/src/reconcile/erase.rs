@@ -43,9 +43,9 @@ pub async fn erase_council(state: &AppState, id: Uuid, community: Uuid) -> Resul
 }
 
 /// Children before parents: rooms, then Spaces.
-fn erase_order(role: &str) -> u8 {
-    match RoomRole::parse(role) {
-        Some(RoomRole::Space) => 1,
+fn erase_order(role: RoomRole) -> u8 {
+    match role {
+        RoomRole::Space => 1,
         _ => 0,
     }
 }
@@ -53,7 +53,7 @@ fn erase_order(role: &str) -> u8 {
 /// The rooms of a scope already purging, then the scope marked purged.
 async fn erase_rooms(state: &AppState, scope: Scope, audit_scope: AuditScope) -> Result<(), ReconcileError> {
     let mut rooms = state.store.rooms_of(scope).await?;
-    rooms.sort_by_key(|r| erase_order(&r.role));
+    rooms.sort_by_key(|r| erase_order(r.role));
     let server = state.homeserver.ids().server_name().to_string();
     for room in rooms {
         let room_id = RoomId::parse(&room.room_id).map_err(|e| ReconcileError::Invalid(e.to_string()))?;
@@ -63,8 +63,7 @@ async fn erase_rooms(state: &AppState, scope: Scope, audit_scope: AuditScope) ->
                 "purged from the homeserver"
             }
             None => {
-                let role = RoomRole::parse(&room.role).ok_or_else(|| ReconcileError::Invalid(room.role.clone()))?;
-                let alias = RoomKey::new(scope, role).alias(&server);
+                let alias = RoomKey::new(scope, room.role).alias(&server);
                 state.homeserver.abandon_room(&room_id, &alias).await?;
                 "abandoned: members removed, alias released (no admin token to purge it)"
             }

@@ -34,19 +34,18 @@ pub async fn observe(state: &AppState, desired: &DesiredScope, version: i64) -> 
         if let std::collections::btree_map::Entry::Vacant(entry) = known.entry(scope) {
             entry.insert(state.store.rooms_of(scope).await?);
         }
-        let recorded = known.get(&scope).and_then(|rooms| rooms.iter().find(|r| r.role == room.key.role.as_str()));
+        let recorded = known.get(&scope).and_then(|rooms| rooms.iter().find(|r| r.role == room.key.role));
         let room_id = match recorded {
             Some(r) => Some(RoomId::parse(&r.room_id).map_err(|e| ReconcileError::Invalid(e.to_string()))?),
             // Never started: it cannot exist, and needs no look-up.
-            None if !state.store.has_room_intent(scope, room.key.role.as_str()).await? => None,
+            None if !state.store.has_room_intent(scope, room.key.role).await? => None,
             // A creation was started and never recorded (interrupted): the
             // room may exist, under its alias.
             None => {
                 let found = hs.resolve_alias(&room.key.alias(hs.ids().server_name().as_str())).await?;
                 if let Some(room_id) = &found {
                     tracing::info!(room_id = %room_id, role = room.key.role.as_str(), "found a room by its alias; recording it");
-                    let record =
-                        RoomRecord { room_id: room_id.to_string(), scope, role: room.key.role.as_str().to_owned() };
+                    let record = RoomRecord { room_id: room_id.to_string(), scope, role: room.key.role };
                     state.store.record_room(&record, now_millis()).await?;
                 }
                 found
