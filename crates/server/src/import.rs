@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use matrix_sync_core::desired::{Community, CommunityConfig, CommunityMember, Council, community_rooms};
 use matrix_sync_core::minimal::MinimalRequests;
-use matrix_sync_core::power::{
-    CommunityRole, CouncilRole, TrustLevel, TrustLevels, community_level, power_levels_capacity,
-};
+use matrix_sync_core::power::{CommunityRole, CouncilRole, TrustLevel, TrustLevels, community_level};
 use matrix_sync_core::{MatrixIds, Scope};
 use matrix_sync_store::{CommunityRecord, CouncilMemberRecord, CouncilRecord, Debounce, MemberRecord, Store};
 use serde::Deserialize;
@@ -145,7 +143,6 @@ pub struct Totals {
 pub fn read(path: &Path, server_name: &str) -> Result<(ImportFile, Totals), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let file: ImportFile = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let capacity = power_levels_capacity(server_name);
     let mut totals = Totals::default();
     let mut seen = BTreeSet::new();
     for (i, c) in file.communities.iter().enumerate() {
@@ -172,12 +169,9 @@ pub fn read(path: &Path, server_name: &str) -> Result<(ImportFile, Totals), Stri
                 elevated += 1;
             }
         }
-        if elevated > capacity {
-            return Err(format!(
-                "{}: {elevated} members above level 0; one power-levels event holds {capacity}",
-                at(".members")
-            ));
-        }
+        // Every member of a file is a user of this server: one place each.
+        rules::power_levels_fit(server_name, rules::power_level_places(server_name, elevated, []))
+            .map_err(|r| refused(".members", r))?;
         for (k, council) in c.councils.iter().enumerate() {
             if !seen.insert(council.id) {
                 return Err(format!("{}: {} appears twice", at(&format!(".councils[{k}].id")), council.id));

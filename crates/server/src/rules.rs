@@ -3,7 +3,7 @@
 //! code. The API answers a refusal with its status; `import` names the
 //! place in the file.
 
-use matrix_sync_core::power::{TrustLevel, TrustLevels};
+use matrix_sync_core::power::{TrustLevel, TrustLevels, power_levels_capacity, remote_entry_places};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorCode};
@@ -29,6 +29,10 @@ pub enum Refusal {
     AlreadyDeleted { kind: &'static str, id: Uuid },
     #[error("council {council} belongs to community {community}")]
     CouncilInAnotherCommunity { council: Uuid, community: Uuid },
+    #[error(
+        "a room's power levels can list at most {capacity} members above level 0 on this server (a user of another homeserver with a long id counts as several); this change would make it {total}"
+    )]
+    PowerLevelsFull { capacity: usize, total: usize },
 }
 
 impl Refusal {
@@ -43,6 +47,7 @@ impl Refusal {
             Self::Archived { .. } => ErrorCode::Archived,
             Self::AlreadyDeleted { .. } => ErrorCode::AlreadyDeleted,
             Self::CouncilInAnotherCommunity { .. } => ErrorCode::CouncilInAnotherCommunity,
+            Self::PowerLevelsFull { .. } => ErrorCode::PowerLevelsFull,
         }
     }
 }
@@ -53,9 +58,10 @@ impl From<Refusal> for ApiError {
         let message = refusal.to_string();
         match refusal {
             Refusal::InvalidName => ApiError::BadRequest(message),
-            Refusal::NegativeTrustScore(_) | Refusal::UnencryptedCouncils | Refusal::InvalidTrustLevels(_) => {
-                ApiError::Unprocessable { code, message }
-            }
+            Refusal::NegativeTrustScore(_)
+            | Refusal::UnencryptedCouncils
+            | Refusal::InvalidTrustLevels(_)
+            | Refusal::PowerLevelsFull { .. } => ApiError::Unprocessable { code, message },
             Refusal::EncryptionCannotBeDisabled
             | Refusal::Archived { .. }
             | Refusal::CouncilInAnotherCommunity { .. } => ApiError::Conflict { code, message },
@@ -114,6 +120,22 @@ pub fn live(kind: &'static str, id: Uuid, purged_at: Option<i64>, deleted_at: Op
     Ok(())
 }
 
+/// How many places of a power-levels event the members above level 0
+/// take: one per user of this server, and as many as a remote user's id
+/// needs (`remote`: their Matrix ids).
+pub fn power_level_places<'a>(server: &str, local: usize, remote: impl IntoIterator<Item = &'a str>) -> usize {
+    remote.into_iter().map(|user| remote_entry_places(user, server)).fold(local, usize::saturating_add)
+}
+
+/// Members above level 0 taking `places` still fit in one power-levels event.
+pub fn power_levels_fit(server: &str, places: usize) -> Result<(), Refusal> {
+    let capacity = power_levels_capacity(server);
+    if places > capacity {
+        return Err(Refusal::PowerLevelsFull { capacity, total: places });
+    }
+    Ok(())
+}
+
 /// A council stays in the community it was made in.
 pub fn council_in(council: Uuid, recorded_community: Uuid, community: Uuid) -> Result<(), Refusal> {
     if recorded_community != community {
@@ -135,6 +157,22 @@ mod tests {
         assert_eq!(name("line\nbreak"), Err(Refusal::InvalidName));
         assert!(name(&"é".repeat(MAX_NAME)).is_ok());
         assert_eq!(name(&"é".repeat(MAX_NAME + 1)), Err(Refusal::InvalidName));
+    }
+
+    #[test]
+    fn power_levels_hold_a_bounded_number_of_places() {
+        let server = "example.org";
+        let capacity = power_levels_capacity(server);
+        assert_eq!(power_levels_fit(server, capacity), Ok(()));
+        assert_eq!(
+            power_levels_fit(server, capacity + 1),
+            Err(Refusal::PowerLevelsFull { capacity, total: capacity + 1 })
+        );
+        assert_eq!(power_levels_fit(server, capacity + 1).unwrap_err().code(), ErrorCode::PowerLevelsFull);
+        // A remote user with a long id takes more than one place.
+        let long = format!("@{}:{}", "x".repeat(200), "elsewhere.example");
+        assert_eq!(power_level_places(server, 3, []), 3);
+        assert!(power_level_places(server, 3, [long.as_str()]) > 4);
     }
 
     #[test]

@@ -3,9 +3,7 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use matrix_sync_core::power::{
-    CommunityRole, TrustLevel, TrustLevels, community_level, power_levels_capacity, remote_entry_places,
-};
+use matrix_sync_core::power::{CommunityRole, TrustLevel, TrustLevels, community_level, power_levels_capacity};
 use matrix_sync_core::rooms::RoomRole;
 use matrix_sync_core::{Scope, UserRef};
 use matrix_sync_store::{CommunityRecord, Elevated, MemberRecord};
@@ -63,44 +61,35 @@ fn min_elevated_trust(levels: &TrustLevels) -> i64 {
 }
 
 /// How many of a power-levels event's places the elevated members take,
-/// with `adds` among them. A remote user takes as many places as the
-/// length of their id needs.
+/// with `adds` among them (`rules::power_level_places`).
 fn places_taken(server: &str, elevated: &Elevated, adds: Option<&UserRef>) -> usize {
-    let places = |user: &str| remote_entry_places(user, server);
-    let extra: usize = elevated.remote.iter().map(|user| places(user) - 1).sum();
-    let added = match adds {
-        None => 0,
-        Some(UserRef::Platform(_)) => 1,
-        Some(UserRef::Remote(user)) => places(user.as_str()),
+    let local = usize::try_from(elevated.count).unwrap_or(usize::MAX).saturating_sub(elevated.remote.len());
+    let added_local = usize::from(matches!(adds, Some(UserRef::Platform(_))));
+    let added_remote = match adds {
+        Some(UserRef::Remote(user)) => Some(user.as_str()),
+        _ => None,
     };
-    usize::try_from(elevated.count).unwrap_or(usize::MAX).saturating_add(extra).saturating_add(added)
+    let remote = elevated.remote.iter().map(String::as_str).chain(added_remote);
+    rules::power_level_places(server, local.saturating_add(added_local), remote)
 }
 
-fn power_levels_full(state: &AppState, capacity: usize, total: usize) -> ApiError {
+/// The capacity rule's refusal, counted in the metrics.
+fn power_levels_full(state: &AppState, refusal: rules::Refusal) -> ApiError {
     state.metrics.power_levels_full.inc();
-    ApiError::Unprocessable {
-        code: crate::error::ErrorCode::PowerLevelsFull,
-        message: format!(
-            "a room's power levels can list at most {capacity} members above level 0 on this server (a user of another homeserver with a long id counts as several); this change would make it {total}"
-        ),
-    }
+    refusal.into()
 }
 
 /// Refuses a new trust table that would list more users in a room's power
 /// levels than one event can hold.
 async fn check_capacity(state: &AppState, community: Uuid, levels: &TrustLevels) -> Result<(), ApiError> {
     let server = state.homeserver.ids().server_name().as_str();
-    let capacity = power_levels_capacity(server);
     let min_trust = min_elevated_trust(levels);
     let (count, remote) = tokio::try_join!(
         state.store.count_elevated_members(community, min_trust, Uuid::nil()),
         state.store.elevated_remote_members(community, min_trust, Uuid::nil()),
     )?;
-    let total = places_taken(server, &Elevated { count, remote }, None);
-    if total > capacity {
-        return Err(power_levels_full(state, capacity, total));
-    }
-    Ok(())
+    rules::power_levels_fit(server, places_taken(server, &Elevated { count, remote }, None))
+        .map_err(|refusal| power_levels_full(state, refusal))
 }
 
 pub fn community_lifecycle(record: &CommunityRecord) -> Lifecycle {
@@ -367,13 +356,20 @@ pub async fn put_member(
     let was_elevated = existing.as_ref().is_some_and(|m| level_of(m.trust_score, m.role) > 0);
     let last_error = if level > 0 && !was_elevated {
         let server = state.homeserver.ids().server_name().as_str();
-        let capacity = power_levels_capacity(server);
-        let fits = |elevated: &Elevated| places_taken(server, elevated, Some(&user)) <= capacity;
+        let fits = |elevated: &Elevated| rules::power_levels_fit(server, places_taken(server, elevated, Some(&user)));
         let min_trust = min_elevated_trust(&levels);
-        match state.store.put_elevated_member(community, &member, min_trust, &fits, debounce, now).await? {
+        match state
+            .store
+            .put_elevated_member(community, &member, min_trust, &|e| fits(e).is_ok(), debounce, now)
+            .await?
+        {
             Ok(last_error) => last_error,
             Err(elevated) => {
-                return Err(power_levels_full(&state, capacity, places_taken(server, &elevated, Some(&user))));
+                let refusal = fits(&elevated).err().unwrap_or(rules::Refusal::PowerLevelsFull {
+                    capacity: power_levels_capacity(server),
+                    total: places_taken(server, &elevated, Some(&user)),
+                });
+                return Err(power_levels_full(&state, refusal));
             }
         }
     } else {

@@ -73,11 +73,14 @@ const MARK_ATTEMPTS: u32 = 4;
 /// put back on the next pass.
 async fn mark_direct(state: &AppState, user: &UserId, other: &UserId, room: &RoomId) -> Result<(), ReconcileError> {
     let _one_writer = state.account_data_locks.lock(user.as_str()).await;
-    for attempt in 0..MARK_ATTEMPTS {
+    for attempt in 0..=MARK_ATTEMPTS {
         let current = state.homeserver.account_data(user, "m.direct").await?;
         let Some(updated) = with_direct_room(current.as_ref(), other.as_str(), room.as_str()) else {
             return Ok(()); // listed (already, or by the write before)
         };
+        if attempt == MARK_ATTEMPTS {
+            break;
+        }
         if attempt > 0 {
             tracing::info!(%user, attempt, "m.direct changed under our write; merging again");
         }
@@ -86,5 +89,5 @@ async fn mark_direct(state: &AppState, user: &UserId, other: &UserId, room: &Roo
         // write the time to land, then look again.
         tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt + 1))).await;
     }
-    Err(ReconcileError::Invalid(format!("m.direct of {user} kept losing {room}: another writer keeps replacing it")))
+    Err(ReconcileError::Contended(format!("m.direct of {user}")))
 }

@@ -24,6 +24,8 @@ pub enum ReconcileError {
     Store(#[from] StoreError),
     #[error("the stored desired state is invalid: {0}")]
     Invalid(String),
+    #[error("another writer keeps replacing {0}; retrying later")]
+    Contended(String),
     #[error("the bot has not started yet (its device is being set up)")]
     BotNotReady,
     #[error(
