@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod provision;
 pub mod push;
+pub mod readiness;
 pub mod reconcile;
 pub mod rules;
 pub mod state;

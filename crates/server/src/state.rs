@@ -23,7 +23,7 @@ pub struct AppState {
     /// Members' key backups (made, sealed, opened, filled with the bot's keys).
     pub key_backups: Arc<crate::key_backup::KeyBackups>,
     /// The last readiness check, reused for a few seconds.
-    pub readiness: Arc<crate::api::health::ReadinessCache>,
+    pub readiness: Arc<crate::readiness::ReadinessCache>,
     /// The bot's encrypted messaging, once its device is set up.
     pub bot: Arc<OnceCell<matrix_sync_bot::Bot>>,
     /// One read-change-write of a user's account data at a time.

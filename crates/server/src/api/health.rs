@@ -1,5 +1,3 @@
-use std::time::{Duration, Instant};
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -8,9 +6,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::state::AppState;
-
-/// How long readiness waits for each dependency.
-const READY_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -33,52 +28,6 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// How long a readiness check's outcome is reused: probes every second from
-/// several orchestrators then cost the homeserver one request per interval.
-const READY_CACHE: Duration = Duration::from_secs(3);
-
-/// The last readiness check, shared by every caller; one check at a time.
-#[derive(Default)]
-pub struct ReadinessCache {
-    last: tokio::sync::Mutex<Option<(Instant, Checked)>>,
-}
-
-#[derive(Clone)]
-struct Checked {
-    database: Result<(), String>,
-    homeserver: Result<(), String>,
-}
-
-impl ReadinessCache {
-    async fn check(&self, state: &AppState) -> Checked {
-        // Held while checking: callers meanwhile wait for this check.
-        let mut last = self.last.lock().await;
-        if let Some((at, checked)) = last.as_ref()
-            && at.elapsed() < READY_CACHE
-        {
-            return checked.clone();
-        }
-        let database = async {
-            match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err("no answer in time".to_owned()),
-            }
-        };
-        let homeserver = async {
-            match tokio::time::timeout(READY_TIMEOUT, state.homeserver.whoami(None)).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err("no answer in time".to_owned()),
-            }
-        };
-        let (database, homeserver) = tokio::join!(database, homeserver);
-        let checked = Checked { database, homeserver };
-        *last = Some((Instant::now(), checked.clone()));
-        checked
-    }
-}
-
 /// Readiness: the database and the homeserver are reachable (and the
 /// homeserver accepts the appservice token). Checked at most every few
 /// seconds. What is wrong (which may name internal hosts) is told only to a
@@ -90,7 +39,7 @@ impl ReadinessCache {
     tag = "operations"
 )]
 pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let checked = state.readiness.check(&state).await;
+    let checked = state.readiness.check(state.store.as_ref(), &state.homeserver).await;
     let trusted = crate::auth::bearer(&headers)
         .is_some_and(|token| crate::auth::constant_time_eq(token, &state.config.api.api_token));
     let say = |outcome: &Result<(), String>| match outcome {

@@ -174,7 +174,7 @@ async fn audit_session_ended(state: &AppState, matrix_user: &ruma::UserId, detai
         detail: Some(detail),
         ..NewAuditEntry::default()
     };
-    state.store.append_audit(&[entry]).await?;
+    crate::audit::record(state.store.as_ref(), &[entry]).await?;
     Ok(())
 }
 
