@@ -89,6 +89,18 @@ impl Source {
         self.get(key).ok_or(ConfigError::Missing { key })
     }
 
+    /// A required secret of at least `min` characters.
+    fn long_secret(&self, key: &'static str, min: usize) -> Result<&str, ConfigError> {
+        let secret = self.required(key)?;
+        if secret.chars().count() < min {
+            return Err(ConfigError::Malformed {
+                key,
+                problem: format!("at least {min} characters (make one with: openssl rand -hex 32)"),
+            });
+        }
+        Ok(secret)
+    }
+
     fn parsed<T>(
         &self,
         key: &'static str,
@@ -389,13 +401,7 @@ impl ApiConfig {
         } else {
             None
         };
-        let api_token = source.required("MATRIX_SYNC_API_TOKEN")?;
-        if api_token.chars().count() < MIN_API_TOKEN_LEN {
-            return Err(ConfigError::Malformed {
-                key: "MATRIX_SYNC_API_TOKEN",
-                problem: format!("at least {MIN_API_TOKEN_LEN} characters (make one with: openssl rand -hex 32)"),
-            });
-        }
+        let api_token = source.long_secret("MATRIX_SYNC_API_TOKEN", MIN_API_TOKEN_LEN)?;
         Ok(Self {
             listen: listen(source)?,
             api_token: SecretString::from(api_token),
@@ -423,15 +429,7 @@ impl ChatConfig {
     pub fn load(source: &Source) -> Result<Self, ConfigError> {
         let key_backup = match source.get("MATRIX_SYNC_KEY_BACKUP").unwrap_or("platform") {
             "platform" => {
-                let secret = source.required("MATRIX_SYNC_BACKUP_SECRET")?;
-                if secret.chars().count() < MIN_BACKUP_SECRET_LEN {
-                    return Err(ConfigError::Malformed {
-                        key: "MATRIX_SYNC_BACKUP_SECRET",
-                        problem: format!(
-                            "at least {MIN_BACKUP_SECRET_LEN} characters (make one with: openssl rand -hex 32)"
-                        ),
-                    });
-                }
+                let secret = source.long_secret("MATRIX_SYNC_BACKUP_SECRET", MIN_BACKUP_SECRET_LEN)?;
                 KeyBackupMode::Platform { secret: SecretString::from(secret) }
             }
             "off" => KeyBackupMode::Off,
@@ -451,15 +449,7 @@ impl ChatConfig {
 
 impl LifecycleConfig {
     pub fn load(source: &Source) -> Result<Self, ConfigError> {
-        let passphrase = source.required("MATRIX_SYNC_BOT_STORE_PASSPHRASE")?;
-        if passphrase.chars().count() < MIN_BOT_STORE_PASSPHRASE_LEN {
-            return Err(ConfigError::Malformed {
-                key: "MATRIX_SYNC_BOT_STORE_PASSPHRASE",
-                problem: format!(
-                    "at least {MIN_BOT_STORE_PASSPHRASE_LEN} characters (make one with: openssl rand -hex 32)"
-                ),
-            });
-        }
+        let passphrase = source.long_secret("MATRIX_SYNC_BOT_STORE_PASSPHRASE", MIN_BOT_STORE_PASSPHRASE_LEN)?;
         Ok(Self {
             bot_store_passphrase: SecretString::from(passphrase),
             data_dir: PathBuf::from(source.get("MATRIX_SYNC_DATA_DIR").unwrap_or("./data")),

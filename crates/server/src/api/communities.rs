@@ -365,7 +365,8 @@ pub async fn put_member(
         {
             Ok(last_error) => last_error,
             Err(elevated) => {
-                let refusal = fits(&elevated).err().unwrap_or(rules::Refusal::PowerLevelsFull {
+                // The store found it does not fit; `fits` says by how much.
+                let refusal = fits(&elevated).err().unwrap_or_else(|| rules::Refusal::PowerLevelsFull {
                     capacity: power_levels_capacity(server),
                     total: places_taken(server, &elevated, Some(&user)),
                 });
