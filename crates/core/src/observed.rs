@@ -1,6 +1,6 @@
 //! What the homeserver says a scope's rooms look like before a plan: read
 //! from the homeserver, or from the process's room cache while nothing
-//! foreign has changed those rooms since (`crates/server/src/reconcile/room_cache.rs`).
+//! foreign has changed those rooms since (`crates/engine/src/reconcile/room_cache.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -7,8 +7,6 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
-    /// A platform user's Matrix account (registration, display name).
-    User(Uuid),
     /// A community: its Space, its General room and their members.
     Community(Uuid),
     /// A council: its Space, its discussion room and their members.
@@ -22,7 +20,6 @@ pub enum Scope {
 impl Scope {
     pub fn kind(&self) -> &'static str {
         match self {
-            Scope::User(_) => "user",
             Scope::Community(_) => "community",
             Scope::Council(_) => "council",
             Scope::Request(_) => "request",
@@ -32,7 +29,7 @@ impl Scope {
 
     pub fn id(&self) -> Uuid {
         match self {
-            Scope::User(id) | Scope::Community(id) | Scope::Council(id) | Scope::Request(id) | Scope::Direct(id) => *id,
+            Scope::Community(id) | Scope::Council(id) | Scope::Request(id) | Scope::Direct(id) => *id,
         }
     }
 }
@@ -45,7 +42,7 @@ impl fmt::Display for Scope {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("`{0}` is not a scope (expected `user|community|council|request|direct:<uuid>`)")]
+#[error("`{0}` is not a scope (expected `community|council|request|direct:<uuid>`)")]
 pub struct ScopeParseError(String);
 
 impl FromStr for Scope {
@@ -56,7 +53,6 @@ impl FromStr for Scope {
         let (kind, id) = s.split_once(':').ok_or_else(err)?;
         let id = Uuid::try_parse(id).map_err(|_| err())?;
         match kind {
-            "user" => Ok(Scope::User(id)),
             "community" => Ok(Scope::Community(id)),
             "council" => Ok(Scope::Council(id)),
             "request" => Ok(Scope::Request(id)),
@@ -73,13 +69,12 @@ mod tests {
 
     proptest! {
         #[test]
-        fn text_form_round_trips(bytes in any::<[u8; 16]>(), kind in 0u8..5) {
+        fn text_form_round_trips(bytes in any::<[u8; 16]>(), kind in 0u8..4) {
             let id = Uuid::from_bytes(bytes);
             let scope = match kind {
-                0 => Scope::User(id),
-                1 => Scope::Community(id),
-                2 => Scope::Council(id),
-                3 => Scope::Direct(id),
+                0 => Scope::Community(id),
+                1 => Scope::Council(id),
+                2 => Scope::Direct(id),
                 _ => Scope::Request(id),
             };
             prop_assert_eq!(scope.to_string().parse::<Scope>(), Ok(scope));
@@ -89,6 +84,8 @@ mod tests {
     #[test]
     fn rejects_unknown_kinds_and_bad_ids() {
         assert!("room:550e8400-e29b-41d4-a716-446655440000".parse::<Scope>().is_err());
+        // Accounts are provisioned where they are needed, never by a job of their own.
+        assert!("user:550e8400-e29b-41d4-a716-446655440000".parse::<Scope>().is_err());
         assert!("community:nope".parse::<Scope>().is_err());
         assert!("community".parse::<Scope>().is_err());
     }

@@ -2,7 +2,6 @@
 //! acts for the platform's users, and the registration the homeserver needs.
 
 mod accounts;
-mod apply;
 mod client;
 mod erase;
 mod error;
@@ -12,7 +11,6 @@ mod registration;
 mod rooms;
 
 pub use accounts::{Registered, UserSession};
-pub use apply::Applier;
 pub use client::{AppserviceClient, ClientSettings};
 pub use error::HomeserverError;
 pub use key_backup::{BACKUP_ALGORITHM, BackupVersion};

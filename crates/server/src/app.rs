@@ -14,7 +14,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use matrix_sync_engine::{Engine, EngineSettings};
+
+use crate::config::{Config, KeyBackupMode};
 use crate::metrics::Metrics;
 use crate::state::AppState;
 
@@ -55,27 +57,20 @@ impl App {
             homeserver_metrics.clone(),
         )?;
         let addr = config.api.listen;
-        let config_oidc = config.api.oidc.clone();
-        // A cached room outlives at most one anti-entropy pass: a push that
-        // never arrived is caught by the next pass after that.
-        let cache_ttl = config.reconcile.anti_entropy / 2;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
-        let key_backups = Arc::new(crate::key_backup::KeyBackups::new(&config.chat.key_backup));
+        let engine = Arc::new(Engine::new(store.clone(), Arc::new(homeserver.clone()), engine_settings(&config)));
+        let verifier = match &config.api.oidc {
+            Some(oidc) => Some(Arc::new(crate::oidc::TokenVerifier::new(oidc.clone())?)),
+            None => None,
+        };
         let state = AppState {
-            key_backups,
+            metrics: Arc::new(Metrics::new(homeserver_metrics, &engine.metrics)),
             config: Arc::new(config),
+            engine,
             store,
             homeserver,
-            metrics: Arc::new(Metrics::new(homeserver_metrics)),
-            wakeup: Arc::default(),
             readiness: Arc::default(),
-            bot: Arc::new(tokio::sync::OnceCell::new()),
-            account_data_locks: Arc::default(),
-            room_cache: Arc::new(crate::reconcile::room_cache::RoomCache::new(cache_ttl)),
-            verifier: match &config_oidc {
-                Some(oidc) => Some(Arc::new(crate::oidc::TokenVerifier::new(oidc.clone())?)),
-                None => None,
-            },
+            verifier,
         };
         Ok(Self { listener, state })
     }
@@ -99,16 +94,7 @@ impl App {
         if registered_here(&state.config.matrix.appservice_url, bound) {
             background.spawn(announce_to_homeserver(state.homeserver.clone(), cancel.clone()));
         }
-        let reconcile = &state.config.reconcile;
-        for _ in 0..reconcile.workers {
-            background.spawn(crate::worker::run(state.clone(), cancel.clone(), reconcile.backoff));
-        }
-        background.spawn(crate::worker::anti_entropy(state.clone(), cancel.clone(), reconcile.anti_entropy));
-        // Look for due hard deletes often enough for short retentions, and
-        // at least once a minute.
-        let sweep_every =
-            (state.config.lifecycle.retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
-        background.spawn(crate::worker::retention_sweeper(state.clone(), cancel.clone(), sweep_every));
+        state.engine.spawn_background(&cancel, &mut background);
 
         tracing::info!(addr = %listener.local_addr().map_err(StartError::Serve)?, backend = state.store.backend(), "matrix-sync is serving");
         let router = crate::api::router(state.clone());
@@ -117,12 +103,28 @@ impl App {
         tracing::info!("shutting down: stopping background work");
         cancel.cancel();
         while background.join_next().await.is_some() {}
-        if let Some(bot) = state.bot.get() {
+        if let Some(bot) = state.engine.bot.get() {
             bot.stop().await;
         }
         state.store.close().await;
         tracing::info!("stopped");
         served.map_err(StartError::Serve)
+    }
+}
+
+/// What the engine takes from the configuration.
+fn engine_settings(config: &Config) -> EngineSettings {
+    EngineSettings {
+        workers: config.reconcile.workers,
+        anti_entropy: config.reconcile.anti_entropy,
+        backoff: config.reconcile.backoff,
+        retention: config.lifecycle.retention,
+        admin_token: config.matrix.admin_token.clone(),
+        app_url: config.api.app_url.clone(),
+        backup_secret: match &config.chat.key_backup {
+            KeyBackupMode::Platform { secret } => Some(secret.clone()),
+            KeyBackupMode::Off => None,
+        },
     }
 }
 
@@ -200,10 +202,10 @@ async fn start_bot(state: AppState, cancel: CancellationToken) {
         };
         match result {
             Ok(started) => {
-                if state.bot.set(started).is_err() {
+                if state.engine.bot.set(started).is_err() {
                     tracing::warn!("the bot was started twice");
                 }
-                state.wakeup.notify_waiters();
+                state.engine.wakeup.notify_waiters();
                 return;
             }
             Err(e) => {

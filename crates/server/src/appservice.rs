@@ -1,8 +1,6 @@
 //! The application-service API the homeserver calls (`/_matrix/app/v1/*`),
 //! authenticated by the `hs_token`.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -49,35 +47,10 @@ async fn transaction(State(state): State<AppState>, Path(txn_id): Path<String>, 
     if txn_id.is_empty() || txn_id.len() > 255 {
         return matrix_error(StatusCode::BAD_REQUEST, "M_INVALID_PARAM", "bad transaction id");
     }
-    let ids = state.homeserver.ids();
-    let service = [ids.bot().as_str(), ids.manager().as_str()];
-    let foreign = crate::push::rooms_with_foreign_changes(events, &service);
-    let changed = crate::push::rooms_with_state_changes(events, &service);
-    let routed = async {
-        // Every foreign change is also a state change: route each room once.
-        let jobs = job_scopes(&state, &changed).await?;
-        // Cached views of changed rooms are stale (in every process).
-        for scope in jobs.values().collect::<BTreeSet<_>>() {
-            state.store.bump_scope_version(*scope).await?;
-        }
-        let scopes: BTreeSet<_> = foreign.iter().filter_map(|room| jobs.get(room).copied()).collect();
-        Ok::<_, matrix_sync_store::StoreError>(scopes.into_iter().collect::<Vec<_>>())
-    };
-    let scopes = match routed.await {
-        Ok(scopes) => scopes,
-        Err(e) => {
-            tracing::warn!(txn_id, error = %e, "cannot route appservice transaction");
-            return matrix_error(StatusCode::SERVICE_UNAVAILABLE, "M_UNKNOWN", "cannot record the transaction now");
-        }
-    };
-    let now = crate::clock::now_millis();
     let digest = body_digest(&raw);
     let txn = Transaction { txn_id: &txn_id, digest: &digest, event_count: events.len() };
-    match state.store.accept_transaction(&txn, &scopes, now).await {
-        Ok(true) => {
-            tracing::debug!(txn_id, events = events.len(), scopes = scopes.len(), "appservice transaction taken in");
-            ok()
-        }
+    match matrix_sync_engine::push::take_transaction(&state.engine, &txn, events).await {
+        Ok(true) => ok(),
         Ok(false) => {
             tracing::debug!(txn_id, "appservice transaction replayed; already taken in");
             ok()
@@ -96,28 +69,6 @@ fn body_digest(body: &[u8]) -> String {
     use sha2::Digest;
     let hash = sha2::Sha256::digest(body);
     hash.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The job that reconciles each of the given rooms the service knows; a
-/// scope's job is looked up once however many of its rooms changed.
-async fn job_scopes(
-    state: &AppState,
-    rooms: &[String],
-) -> Result<BTreeMap<String, matrix_sync_core::Scope>, matrix_sync_store::StoreError> {
-    let mut job_of: BTreeMap<matrix_sync_core::Scope, matrix_sync_core::Scope> = BTreeMap::new();
-    let mut jobs = BTreeMap::new();
-    for (room, scope) in state.store.room_scopes(rooms).await? {
-        let job = match job_of.get(&scope) {
-            Some(job) => *job,
-            None => {
-                let job = crate::reconcile::job_scope(state, scope).await?;
-                job_of.insert(scope, job);
-                job
-            }
-        };
-        jobs.insert(room, job);
-    }
-    Ok(jobs)
 }
 
 /// The homeserver asks whether a user in our namespace exists: it does when

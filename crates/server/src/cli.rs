@@ -141,7 +141,7 @@ async fn import(config: Config, path: &Path, no_wait: bool, report: Option<&Path
     let minimal = crate::import::minimal_requests(&file, &config.matrix.ids);
     let app = App::build(config).await.map_err(|e| e.to_string())?;
     let state = app.state().clone();
-    crate::import::write(state.store.as_ref(), &file).await.map_err(|e| e.to_string())?;
+    crate::import::write(&state.engine, &file).await.map_err(|e| e.to_string())?;
     eprintln!(
         "recorded {} communities with {} councils ({} rooms, {} memberships to make)",
         totals.communities, totals.councils, totals.rooms, totals.members

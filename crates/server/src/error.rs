@@ -4,6 +4,8 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use matrix_sync_engine::commands::CommandError;
+use matrix_sync_engine::rules::Refusal;
 use matrix_sync_matrix::HomeserverError;
 use matrix_sync_store::StoreError;
 use serde::Serialize;
@@ -126,13 +128,70 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<crate::key_backup::KeyBackupError> for ApiError {
-    fn from(e: crate::key_backup::KeyBackupError) -> Self {
-        use crate::key_backup::KeyBackupError;
+impl From<matrix_sync_engine::key_backup::KeyBackupError> for ApiError {
+    fn from(e: matrix_sync_engine::key_backup::KeyBackupError) -> Self {
+        use matrix_sync_engine::key_backup::KeyBackupError;
         match e {
             KeyBackupError::Homeserver(e) => e.into(),
             KeyBackupError::Store(e) => e.into(),
             other => ApiError::Internal(format!("key backup: {other}")),
+        }
+    }
+}
+
+impl From<matrix_sync_engine::provision::ProvisionError> for ApiError {
+    fn from(e: matrix_sync_engine::provision::ProvisionError) -> Self {
+        use matrix_sync_engine::provision::ProvisionError;
+        match e {
+            ProvisionError::Homeserver(e) => e.into(),
+            ProvisionError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The stable code of a rule's refusal.
+pub fn refusal_code(refusal: &Refusal) -> ErrorCode {
+    match refusal {
+        Refusal::InvalidName => ErrorCode::BadRequest,
+        Refusal::NegativeTrustScore(_) => ErrorCode::NegativeTrustScore,
+        Refusal::UnencryptedCouncils => ErrorCode::EncryptionRequired,
+        Refusal::EncryptionCannotBeDisabled => ErrorCode::EncryptionCannotBeDisabled,
+        Refusal::InvalidTrustLevels(_) => ErrorCode::InvalidTrustLevels,
+        Refusal::Archived { .. } => ErrorCode::Archived,
+        Refusal::AlreadyDeleted { .. } => ErrorCode::AlreadyDeleted,
+        Refusal::CouncilInAnotherCommunity { .. } => ErrorCode::CouncilInAnotherCommunity,
+        Refusal::UnknownCommunity(_) => ErrorCode::UnknownCommunity,
+        Refusal::NotACommunityMember { .. } => ErrorCode::NotACommunityMember,
+        Refusal::PowerLevelsFull { .. } => ErrorCode::PowerLevelsFull,
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        let code = refusal_code(&refusal);
+        let message = refusal.to_string();
+        match refusal {
+            Refusal::InvalidName => ApiError::BadRequest(message),
+            Refusal::NegativeTrustScore(_)
+            | Refusal::UnencryptedCouncils
+            | Refusal::InvalidTrustLevels(_)
+            | Refusal::UnknownCommunity(_)
+            | Refusal::NotACommunityMember { .. }
+            | Refusal::PowerLevelsFull { .. } => ApiError::Unprocessable { code, message },
+            Refusal::EncryptionCannotBeDisabled
+            | Refusal::Archived { .. }
+            | Refusal::CouncilInAnotherCommunity { .. } => ApiError::Conflict { code, message },
+            Refusal::AlreadyDeleted { .. } => ApiError::Gone { code, message },
+        }
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::Refused(refusal) => refusal.into(),
+            CommandError::NotFound(what) => ApiError::NotFound(what),
+            CommandError::Store(e) => e.into(),
         }
     }
 }
@@ -151,5 +210,25 @@ impl IntoResponse for ApiError {
         }
         let body = ErrorBody { error: ErrorDetail { code: self.code(), message: self.to_string() } };
         (status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+
+    #[test]
+    fn refusals_answer_with_their_own_status_and_code() {
+        let id = Uuid::nil();
+        let gone: ApiError = Refusal::AlreadyDeleted { kind: "council", id }.into();
+        assert!(matches!(gone, ApiError::Gone { code: ErrorCode::AlreadyDeleted, .. }));
+        let archived: ApiError = Refusal::Archived { kind: "community", id }.into();
+        assert!(matches!(archived, ApiError::Conflict { code: ErrorCode::Archived, .. }));
+        let full: ApiError = Refusal::PowerLevelsFull { capacity: 1, total: 2 }.into();
+        assert!(matches!(full, ApiError::Unprocessable { code: ErrorCode::PowerLevelsFull, .. }));
+        let unknown: ApiError = CommandError::NotFound("community x is not known".into()).into();
+        assert_eq!(unknown.code(), ErrorCode::NotFound);
     }
 }

@@ -12,13 +12,15 @@ use std::time::{Duration, Instant};
 use matrix_sync_core::desired::{Community, CommunityConfig, CommunityMember, Council, community_rooms};
 use matrix_sync_core::minimal::MinimalRequests;
 use matrix_sync_core::power::{CommunityRole, CouncilRole, TrustLevel, TrustLevels, community_level};
-use matrix_sync_core::{MatrixIds, Scope};
-use matrix_sync_store::{CommunityRecord, CouncilMemberRecord, CouncilRecord, Debounce, MemberRecord, Store};
+use matrix_sync_core::{MatrixIds, Scope, UserRef};
+use matrix_sync_engine::Engine;
+use matrix_sync_engine::commands::{self, CommandError, CommunityWrite, CouncilWrite};
+use matrix_sync_engine::rules::{self, Refusal};
+use matrix_sync_store::{Debounce, Store};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::clock::now_millis;
-use crate::rules::{self, Refusal};
+use crate::error::refusal_code;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,7 +152,7 @@ pub fn read(path: &Path, server_name: &str) -> Result<(ImportFile, Totals), Stri
         if !seen.insert(c.id) {
             return Err(format!("{}: community {} appears twice", at(".id"), c.id));
         }
-        let refused = |what: &str, refusal: Refusal| format!("{}: {refusal} ({})", at(what), refusal.code());
+        let refused = |what: &str, refusal: Refusal| format!("{}: {refusal} ({})", at(what), refusal_code(&refusal));
         rules::name(&c.name).map_err(|r| refused(".name", r))?;
         rules::council_encryption(c.config.council_encrypted)
             .map_err(|r| refused(".config.matrixCouncilChatsEncrypted", r))?;
@@ -209,86 +211,82 @@ pub enum ImportError {
     Store(#[from] matrix_sync_store::StoreError),
 }
 
-/// A community of the file as it will be recorded.
-struct Checked<'a> {
-    file: &'a ImportCommunity,
-    record: CommunityRecord,
-}
-
-/// Checks the file against what is recorded, by the rules the API's writes
-/// follow: nothing into an archived or hard-deleted community or council,
-/// no council moved to another community, encryption never turned off.
-/// Nothing is written until every community passes.
-async fn check_recorded<'a>(store: &dyn Store, file: &'a ImportFile) -> Result<Vec<Checked<'a>>, ImportError> {
-    let mut checked = Vec::with_capacity(file.communities.len());
-    for (i, c) in file.communities.iter().enumerate() {
-        let refused = |what: &str, refusal: Refusal| {
-            ImportError::Refused(format!("communities[{i}]{what}: {refusal} ({})", refusal.code()))
-        };
-        let existing = store.community(c.id).await?;
-        if let Some(e) = &existing {
-            rules::live("community", c.id, e.purged_at, e.deleted_at).map_err(|r| refused(".id", r))?;
-        }
-        let was_encrypted = existing.as_ref().is_some_and(|e| e.general_encrypted);
-        let general_encrypted = rules::general_encryption(was_encrypted, c.config.general_encrypted)
-            .map_err(|r| refused(".config.matrixGeneralChatEncrypted", r))?;
-        for (k, council) in c.councils.iter().enumerate() {
-            if let Some(e) = store.council(council.id).await? {
-                let at = format!(".councils[{k}].id");
-                rules::live("council", council.id, e.purged_at, e.deleted_at).map_err(|r| refused(&at, r))?;
-                rules::council_in(council.id, e.community_id, c.id).map_err(|r| refused(&at, r))?;
-            }
-        }
-        // `read` checked the name and the table.
-        let levels = match &c.trust_levels {
-            Some(levels) => rules::trust_levels(levels.clone()).map_err(|r| refused(".trust_levels", r))?,
-            None => TrustLevels::default(),
-        };
-        let record = CommunityRecord {
-            id: c.id,
-            name: rules::name(&c.name).map_err(|r| refused(".name", r))?,
-            matrix_enabled: c.config.matrix_enabled.unwrap_or(true),
-            general_encrypted,
-            trust_levels: levels,
-            created_at: 0,
-            updated_at: 0,
-            deleted_at: None,
-            hard_delete_at: None,
-            purging_at: None,
-            purged_at: None,
-        };
-        checked.push(Checked { file: c, record });
-    }
-    Ok(checked)
-}
-
-/// Checks the file against what is recorded, then writes the desired state
-/// (idempotent upserts, each with its job).
-pub async fn write(store: &dyn Store, file: &ImportFile) -> Result<(), ImportError> {
-    for Checked { file: c, record } in check_recorded(store, file).await? {
-        let now = now_millis();
-        store.put_community(&record, now).await?;
-        for m in &c.members {
-            let member = MemberRecord { user_id: m.user_id, trust_score: m.trust_score, role: m.role };
-            // The community's job is already due (`put_community`).
-            store.put_member(c.id, &member, Debounce { quiet_ms: 0, max_wait_ms: 0 }, now).await?;
-        }
-        for council in &c.councils {
-            let record = CouncilRecord {
-                id: council.id,
-                community_id: c.id,
-                name: council.name.trim().to_owned(),
-                created_at: 0,
-                updated_at: 0,
-                deleted_at: None,
-                hard_delete_at: None,
-                purging_at: None,
-                purged_at: None,
+/// A command's refusal, named by its place in the file (`at` is where the
+/// community is; `field` the part a refusal of this kind is about).
+fn refused(at: &str, error: CommandError) -> ImportError {
+    match error {
+        CommandError::Refused(refusal) => {
+            let field = match &refusal {
+                Refusal::InvalidName => ".name",
+                Refusal::UnencryptedCouncils => ".config.matrixCouncilChatsEncrypted",
+                Refusal::EncryptionCannotBeDisabled => ".config.matrixGeneralChatEncrypted",
+                Refusal::InvalidTrustLevels(_) | Refusal::PowerLevelsFull { .. } => ".trust_levels",
+                Refusal::NegativeTrustScore(_) => ".trust_score",
+                Refusal::NotACommunityMember { .. } => ".user_id",
+                Refusal::Archived { .. }
+                | Refusal::AlreadyDeleted { .. }
+                | Refusal::CouncilInAnotherCommunity { .. }
+                | Refusal::UnknownCommunity(_) => ".id",
             };
-            let stored = store.put_council(&record, now).await?;
-            for m in &council.members {
-                let member = CouncilMemberRecord { user_id: m.user_id, role: m.role };
-                store.put_council_member(&stored, &member, now).await?;
+            ImportError::Refused(format!("{at}{field}: {refusal} ({})", refusal_code(&refusal)))
+        }
+        CommandError::NotFound(what) => ImportError::Refused(format!("{at}: {what}")),
+        CommandError::Store(e) => ImportError::Store(e),
+    }
+}
+
+/// The file states a community whole: what it leaves out is the default,
+/// not what was recorded before.
+fn community_write(c: &ImportCommunity) -> CommunityWrite {
+    CommunityWrite {
+        name: c.name.clone(),
+        matrix_enabled: Some(c.config.matrix_enabled.unwrap_or(true)),
+        general_encrypted: c.config.general_encrypted,
+        council_encrypted: c.config.council_encrypted,
+        trust_levels: Some(c.trust_levels.clone().unwrap_or_else(|| TrustLevels::default().levels().to_vec())),
+    }
+}
+
+fn council_write(community: Uuid, council: &ImportCouncil) -> CouncilWrite {
+    CouncilWrite { community_id: community, name: council.name.clone() }
+}
+
+/// Checks the file against what is recorded, by the commands the API's
+/// writes go through (nothing into an archived or hard-deleted community or
+/// council, no council moved to another community, encryption never turned
+/// off, the power levels' capacity), then writes it through the same
+/// commands. Nothing is written until every community passes.
+pub async fn write(engine: &Engine, file: &ImportFile) -> Result<(), ImportError> {
+    for (i, c) in file.communities.iter().enumerate() {
+        let at = format!("communities[{i}]");
+        commands::check_community(engine, c.id, &community_write(c)).await.map_err(|e| refused(&at, e))?;
+        for (k, council) in c.councils.iter().enumerate() {
+            commands::check_council(engine, council.id, &council_write(c.id, council))
+                .await
+                .map_err(|e| refused(&format!("{at}.councils[{k}]"), e))?;
+        }
+    }
+    // The community's job is due at once (`put_community`): no debounce.
+    let at_once = Debounce { quiet_ms: 0, max_wait_ms: 0 };
+    for (i, c) in file.communities.iter().enumerate() {
+        let at = format!("communities[{i}]");
+        commands::put_community(engine, c.id, &community_write(c)).await.map_err(|e| refused(&at, e))?;
+        for (j, m) in c.members.iter().enumerate() {
+            let user = UserRef::Platform(m.user_id);
+            commands::put_member(engine, c.id, &user, m.trust_score, Some(m.role), at_once)
+                .await
+                .map_err(|e| refused(&format!("{at}.members[{j}]"), e))?;
+        }
+        for (k, council) in c.councils.iter().enumerate() {
+            let at = format!("{at}.councils[{k}]");
+            commands::put_council(engine, council.id, &council_write(c.id, council))
+                .await
+                .map_err(|e| refused(&at, e))?;
+            for (j, m) in council.members.iter().enumerate() {
+                let user = UserRef::Platform(m.user_id);
+                commands::put_council_member(engine, council.id, &user, Some(m.role))
+                    .await
+                    .map_err(|e| refused(&format!("{at}.members[{j}]"), e))?;
             }
         }
     }

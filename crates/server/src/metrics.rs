@@ -28,25 +28,17 @@ pub struct RouteLabels {
     pub route: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct NameLabels {
-    pub name: &'static str,
-}
-
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
     pub http_duration: Family<RouteLabels, Histogram>,
     pub jobs_pending: Gauge,
     pub jobs_dead: Gauge,
-    pub reconciles: Family<NameLabels, Counter>,
-    pub actions: Family<NameLabels, Counter>,
-    pub power_levels_full: Counter,
     pub homeserver: HomeserverMetrics,
 }
 
 impl Metrics {
-    pub fn new(homeserver: HomeserverMetrics) -> Self {
+    pub fn new(homeserver: HomeserverMetrics, engine: &matrix_sync_engine::EngineMetrics) -> Self {
         let mut registry = Registry::default();
         let http_requests = Family::<HttpLabels, Counter>::default();
         let http_duration = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
@@ -62,36 +54,9 @@ impl Metrics {
         );
         registry.register("matrix_sync_jobs_pending", "Reconcile jobs waiting or running", jobs_pending.clone());
         registry.register("matrix_sync_jobs_dead", "Reconcile jobs that used up their attempts", jobs_dead.clone());
-        let reconciles = Family::<NameLabels, Counter>::default();
-        let actions = Family::<NameLabels, Counter>::default();
-        let power_levels_full = Counter::default();
-        registry.register("matrix_sync_reconciles", "Reconciles by outcome (ok, retry, dead)", reconciles.clone());
-        registry.register("matrix_sync_plan_actions", "Planned actions applied, by kind", actions.clone());
-        registry.register(
-            "matrix_sync_power_levels_full",
-            "Writes refused because a room's power levels would exceed the event size limit",
-            power_levels_full.clone(),
-        );
+        engine.register(&mut registry);
         homeserver.register(&mut registry);
-        Self {
-            registry,
-            http_requests,
-            http_duration,
-            jobs_pending,
-            jobs_dead,
-            reconciles,
-            actions,
-            power_levels_full,
-            homeserver,
-        }
-    }
-
-    pub fn count_reconcile(&self, outcome: &'static str) {
-        self.reconciles.get_or_create(&NameLabels { name: outcome }).inc();
-    }
-
-    pub fn count_action(&self, action: &'static str) {
-        self.actions.get_or_create(&NameLabels { name: action }).inc();
+        Self { registry, http_requests, http_duration, jobs_pending, jobs_dead, homeserver }
     }
 
     /// The text exposition, with the queue depth read fresh from the store.

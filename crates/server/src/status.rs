@@ -94,7 +94,7 @@ pub fn wait_param(query: &HashMap<String, String>) -> Result<Option<Duration>, A
 
 /// After a write: wakes this process's idle workers, then waits as asked.
 pub async fn settle(state: &AppState, scope: Scope, wait: Option<Duration>) -> Result<(), StoreError> {
-    state.wakeup.notify_waiters();
+    state.engine.wakeup.notify_waiters();
     wait_for_sync(state, scope, wait).await
 }
 

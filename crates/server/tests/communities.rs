@@ -2,6 +2,9 @@
 
 //! Communities on a real homeserver, checked the way a member sees them:
 //! with their own token.
+//!
+//! Over 500 lines on purpose: one test per behaviour of a community's rooms
+//! (creation, levels, drift, bursts, capacity), sharing the helpers above.
 
 mod common;
 

@@ -186,7 +186,7 @@ async fn accepted_requests_share_one_encrypted_dm_and_the_bot_message_decrypts()
     ok(&app, Method::POST, &format!("/v1/requests/{r1}/accept?wait=30"), Some(accept)).await;
 
     // A second request of the same pair (roles swapped) reuses the DM, after a restart.
-    let bot_device = app.state.bot.get().and_then(|b| b.device_id());
+    let bot_device = app.state.engine.bot.get().and_then(|b| b.device_id());
     assert!(bot_device.is_some());
     app = app.restart().await;
     let r2 = Uuid::new_v4();
@@ -196,7 +196,7 @@ async fn accepted_requests_share_one_encrypted_dm_and_the_bot_message_decrypts()
     let link2 = format!("{APP_URL}/requests/{r2}");
     let seen = bob_device.wait_for_message(&dm, &link2, Duration::from_secs(30)).await.expect("read after the restart");
     assert!(seen.decrypted);
-    assert_eq!(app.state.bot.get().and_then(|b| b.device_id()), bot_device, "no new bot device per start");
+    assert_eq!(app.state.engine.bot.get().and_then(|b| b.device_id()), bot_device, "no new bot device per start");
     let notices = bob_device.messages(&dm).await.into_iter().filter(|m| m.msgtype == "m.notice").count();
     assert_eq!(notices, 2, "one message per accepted request");
 

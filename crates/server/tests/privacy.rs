@@ -71,7 +71,7 @@ async fn members_keys_never_reach_a_service_device() {
     // the members'.
     let alice_plain = common::login(&app, alice).await;
     assert_eq!(devices_of(&alice_plain, &manager.user_id).await, Vec::<String>::new());
-    let service_bot = app.state.bot.get().expect("the bot runs");
+    let service_bot = app.state.engine.bot.get().expect("the bot runs");
     assert!(devices_of(&alice_plain, &bot).await.contains(&service_bot.device_id().unwrap()));
     // The DM's history shows the bot came, spoke and left.
     let dm_members = manager.all_state(&dm).await.unwrap();

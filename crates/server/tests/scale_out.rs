@@ -32,7 +32,7 @@ async fn serve(hs: &LocalHomeserver, schema: &str, data: &std::path::Path, liste
     vars.insert("MATRIX_SYNC_APP_URL".into(), APP_URL.into());
     vars.insert("MATRIX_SYNC_RETENTION".into(), "3s".into());
     vars.insert("MATRIX_SYNC_ANTI_ENTROPY".into(), "5s".into());
-    vars.insert("RUST_LOG".into(), "warn,matrix_sync::reconcile::request=info".into());
+    vars.insert("RUST_LOG".into(), "warn,matrix_sync_engine::reconcile::request=info".into());
     ServiceProcess::start(&vars, log).await
 }
 

@@ -154,7 +154,7 @@ async fn the_default_log_is_small_enough_to_keep() {
 async fn bot_ready(app: &TestApp, within: std::time::Duration) -> Option<String> {
     let deadline = std::time::Instant::now() + within;
     while std::time::Instant::now() < deadline {
-        if let Some(bot) = app.state.bot.get() {
+        if let Some(bot) = app.state.engine.bot.get() {
             return bot.device_id();
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -2,6 +2,9 @@
 
 //! Sign-in with the platform's identity provider: `/v1/sessions` exchanges a
 //! valid token for a Matrix session, and nothing else gets one.
+//!
+//! Over 500 lines on purpose: every test here shares the test identity
+//! provider and the session helpers, and reads as one story of signing in.
 
 mod common;
 

@@ -3,6 +3,9 @@
 //! The store contract: every test here runs against SQLite and PostgreSQL.
 //! PostgreSQL comes from `MATRIX_SYNC_TEST_POSTGRES_URL` (default: the local
 //! server, trust auth); each test works in a schema of its own.
+//!
+//! Over 500 lines on purpose: it is the one contract both backends keep, and
+//! one file is what makes a test written here run on both.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -3,19 +3,18 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use matrix_sync_core::power::{CommunityRole, TrustLevel, TrustLevels, community_level, power_levels_capacity};
+use matrix_sync_core::power::{CommunityRole, TrustLevel, TrustLevels, community_level};
 use matrix_sync_core::rooms::RoomRole;
 use matrix_sync_core::{Scope, UserRef};
-use matrix_sync_store::{CommunityRecord, Elevated, MemberRecord};
+use matrix_sync_engine::commands::{self, CommunityWrite, MemberWritten};
+use matrix_sync_store::{CommunityRecord, MemberRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::lifecycle::{Deletable, restore, soft_delete};
-use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id, user_ref};
-use crate::rules;
 use crate::state::AppState;
 use crate::status::{
     Lifecycle, ResourceStatus, http_status, resource_status, scope_status, settle, wait_for_sync, wait_param,
@@ -45,51 +44,9 @@ pub struct PutCommunity {
     pub trust_levels: Option<Vec<TrustLevel>>,
 }
 
-/// A required name, checked (`rules::name`).
+/// A required name (the command checks it: `rules::name`).
 pub fn required_name(name: Option<String>) -> Result<String, ApiError> {
-    let name = name.ok_or_else(|| ApiError::BadRequest("name is required".into()))?;
-    Ok(rules::name(&name)?)
-}
-
-/// The lowest trust that earns a level above the default, if any does.
-fn min_elevated_trust(levels: &TrustLevels) -> i64 {
-    levels
-        .levels()
-        .iter()
-        .find(|l| l.power_level > 0)
-        .map_or(i64::MAX, |l| i64::try_from(l.min_trust).unwrap_or(i64::MAX))
-}
-
-/// How many of a power-levels event's places the elevated members take,
-/// with `adds` among them (`rules::power_level_places`).
-fn places_taken(server: &str, elevated: &Elevated, adds: Option<&UserRef>) -> usize {
-    let local = usize::try_from(elevated.count).unwrap_or(usize::MAX).saturating_sub(elevated.remote.len());
-    let added_local = usize::from(matches!(adds, Some(UserRef::Platform(_))));
-    let added_remote = match adds {
-        Some(UserRef::Remote(user)) => Some(user.as_str()),
-        _ => None,
-    };
-    let remote = elevated.remote.iter().map(String::as_str).chain(added_remote);
-    rules::power_level_places(server, local.saturating_add(added_local), remote)
-}
-
-/// The capacity rule's refusal, counted in the metrics.
-fn power_levels_full(state: &AppState, refusal: rules::Refusal) -> ApiError {
-    state.metrics.power_levels_full.inc();
-    refusal.into()
-}
-
-/// Refuses a new trust table that would list more users in a room's power
-/// levels than one event can hold.
-async fn check_capacity(state: &AppState, community: Uuid, levels: &TrustLevels) -> Result<(), ApiError> {
-    let server = state.homeserver.ids().server_name().as_str();
-    let min_trust = min_elevated_trust(levels);
-    let (count, remote) = tokio::try_join!(
-        state.store.count_elevated_members(community, min_trust, Uuid::nil()),
-        state.store.elevated_remote_members(community, min_trust, Uuid::nil()),
-    )?;
-    rules::power_levels_fit(server, places_taken(server, &Elevated { count, remote }, None))
-        .map_err(|refusal| power_levels_full(state, refusal))
+    name.ok_or_else(|| ApiError::BadRequest("name is required".into()))
 }
 
 pub fn community_lifecycle(record: &CommunityRecord) -> Lifecycle {
@@ -107,7 +64,7 @@ async fn community_status(state: &AppState, record: &CommunityRecord) -> Result<
 }
 
 async fn stored_community(state: &AppState, id: Uuid) -> Result<CommunityRecord, ApiError> {
-    state.store.community(id).await?.ok_or_else(|| ApiError::NotFound(format!("community {id} is not known")))
+    Ok(commands::stored_community(&state.engine, id).await?)
 }
 
 /// Creates or updates the community's Space and General room.
@@ -134,40 +91,15 @@ pub async fn put_community(
 ) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
     let id = platform_id(&id)?;
     let wait = wait_param(&query)?;
-    let name = required_name(body.name)?;
     let config = body.config.unwrap_or_default();
-    rules::council_encryption(config.council_encrypted)?;
-    let existing = state.store.community(id).await?;
-    if let Some(existing) = &existing {
-        rules::live("community", id, existing.purged_at, existing.deleted_at)?;
-    }
-    let was_encrypted = existing.as_ref().is_some_and(|c| c.general_encrypted);
-    let general_encrypted = rules::general_encryption(was_encrypted, config.general_encrypted)?;
-    let trust_levels = match body.trust_levels {
-        Some(levels) => rules::trust_levels(levels)?,
-        None => match &existing {
-            Some(c) => c.trust_levels.clone(),
-            None => TrustLevels::default(),
-        },
+    let write = CommunityWrite {
+        name: required_name(body.name)?,
+        matrix_enabled: config.matrix_enabled,
+        general_encrypted: config.general_encrypted,
+        council_encrypted: config.council_encrypted,
+        trust_levels: body.trust_levels,
     };
-    if existing.is_some() {
-        check_capacity(&state, id, &trust_levels).await?;
-    }
-    let record = CommunityRecord {
-        id,
-        name,
-        matrix_enabled: config.matrix_enabled.or(existing.as_ref().map(|c| c.matrix_enabled)).unwrap_or(true),
-        general_encrypted,
-        trust_levels: trust_levels.clone(),
-        created_at: 0,
-        updated_at: 0,
-        // Set by the store; an update keeps them (and only a live one gets here).
-        deleted_at: None,
-        hard_delete_at: None,
-        purging_at: None,
-        purged_at: None,
-    };
-    let stored = state.store.put_community(&record, now_millis()).await?;
+    let stored = commands::put_community(&state.engine, id, &write).await?;
     settle(&state, Scope::Community(id), wait).await?;
     let status = community_status(&state, &stored).await?;
     Ok((http_status(status.status), Json(status)))
@@ -296,13 +228,6 @@ fn member_status(
     }
 }
 
-async fn known_community(state: &AppState, id: Uuid) -> Result<(CommunityRecord, TrustLevels), ApiError> {
-    let record =
-        state.store.community(id).await?.ok_or_else(|| ApiError::NotFound(format!("community {id} is not known")))?;
-    let levels = record.trust_levels.clone();
-    Ok((record, levels))
-}
-
 /// Adds or updates a member: provisioned, joined to the Space and the
 /// General room, with the level their trust earns.
 #[utoipa::path(
@@ -331,52 +256,11 @@ pub async fn put_member(
 ) -> Result<(StatusCode, Json<MemberStatus>), ApiError> {
     let community = platform_id(&community)?;
     let user = user_ref(state.homeserver.ids(), &user)?;
-    let key = user.key();
     let wait = wait_param(&query)?;
     let trust_score = body.trust_score.ok_or_else(|| ApiError::BadRequest("trust_score is required".into()))?;
-    let trust_score = rules::trust_score(trust_score)?;
-    // Independent reads, at once.
-    let ((record, levels), existing) =
-        tokio::try_join!(known_community(&state, community), async { Ok(state.store.member(community, key).await?) })?;
-    rules::live("community", community, record.purged_at, record.deleted_at)?;
-    let role = body.role.or_else(|| existing.as_ref().map(|m| m.role)).unwrap_or(CommunityRole::Member);
-    let level_of = |trust: i64, role| community_level(&levels, u64::try_from(trust).unwrap_or(0), role);
-    let level = level_of(trust_score, role);
-    let member = MemberRecord { user_id: key, trust_score, role };
-    let now = now_millis();
-    if let UserRef::Remote(matrix_id) = &user {
-        // Before the member row: a member row without it would read as a
-        // platform user to provision.
-        state.store.put_remote_member(community, key, matrix_id.as_str(), now).await?;
-    }
     let debounce = state.config.reconcile.debounce();
-    // Only a member who newly rises above level 0 can overfill the rooms'
-    // power levels (the common trust update needs no count); the count and
-    // the write are one transaction.
-    let was_elevated = existing.as_ref().is_some_and(|m| level_of(m.trust_score, m.role) > 0);
-    let last_error = if level > 0 && !was_elevated {
-        let server = state.homeserver.ids().server_name().as_str();
-        let fits = |elevated: &Elevated| rules::power_levels_fit(server, places_taken(server, elevated, Some(&user)));
-        let min_trust = min_elevated_trust(&levels);
-        match state
-            .store
-            .put_elevated_member(community, &member, min_trust, &|e| fits(e).is_ok(), debounce, now)
-            .await?
-        {
-            Ok(last_error) => last_error,
-            Err(elevated) => {
-                // The store found it does not fit; `fits` says by how much.
-                let refusal = fits(&elevated).err().unwrap_or_else(|| rules::Refusal::PowerLevelsFull {
-                    capacity: power_levels_capacity(server),
-                    total: places_taken(server, &elevated, Some(&user)),
-                });
-                return Err(power_levels_full(&state, refusal));
-            }
-        }
-    } else {
-        state.store.put_member(community, &member, debounce, now).await?
-    };
-    state.wakeup.announce(now + debounce.quiet_ms);
+    let MemberWritten { member, levels, last_error } =
+        commands::put_member(&state.engine, community, &user, trust_score, body.role, debounce).await?;
     if wait.is_some() {
         wait_for_sync(&state, Scope::Community(community), wait).await?;
         return member_answer(&state, community, &user, &member, &levels).await;
@@ -411,12 +295,7 @@ pub async fn delete_member(
     let community = platform_id(&community)?;
     let user = user_ref(state.homeserver.ids(), &user)?;
     let wait = wait_param(&query)?;
-    let (record, levels) = known_community(&state, community).await?;
-    rules::live("community", community, record.purged_at, record.deleted_at)?;
-    let member = state.store.member(community, user.key()).await?.ok_or_else(|| {
-        ApiError::NotFound(format!("user {} is not a member of community {community}", user.api_id()))
-    })?;
-    state.store.remove_member(community, user.key(), now_millis()).await?;
+    let (member, levels) = commands::remove_member(&state.engine, community, &user).await?;
     settle(&state, Scope::Community(community), wait).await?;
     member_answer(&state, community, &user, &member, &levels).await
 }

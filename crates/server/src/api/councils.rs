@@ -6,17 +6,17 @@ use axum::http::StatusCode;
 use matrix_sync_core::power::{CommunityRole, CouncilRole, council_level};
 use matrix_sync_core::rooms::RoomRole;
 use matrix_sync_core::{Scope, UserRef};
-use matrix_sync_store::{CouncilMemberRecord, CouncilRecord};
+use matrix_sync_engine::commands::{self, CouncilWrite};
+use matrix_sync_engine::rules;
+use matrix_sync_store::CouncilRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::communities::{community_lifecycle, required_name};
 use crate::api::lifecycle::{Deletable, restore, soft_delete};
-use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id, user_ref};
-use crate::rules;
 use crate::state::AppState;
 use crate::status::{Lifecycle, ResourceStatus, http_status, resource_status, scope_status, settle, wait_param};
 
@@ -49,14 +49,6 @@ async fn council_status(state: &AppState, council: &CouncilRecord) -> Result<Res
 
 async fn known_council(state: &AppState, id: Uuid) -> Result<CouncilRecord, ApiError> {
     state.store.council(id).await?.ok_or_else(|| ApiError::NotFound(format!("council {id} is not known")))
-}
-
-/// A council a write may change: it and its community are live.
-async fn live_council(state: &AppState, id: Uuid) -> Result<CouncilRecord, ApiError> {
-    let council = known_council(state, id).await?;
-    live_parent(state, &council).await?;
-    rules::live("council", id, council.purged_at, council.deleted_at)?;
-    Ok(council)
 }
 
 /// The council's community is live (a write under an archived one waits
@@ -94,33 +86,9 @@ pub async fn put_council(
     let id = platform_id(&id)?;
     let wait = wait_param(&query)?;
     let community_id = body.community_id.ok_or_else(|| ApiError::BadRequest("community_id is required".into()))?;
-    let community_id = platform_id(&community_id)?;
-    let name = required_name(body.name)?;
-    let Some(community) = state.store.community(community_id).await? else {
-        return Err(ApiError::Unprocessable {
-            code: crate::error::ErrorCode::UnknownCommunity,
-            message: format!("community {community_id} is not known; create it first"),
-        });
-    };
-    rules::live("community", community_id, community.purged_at, community.deleted_at)?;
-    let existing = state.store.council(id).await?;
-    if let Some(existing) = &existing {
-        rules::live("council", id, existing.purged_at, existing.deleted_at)?;
-        rules::council_in(id, existing.community_id, community_id)?;
-    }
-    let record = CouncilRecord {
-        id,
-        community_id,
-        name,
-        created_at: 0,
-        updated_at: 0,
-        // Set by the store; an update keeps them (and only a live one gets here).
-        deleted_at: None,
-        hard_delete_at: None,
-        purging_at: None,
-        purged_at: None,
-    };
-    let stored = state.store.put_council(&record, now_millis()).await?;
+    let write = CouncilWrite { community_id: platform_id(&community_id)?, name: required_name(body.name)? };
+    let stored = commands::put_council(&state.engine, id, &write).await?;
+    let community_id = stored.community_id;
     settle(&state, Scope::Community(community_id), wait).await?;
     let status = council_status(&state, &stored).await?;
     Ok((http_status(status.status), Json(status)))
@@ -215,19 +183,10 @@ pub async fn put_council_member(
     Query(query): Query<HashMap<String, String>>,
     JsonBody(body): JsonBody<PutCouncilMember>,
 ) -> Result<(StatusCode, Json<CouncilMemberStatus>), ApiError> {
-    let council = live_council(&state, platform_id(&council)?).await?;
+    let council = platform_id(&council)?;
     let user = user_ref(state.homeserver.ids(), &user)?;
     let wait = wait_param(&query)?;
-    if state.store.member(council.community_id, user.key()).await?.is_none() {
-        return Err(ApiError::Unprocessable {
-            code: crate::error::ErrorCode::NotACommunityMember,
-            message: format!("user {} is not a member of community {}", user.api_id(), council.community_id),
-        });
-    }
-    let existing = state.store.council_members(council.id).await?.into_iter().find(|m| m.user_id == user.key());
-    let role = body.role.or_else(|| existing.as_ref().map(|m| m.role)).unwrap_or(CouncilRole::Member);
-    let record = CouncilMemberRecord { user_id: user.key(), role };
-    state.store.put_council_member(&council, &record, now_millis()).await?;
+    let (council, role) = commands::put_council_member(&state.engine, council, &user, body.role).await?;
     settle(&state, Scope::Community(council.community_id), wait).await?;
     council_member_answer(&state, &council, &user, role).await
 }
@@ -254,16 +213,11 @@ pub async fn delete_council_member(
     Path((council, user)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<(StatusCode, Json<CouncilMemberStatus>), ApiError> {
-    let council = live_council(&state, platform_id(&council)?).await?;
+    let council = platform_id(&council)?;
     let user = user_ref(state.homeserver.ids(), &user)?;
     let wait = wait_param(&query)?;
-    let existing =
-        state.store.council_members(council.id).await?.into_iter().find(|m| m.user_id == user.key()).ok_or_else(
-            || ApiError::NotFound(format!("user {} is not a member of council {}", user.api_id(), council.id)),
-        )?;
-    state.store.remove_council_member(&council, user.key(), now_millis()).await?;
+    let (council, role) = commands::remove_council_member(&state.engine, council, &user).await?;
     settle(&state, Scope::Community(council.community_id), wait).await?;
-    let role = existing.role;
     council_member_answer(&state, &council, &user, role).await
 }
 

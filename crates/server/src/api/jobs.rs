@@ -12,10 +12,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::limit_param;
 use crate::state::AppState;
+use matrix_sync_engine::clock::now_millis;
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1_000;
@@ -97,7 +97,7 @@ pub async fn retry_job(
         .retry_dead_job(id, now_millis())
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no dead job has id {id}")))?;
-    state.wakeup.notify_waiters();
+    state.engine.wakeup.notify_waiters();
     tracing::info!(target: "matrix_sync::audit", job = id, scope = %job.scope, "dead job retried by an operator");
     Ok((StatusCode::ACCEPTED, Json(job.into())))
 }

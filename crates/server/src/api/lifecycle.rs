@@ -5,10 +5,10 @@ use std::time::Duration;
 use matrix_sync_core::Scope;
 use matrix_sync_store::{CommunityRecord, CouncilRecord};
 
-use crate::clock::now_millis;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::status::settle;
+use matrix_sync_engine::clock::now_millis;
 
 /// A community or council as far as deleting it is concerned.
 pub struct Deletable {

@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id, user_ref};
 use crate::state::AppState;
 use crate::status::{MAX_WAIT_SECS, ResourceStatus, http_status, scope_status, settle, wait_param};
+use matrix_sync_engine::clock::now_millis;
 
 const MAX_TITLE: usize = 255;
 

@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::clock::now_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, provisionable_user};
-use crate::provision::provision_user;
 use crate::state::AppState;
+use matrix_sync_engine::clock::now_millis;
+use matrix_sync_engine::provision::provision_user;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChatSession {
@@ -120,13 +120,14 @@ pub async fn create_session(
             return Err(unknown());
         }
     }
-    let mapping = provision_user(&state, user, None).await?;
+    let mapping = provision_user(&state.engine, user, None).await?;
     let session = state.homeserver.login(&matrix_user, device_id, "platform chat").await?;
     if device_id.is_none() {
         state.store.record_session(user, &session.device_id, now_millis()).await?;
         end_least_recently_used(&state, user, &session.device_id).await?;
     }
     let key_backup = state
+        .engine
         .key_backups
         .open_for(state.store.as_ref(), &state.homeserver, user)
         .await?
@@ -174,7 +175,7 @@ async fn audit_session_ended(state: &AppState, matrix_user: &ruma::UserId, detai
         detail: Some(detail),
         ..NewAuditEntry::default()
     };
-    crate::audit::record(state.store.as_ref(), &[entry]).await?;
+    matrix_sync_engine::audit::record(state.store.as_ref(), &[entry]).await?;
     Ok(())
 }
 

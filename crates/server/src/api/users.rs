@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, provisionable_user, user_ref};
-use crate::provision::provision_user;
 use crate::state::AppState;
+use matrix_sync_engine::provision::provision_user;
 use matrix_sync_store::UserMapping;
 
 /// The longest display name accepted (Synapse's own limit).
@@ -75,7 +75,7 @@ pub async fn put_user(
 ) -> Result<Json<UserRecord>, ApiError> {
     let user = provisionable_user(state.homeserver.ids(), &user)?;
     let display_name = validate_display_name(body.display_name)?;
-    let mapping = provision_user(&state, user, display_name.as_deref()).await?;
+    let mapping = provision_user(&state.engine, user, display_name.as_deref()).await?;
     Ok(Json(mapping.into()))
 }
 

@@ -11,7 +11,7 @@ mod seal;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use matrix_sync_matrix::{AppserviceClient, HomeserverError};
+use matrix_sync_matrix::HomeserverError;
 use matrix_sync_store::{KeyBackupRecord, Store, StoreError};
 use ruma::RoomId;
 use secrecy::SecretString;
@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 pub use seal::{SealError, Sealer};
 
+use crate::Homeserver;
 use crate::clock::now_millis;
-use crate::config::KeyBackupMode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyBackupError {
@@ -51,12 +51,9 @@ pub struct KeyBackups {
 }
 
 impl KeyBackups {
-    pub fn new(mode: &KeyBackupMode) -> Self {
-        let sealer = match mode {
-            KeyBackupMode::Platform { secret } => Some(Sealer::new(secret)),
-            KeyBackupMode::Off => None,
-        };
-        Self { sealer, creating: Mutex::default() }
+    /// Key backup is on with a secret to seal the keys with, off without.
+    pub fn new(secret: Option<&SecretString>) -> Self {
+        Self { sealer: secret.map(Sealer::new), creating: Mutex::default() }
     }
 
     pub fn enabled(&self) -> bool {
@@ -68,7 +65,7 @@ impl KeyBackups {
     pub async fn open_for(
         &self,
         store: &dyn Store,
-        homeserver: &AppserviceClient,
+        homeserver: &dyn Homeserver,
         user: Uuid,
     ) -> Result<Option<OpenBackup>, KeyBackupError> {
         let Some(sealer) = &self.sealer else { return Ok(None) };
@@ -83,7 +80,7 @@ impl KeyBackups {
     pub async fn share_bot_room_key(
         &self,
         store: &dyn Store,
-        homeserver: &AppserviceClient,
+        homeserver: &dyn Homeserver,
         bot: &matrix_sync_bot::Bot,
         room_id: &RoomId,
         session_id: &str,
@@ -103,7 +100,7 @@ impl KeyBackups {
         &self,
         sealer: &Sealer,
         store: &dyn Store,
-        homeserver: &AppserviceClient,
+        homeserver: &dyn Homeserver,
         user: Uuid,
     ) -> Result<KeyBackupRecord, KeyBackupError> {
         if let Some(record) = store.key_backup(user).await? {
@@ -123,7 +120,7 @@ impl KeyBackups {
         &self,
         sealer: &Sealer,
         store: &dyn Store,
-        homeserver: &AppserviceClient,
+        homeserver: &dyn Homeserver,
         user: Uuid,
     ) -> Result<KeyBackupRecord, KeyBackupError> {
         // Made by whoever held the lock before us.

@@ -13,10 +13,10 @@ use uuid::Uuid;
 use super::ReconcileError;
 use super::converge::converge;
 use super::erase::erase_community;
+use crate::Engine;
 use crate::audit::AuditScope;
 use crate::clock::now_millis;
 use crate::provision::provision_user;
-use crate::state::AppState;
 
 /// The core model of a stored community.
 pub fn community_model(record: &CommunityRecord) -> Result<Community, ReconcileError> {
@@ -50,22 +50,22 @@ impl MemberIds<'_> {
 }
 
 /// The Matrix ids of a community's members, read after them.
-pub async fn member_ids(state: &AppState, community: Uuid) -> Result<MemberIds<'_>, ReconcileError> {
+pub async fn member_ids(engine: &Engine, community: Uuid) -> Result<MemberIds<'_>, ReconcileError> {
     let mut remote = HashMap::new();
-    for (key, raw) in state.store.remote_members(community).await? {
+    for (key, raw) in engine.store.remote_members(community).await? {
         let user = UserId::parse(&raw).map_err(|e| ReconcileError::Invalid(format!("remote user `{raw}`: {e}")))?;
         remote.insert(key, user);
     }
-    Ok(MemberIds { ids: state.homeserver.ids(), remote })
+    Ok(MemberIds { ids: engine.homeserver.ids(), remote })
 }
 
 pub fn member_model(ids: &MemberIds<'_>, m: &MemberRecord) -> CommunityMember {
     CommunityMember { user: ids.of(m.user_id), trust: u64::try_from(m.trust_score).unwrap_or(0), role: m.role }
 }
 
-#[tracing::instrument(skip(state), fields(community_id = %id))]
-pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError> {
-    let store = &state.store;
+#[tracing::instrument(skip(engine), fields(community_id = %id))]
+pub async fn reconcile(engine: &Engine, id: Uuid) -> Result<(), ReconcileError> {
+    let store = &engine.store;
     let Some(record) = store.community(id).await? else {
         return Ok(());
     };
@@ -76,7 +76,7 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
     let due = |purging_at: Option<i64>, hard_delete_at: Option<i64>| {
         purging_at.is_some() || hard_delete_at.is_some_and(|at| at <= now)
     };
-    if due(record.purging_at, record.hard_delete_at) && erase_community(state, id).await? {
+    if due(record.purging_at, record.hard_delete_at) && erase_community(engine, id).await? {
         return Ok(());
     }
     let community = community_model(&record)?;
@@ -86,9 +86,9 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
     // Registrations are independent: all at once (the client bounds how
     // many are in flight).
     let unprovisioned = store.unprovisioned_members(id).await?;
-    let provisioned = join_all(unprovisioned.into_iter().map(|user| provision_user(state, user, None))).await;
+    let provisioned = join_all(unprovisioned.into_iter().map(|user| provision_user(engine, user, None))).await;
     provisioned.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let ids = member_ids(state, id).await?;
+    let ids = member_ids(engine, id).await?;
     let members: Vec<CommunityMember> = records.iter().map(|m| member_model(&ids, m)).collect();
     let mut councils = Vec::new();
     for council in store.councils_of(id).await? {
@@ -119,5 +119,5 @@ pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError>
             _ => None,
         },
     };
-    converge(state, Scope::Community(id), &desired, audit_scope).await
+    converge(engine, Scope::Community(id), &desired, audit_scope).await
 }

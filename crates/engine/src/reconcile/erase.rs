@@ -12,33 +12,33 @@ use ruma::RoomId;
 use uuid::Uuid;
 
 use super::ReconcileError;
+use crate::Engine;
 use crate::audit::{self, AuditScope};
 use crate::clock::now_millis;
-use crate::state::AppState;
 
 /// A community with all its councils, if its hard delete is due (or
 /// begun); `false` if a restore came first.
-pub async fn erase_community(state: &AppState, id: Uuid) -> Result<bool, ReconcileError> {
-    if !state.store.begin_purge(Scope::Community(id), now_millis()).await? {
+pub async fn erase_community(engine: &Engine, id: Uuid) -> Result<bool, ReconcileError> {
+    if !engine.store.begin_purge(Scope::Community(id), now_millis()).await? {
         return Ok(false);
     }
-    for council in state.store.councils_of(id).await? {
+    for council in engine.store.councils_of(id).await? {
         if council.purged_at.is_none() {
             let scope = AuditScope { community_id: Some(id), council_id: Some(council.id) };
-            erase_rooms(state, Scope::Council(council.id), scope).await?;
+            erase_rooms(engine, Scope::Council(council.id), scope).await?;
         }
     }
-    erase_rooms(state, Scope::Community(id), AuditScope { community_id: Some(id), council_id: None }).await?;
+    erase_rooms(engine, Scope::Community(id), AuditScope { community_id: Some(id), council_id: None }).await?;
     Ok(true)
 }
 
 /// One council, if its hard delete is due (or begun); `false` if a restore
 /// came first.
-pub async fn erase_council(state: &AppState, id: Uuid, community: Uuid) -> Result<bool, ReconcileError> {
-    if !state.store.begin_purge(Scope::Council(id), now_millis()).await? {
+pub async fn erase_council(engine: &Engine, id: Uuid, community: Uuid) -> Result<bool, ReconcileError> {
+    if !engine.store.begin_purge(Scope::Council(id), now_millis()).await? {
         return Ok(false);
     }
-    erase_rooms(state, Scope::Council(id), AuditScope { community_id: Some(community), council_id: Some(id) }).await?;
+    erase_rooms(engine, Scope::Council(id), AuditScope { community_id: Some(community), council_id: Some(id) }).await?;
     Ok(true)
 }
 
@@ -51,30 +51,30 @@ fn erase_order(role: RoomRole) -> u8 {
 }
 
 /// The rooms of a scope already purging, then the scope marked purged.
-async fn erase_rooms(state: &AppState, scope: Scope, audit_scope: AuditScope) -> Result<(), ReconcileError> {
-    let mut rooms = state.store.rooms_of(scope).await?;
+async fn erase_rooms(engine: &Engine, scope: Scope, audit_scope: AuditScope) -> Result<(), ReconcileError> {
+    let mut rooms = engine.store.rooms_of(scope).await?;
     rooms.sort_by_key(|r| erase_order(r.role));
-    let server = state.homeserver.ids().server_name().to_string();
+    let server = engine.homeserver.ids().server_name().to_string();
     for room in rooms {
         let room_id = RoomId::parse(&room.room_id).map_err(|e| ReconcileError::Invalid(e.to_string()))?;
-        let detail = match &state.config.matrix.admin_token {
+        let detail = match &engine.settings.admin_token {
             Some(token) => {
-                state.homeserver.purge_room(token, &room_id).await?;
+                engine.homeserver.purge_room(token, &room_id).await?;
                 "purged from the homeserver"
             }
             None => {
                 let alias = RoomKey::new(scope, room.role).alias(&server);
-                state.homeserver.abandon_room(&room_id, &alias).await?;
+                engine.homeserver.abandon_room(&room_id, &alias).await?;
                 "abandoned: members removed, alias released (no admin token to purge it)"
             }
         };
-        if state.store.forget_room(room.room_id.as_str()).await? {
+        if engine.store.forget_room(room.room_id.as_str()).await? {
             let entry = audit::room_deleted(&room.room_id, audit_scope, detail, now_millis());
-            audit::record(state.store.as_ref(), &[entry]).await?;
+            audit::record(engine.store.as_ref(), &[entry]).await?;
             tracing::info!(room_id = %room.room_id, scope = %scope, detail, "room deleted");
         }
     }
-    if state.store.mark_purged(scope, now_millis()).await? {
+    if engine.store.mark_purged(scope, now_millis()).await? {
         tracing::info!(scope = %scope, "hard delete done");
     }
     Ok(())

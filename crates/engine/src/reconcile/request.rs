@@ -3,15 +3,14 @@
 
 use matrix_sync_bot::{EarlierNotice, Notice, SentNotice};
 use matrix_sync_core::UserRef;
-use matrix_sync_matrix::Moderation;
 use matrix_sync_store::RequestRecord;
 use uuid::Uuid;
 
 use super::ReconcileError;
 use super::direct::ensure_direct_chat;
+use crate::Engine;
 use crate::audit::AuditScope;
 use crate::clock::now_millis;
-use crate::state::AppState;
 
 /// The bot's message: plain text and HTML, with the link to the request's
 /// page when the platform's URL is configured (`MATRIX_SYNC_APP_URL`), the
@@ -35,40 +34,36 @@ fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-#[tracing::instrument(skip(state), fields(request_id = %id))]
-pub async fn reconcile(state: &AppState, id: Uuid) -> Result<(), ReconcileError> {
-    let store = &state.store;
+#[tracing::instrument(skip(engine), fields(request_id = %id))]
+pub async fn reconcile(engine: &Engine, id: Uuid) -> Result<(), ReconcileError> {
+    let store = &engine.store;
     let Some(request) = store.request(id).await? else { return Ok(()) };
     let direct = store
         .direct(request.pair_id)
         .await?
         .ok_or_else(|| ReconcileError::Invalid(format!("request {id} has no direct chat")))?;
     let scope = AuditScope { community_id: Some(request.community_id), council_id: None };
-    let room_id = ensure_direct_chat(state, &direct, scope).await?;
+    let room_id = ensure_direct_chat(engine, &direct, scope).await?;
     if request.message_sent_at.is_some() {
         // A leave that failed after the message went out is done now.
-        if let Some(bot) = state.bot.get() {
-            bot_leaves(state, bot, &room_id).await?;
+        if let Some(bot) = engine.bot.get() {
+            bot_leaves(engine, bot, &room_id).await?;
         }
         return Ok(());
     }
-    let bot = state.bot.get().ok_or(ReconcileError::BotNotReady)?;
+    let bot = engine.bot.get().ok_or(ReconcileError::BotNotReady)?;
     // The bot is in the room only while it speaks there: invited by the
     // room's administrator now, gone again once the message is out.
-    state.homeserver.moderate(&room_id, Moderation::Invite, state.homeserver.ids().bot()).await?;
-    send_context_message(state, bot, &request, &room_id).await?;
-    bot_leaves(state, bot, &room_id).await
+    engine.homeserver.invite(&room_id, engine.homeserver.ids().bot()).await?;
+    send_context_message(engine, bot, &request, &room_id).await?;
+    bot_leaves(engine, bot, &room_id).await
 }
 
 /// The bot leaves a room it visited (not one it administers: rooms made
 /// before the manager took over).
-async fn bot_leaves(
-    state: &AppState,
-    bot: &matrix_sync_bot::Bot,
-    room_id: &ruma::RoomId,
-) -> Result<(), ReconcileError> {
-    let ids = state.homeserver.ids();
-    if state.homeserver.admin_of(room_id).await? != ids.bot() {
+async fn bot_leaves(engine: &Engine, bot: &matrix_sync_bot::Bot, room_id: &ruma::RoomId) -> Result<(), ReconcileError> {
+    let ids = engine.homeserver.ids();
+    if engine.homeserver.admin_of(room_id).await? != ids.bot() {
         bot.leave(room_id).await?;
     }
     Ok(())
@@ -76,13 +71,13 @@ async fn bot_leaves(
 
 /// Sends the request's message once, with its key in both users' backups.
 async fn send_context_message(
-    state: &AppState,
+    engine: &Engine,
     bot: &matrix_sync_bot::Bot,
     request: &RequestRecord,
     room_id: &ruma::RoomId,
 ) -> Result<(), ReconcileError> {
-    let (store, id) = (&state.store, request.id);
-    let (plain, html) = context_message(state.config.api.app_url.as_ref().map(url::Url::as_str), request);
+    let (store, id) = (&engine.store, request.id);
+    let (plain, html) = context_message(engine.settings.app_url.as_ref().map(url::Url::as_str), request);
     let reference = id.to_string();
     let device = bot.device_id().unwrap_or_default();
     // A device set out to send it before, and did not record it sent: it
@@ -93,7 +88,7 @@ async fn send_context_message(
         let since = u64::try_from(request.accepted_at).unwrap_or(0);
         match bot.find_own_notice(room_id, &reference, since).await? {
             EarlierNotice::Found(sent) => {
-                share_key_with_recipients(state, bot, room_id, request, &sent).await?;
+                share_key_with_recipients(engine, bot, room_id, request, &sent).await?;
                 store.mark_request_message_sent(id, &sent.event_id, now_millis()).await?;
                 tracing::info!(room_id = %room_id, event_id = sent.event_id, "context message was sent before, by another process");
                 return Ok(());
@@ -107,7 +102,7 @@ async fn send_context_message(
     let sent = bot.send_notice(room_id, &notice).await?;
     // Recorded as sent only once its key is in both backups: a retry after
     // a failure here finds the message and shares its key again.
-    share_key_with_recipients(state, bot, room_id, request, &sent).await?;
+    share_key_with_recipients(engine, bot, room_id, request, &sent).await?;
     store.mark_request_message_sent(id, &sent.event_id, now_millis()).await?;
     tracing::info!(room_id = %room_id, event_id = sent.event_id, "context message sent");
     Ok(())
@@ -118,14 +113,14 @@ async fn send_context_message(
 /// later (the requester often first signs in after the acceptance) reads
 /// it. Users of other homeservers keep their keys on their own server.
 async fn share_key_with_recipients(
-    state: &AppState,
+    engine: &Engine,
     bot: &matrix_sync_bot::Bot,
     room_id: &ruma::RoomId,
     request: &RequestRecord,
     sent: &SentNotice,
 ) -> Result<(), ReconcileError> {
     let Some(session_id) = &sent.session_id else { return Ok(()) };
-    let ids = state.homeserver.ids();
+    let ids = engine.homeserver.ids();
     let users: Vec<Uuid> = [&request.requester, &request.owner]
         .into_iter()
         .filter_map(|user| match ids.parse_user(user) {
@@ -133,9 +128,9 @@ async fn share_key_with_recipients(
             _ => None,
         })
         .collect();
-    state
+    engine
         .key_backups
-        .share_bot_room_key(state.store.as_ref(), &state.homeserver, bot, room_id, session_id, &users)
+        .share_bot_room_key(engine.store.as_ref(), engine.homeserver.as_ref(), bot, room_id, session_id, &users)
         .await?;
     Ok(())
 }

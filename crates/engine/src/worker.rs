@@ -2,6 +2,7 @@
 //! the lease alive, then complete it or record the failure for a retry with
 //! backoff. On shutdown a job in progress is released, not lost.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use matrix_sync_core::Backoff;
@@ -9,9 +10,9 @@ use matrix_sync_store::{FailOutcome, Job, StoreError};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::Engine;
 use crate::clock::now_millis;
 use crate::reconcile::reconcile;
-use crate::state::AppState;
 
 /// A claimed job is the worker's for this long unless renewed.
 const LEASE_MS: i64 = 60_000;
@@ -20,11 +21,12 @@ const RENEW_EVERY: Duration = Duration::from_secs(20);
 /// may have enqueued work it was not woken for).
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
-pub async fn run(state: AppState, cancel: CancellationToken, backoff: Backoff) {
+pub async fn run(engine: Arc<Engine>, cancel: CancellationToken) {
+    let backoff = engine.settings.backoff;
     while !cancel.is_cancelled() {
-        match state.store.claim(now_millis(), LEASE_MS).await {
-            Ok(Some(job)) => process(&state, &cancel, &backoff, job).await,
-            Ok(None) => idle(&state, &cancel).await,
+        match engine.store.claim(now_millis(), LEASE_MS).await {
+            Ok(Some(job)) => process(&engine, &cancel, &backoff, job).await,
+            Ok(None) => idle(&engine, &cancel).await,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot claim a job; retrying");
                 tokio::select! {
@@ -37,8 +39,8 @@ pub async fn run(state: AppState, cancel: CancellationToken, backoff: Backoff) {
 }
 
 /// Sleeps until the next job is due, work due now is announced, or shutdown.
-async fn idle(state: &AppState, cancel: &CancellationToken) {
-    let wait = match state.store.next_run_at().await {
+async fn idle(engine: &Engine, cancel: &CancellationToken) {
+    let wait = match engine.store.next_run_at().await {
         Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now_millis()).unwrap_or(0)).min(IDLE_POLL),
         _ => IDLE_POLL,
     };
@@ -49,10 +51,10 @@ async fn idle(state: &AppState, cancel: &CancellationToken) {
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = state.wakeup.notified() => {
+            () = engine.wakeup.notified() => {
                 // Work due later (a debounced write) moves the wake-up
                 // earlier without a look at the queue now.
-                let until_due = state.wakeup.until_due();
+                let until_due = engine.wakeup.until_due();
                 if until_due.is_zero() {
                     return;
                 }
@@ -65,15 +67,15 @@ async fn idle(state: &AppState, cancel: &CancellationToken) {
 
 /// How a claimed job's reconcile ended.
 enum Outcome {
-    Done(Result<(), crate::reconcile::ReconcileError>),
+    Done(Result<(), crate::ReconcileError>),
     ShuttingDown,
     LeaseLost,
 }
 
-async fn process(state: &AppState, cancel: &CancellationToken, backoff: &Backoff, job: Job) {
+async fn process(engine: &Engine, cancel: &CancellationToken, backoff: &Backoff, job: Job) {
     let span = tracing::info_span!("reconcile", scope = %job.scope, attempt = job.attempts);
     async {
-        let work = reconcile(state, job.scope);
+        let work = reconcile(engine, job.scope);
         tokio::pin!(work);
         let mut renew = tokio::time::interval(RENEW_EVERY);
         renew.tick().await;
@@ -81,7 +83,7 @@ async fn process(state: &AppState, cancel: &CancellationToken, backoff: &Backoff
             tokio::select! {
                 result = &mut work => break Outcome::Done(result),
                 () = cancel.cancelled() => break Outcome::ShuttingDown,
-                _ = renew.tick() => match state.store.renew(&job, now_millis(), LEASE_MS).await {
+                _ = renew.tick() => match engine.store.renew(&job, now_millis(), LEASE_MS).await {
                     Ok(true) => {}
                     // Another worker (perhaps in another process) has the
                     // job now: two must never reconcile one scope at once.
@@ -99,25 +101,25 @@ async fn process(state: &AppState, cancel: &CancellationToken, backoff: &Backoff
             }
             Outcome::ShuttingDown => {
                 // Shutting down: one try; the lease's expiry is the fallback.
-                if let Err(e) = state.store.release(&job, now).await {
+                if let Err(e) = engine.store.release(&job, now).await {
                     tracing::warn!(error = %e, "cannot release the job; it is retried after its lease");
                 }
             }
             Outcome::Done(Ok(())) => {
-                state.metrics.count_reconcile("ok");
-                if let Err(e) = persist(cancel, || state.store.complete(&job, now)).await {
+                engine.metrics.count_reconcile("ok");
+                if let Err(e) = persist(cancel, || engine.store.complete(&job, now)).await {
                     tracing::warn!(error = %e, "cannot mark the job done; it runs again after its lease");
                 }
             }
             Outcome::Done(Err(e)) => {
                 let error = e.to_string();
-                match persist(cancel, || state.store.fail(&job, &error, now, backoff)).await {
+                match persist(cancel, || engine.store.fail(&job, &error, now, backoff)).await {
                     Ok(FailOutcome::Dead) => {
-                        state.metrics.count_reconcile("dead");
+                        engine.metrics.count_reconcile("dead");
                         tracing::error!(error, "reconcile failed for the last time; the job is dead");
                     }
                     Ok(FailOutcome::RetryAt(at)) => {
-                        state.metrics.count_reconcile("retry");
+                        engine.metrics.count_reconcile("retry");
                         tracing::warn!(error, retry_in_ms = at - now, "reconcile failed; will retry");
                     }
                     Ok(FailOutcome::LeaseLost) => tracing::warn!(error, "reconcile failed after the lease was lost"),
@@ -159,7 +161,8 @@ where
 /// drift whose push never arrived. Scopes are spread over the interval. A
 /// job backing off or dead keeps its course (writes and pushes still wake
 /// it; a dead one is retried through the jobs API).
-pub async fn anti_entropy(state: AppState, cancel: CancellationToken, every: Duration) {
+pub async fn anti_entropy(engine: Arc<Engine>, cancel: CancellationToken) {
+    let every = engine.settings.anti_entropy;
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
@@ -168,7 +171,7 @@ pub async fn anti_entropy(state: AppState, cancel: CancellationToken, every: Dur
         // Every community (with its councils) and every direct chat (its
         // members, and `m.direct` of both), spread over the first half of
         // the period so a pass is not one burst.
-        let scopes = match (state.store.community_ids().await, state.store.direct_pair_ids().await) {
+        let scopes = match (engine.store.community_ids().await, engine.store.direct_pair_ids().await) {
             (Ok(communities), Ok(directs)) => communities
                 .into_iter()
                 .map(matrix_sync_core::Scope::Community)
@@ -184,12 +187,12 @@ pub async fn anti_entropy(state: AppState, cancel: CancellationToken, every: Dur
         let count = i64::try_from(scopes.len().max(1)).unwrap_or(1);
         for (i, scope) in (0i64..).zip(scopes.iter()) {
             let run_at = now + spread * i / count;
-            if let Err(e) = state.store.enqueue_periodic(*scope, run_at, now).await {
+            if let Err(e) = engine.store.enqueue_periodic(*scope, run_at, now).await {
                 tracing::warn!(error = %e, "anti-entropy: cannot enqueue");
             }
         }
         tracing::debug!(scopes = scopes.len(), "anti-entropy pass enqueued");
-        state.wakeup.notify_waiters();
+        engine.wakeup.notify_waiters();
     }
 }
 
@@ -204,26 +207,28 @@ const TRANSACTION_MEMORY_MS: i64 = 7 * 24 * 3_600_000;
 /// one worker runs it, so nothing is deleted twice. A job backing off after
 /// a failure keeps its backoff: the sweeper never retries it sooner. Old
 /// appservice transaction ids are forgotten on the way.
-pub async fn retention_sweeper(state: AppState, cancel: CancellationToken, every: Duration) {
+pub async fn retention_sweeper(engine: Arc<Engine>, cancel: CancellationToken) {
+    // Often enough for short retentions, and at least once a minute.
+    let every = (engine.settings.retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(every) => {}
         }
         let now = now_millis();
-        match state.store.due_hard_deletes(now).await {
+        match engine.store.due_hard_deletes(now).await {
             Ok(due) if !due.is_empty() => {
                 for scope in due {
-                    if let Err(e) = state.store.enqueue_periodic(scope, now, now).await {
+                    if let Err(e) = engine.store.enqueue_periodic(scope, now, now).await {
                         tracing::warn!(error = %e, "retention sweeper: cannot enqueue");
                     }
                 }
-                state.wakeup.notify_waiters();
+                engine.wakeup.notify_waiters();
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "retention sweeper: cannot look for due hard deletes"),
         }
-        match state.store.prune_transactions(now - TRANSACTION_MEMORY_MS).await {
+        match engine.store.prune_transactions(now - TRANSACTION_MEMORY_MS).await {
             Ok(0) => {}
             Ok(pruned) => tracing::debug!(pruned, "forgot old appservice transaction ids"),
             Err(e) => tracing::warn!(error = %e, "retention sweeper: cannot prune transaction ids"),

@@ -1,4 +1,4 @@
-//! One reconcile of one scope: load its desired state, observe the
+//! One reconcile of one scope: load its desired engine, observe the
 //! homeserver, plan, apply, record. Called by the workers.
 
 mod apply;
@@ -14,7 +14,7 @@ use matrix_sync_core::Scope;
 use matrix_sync_matrix::HomeserverError;
 use matrix_sync_store::StoreError;
 
-use crate::state::AppState;
+use crate::Engine;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -47,31 +47,27 @@ impl From<crate::provision::ProvisionError> for ReconcileError {
     }
 }
 
-pub async fn reconcile(state: &AppState, scope: Scope) -> Result<(), ReconcileError> {
+pub async fn reconcile(engine: &Engine, scope: Scope) -> Result<(), ReconcileError> {
     match scope {
-        Scope::Community(id) => community::reconcile(state, id).await,
+        Scope::Community(id) => community::reconcile(engine, id).await,
         // A council's job is its hard delete; its rooms otherwise are part
         // of its community's plan.
-        Scope::Council(id) => match state.store.council(id).await? {
+        Scope::Council(id) => match engine.store.council(id).await? {
             Some(council) if council.purged_at.is_some() => Ok(()),
-            Some(council) if erase::erase_council(state, id, council.community_id).await? => Ok(()),
-            Some(council) => community::reconcile(state, council.community_id).await,
+            Some(council) if erase::erase_council(engine, id, council.community_id).await? => Ok(()),
+            Some(council) => community::reconcile(engine, council.community_id).await,
             None => Ok(()),
         },
-        Scope::Direct(pair) => direct::reconcile(state, pair).await,
-        Scope::Request(id) => request::reconcile(state, id).await,
-        Scope::User(id) => {
-            crate::provision::provision_user(state, id, None).await?;
-            Ok(())
-        }
+        Scope::Direct(pair) => direct::reconcile(engine, pair).await,
+        Scope::Request(id) => request::reconcile(engine, id).await,
     }
 }
 
 /// The scope whose job reconciles a room's scope: councils are reconciled
 /// with their community, so that one job (never two at once) plans for it.
-pub async fn job_scope(state: &AppState, scope: Scope) -> Result<Scope, matrix_sync_store::StoreError> {
+pub async fn job_scope(engine: &Engine, scope: Scope) -> Result<Scope, matrix_sync_store::StoreError> {
     Ok(match scope {
-        Scope::Council(id) => match state.store.council(id).await? {
+        Scope::Council(id) => match engine.store.council(id).await? {
             Some(council) => Scope::Community(council.community_id),
             None => scope,
         },

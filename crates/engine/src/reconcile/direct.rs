@@ -10,12 +10,12 @@ use uuid::Uuid;
 
 use super::ReconcileError;
 use super::converge::converge;
+use crate::Engine;
 use crate::audit::AuditScope;
-use crate::state::AppState;
 
-pub async fn reconcile(state: &AppState, pair: Uuid) -> Result<(), ReconcileError> {
-    match state.store.direct(pair).await? {
-        Some(direct) => ensure_direct_chat(state, &direct, AuditScope::default()).await.map(drop),
+pub async fn reconcile(engine: &Engine, pair: Uuid) -> Result<(), ReconcileError> {
+    match engine.store.direct(pair).await? {
+        Some(direct) => ensure_direct_chat(engine, &direct, AuditScope::default()).await.map(drop),
         None => Ok(()),
     }
 }
@@ -25,24 +25,24 @@ fn user_id(raw: &str) -> Result<OwnedUserId, ReconcileError> {
 }
 
 /// Brings the pair's direct chat to the desired state and returns its id.
-#[tracing::instrument(skip(state, direct, audit_scope), fields(pair = %direct.pair_id))]
+#[tracing::instrument(skip(engine, direct, audit_scope), fields(pair = %direct.pair_id))]
 pub async fn ensure_direct_chat(
-    state: &AppState,
+    engine: &Engine,
     direct: &DirectRecord,
     audit_scope: AuditScope,
 ) -> Result<OwnedRoomId, ReconcileError> {
     let (a, b) = (user_id(&direct.user_a)?, user_id(&direct.user_b)?);
-    let ids = state.homeserver.ids();
+    let ids = engine.homeserver.ids();
     for user in [&a, &b] {
         if let Some(platform_user) = ids.platform_user(user)
-            && state.store.user_mapping(platform_user).await?.is_none()
+            && engine.store.user_mapping(platform_user).await?.is_none()
         {
-            crate::provision::provision_user(state, platform_user, None).await?;
+            crate::provision::provision_user(engine, platform_user, None).await?;
         }
     }
     let desired = direct_room(&a, &b);
-    converge(state, Scope::Direct(direct.pair_id), &desired, |_| audit_scope).await?;
-    let room_id = state
+    converge(engine, Scope::Direct(direct.pair_id), &desired, |_| audit_scope).await?;
+    let room_id = engine
         .store
         .rooms_of(Scope::Direct(direct.pair_id))
         .await?
@@ -54,7 +54,7 @@ pub async fn ensure_direct_chat(
         if ids.platform_user(user).is_none() {
             continue; // only our own users' account data is ours to write
         }
-        mark_direct(state, user, other, &room_id).await?;
+        mark_direct(engine, user, other, &room_id).await?;
     }
     Ok(room_id)
 }
@@ -71,10 +71,10 @@ const MARK_ATTEMPTS: u32 = 4;
 /// after the write and written again, merged, if the entry went missing.
 /// Anti-entropy reconciles every DM, so an entry lost to a later write is
 /// put back on the next pass.
-async fn mark_direct(state: &AppState, user: &UserId, other: &UserId, room: &RoomId) -> Result<(), ReconcileError> {
-    let _one_writer = state.account_data_locks.lock(user.as_str()).await;
+async fn mark_direct(engine: &Engine, user: &UserId, other: &UserId, room: &RoomId) -> Result<(), ReconcileError> {
+    let _one_writer = engine.account_data_locks.lock(user.as_str()).await;
     for attempt in 0..=MARK_ATTEMPTS {
-        let current = state.homeserver.account_data(user, "m.direct").await?;
+        let current = engine.homeserver.account_data(user, "m.direct").await?;
         let Some(updated) = with_direct_room(current.as_ref(), other.as_str(), room.as_str()) else {
             return Ok(()); // listed (already, or by the write before)
         };
@@ -84,7 +84,7 @@ async fn mark_direct(state: &AppState, user: &UserId, other: &UserId, room: &Roo
         if attempt > 0 {
             tracing::info!(%user, attempt, "m.direct changed under our write; merging again");
         }
-        state.homeserver.set_account_data(user, "m.direct", updated).await?;
+        engine.homeserver.set_account_data(user, "m.direct", updated).await?;
         // Another writer's read may have come before our write: give its
         // write the time to land, then look again.
         tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt + 1))).await;

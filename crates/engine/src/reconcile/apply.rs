@@ -12,26 +12,26 @@ use matrix_sync_core::observed::ObservedScope;
 use matrix_sync_core::plan::{Action, RoomRef};
 use matrix_sync_core::rooms::RoomKey;
 use matrix_sync_core::schedule::layers;
-use matrix_sync_matrix::Applier;
 use matrix_sync_store::{NewAuditEntry, RoomRecord};
 
 use super::ReconcileError;
+use crate::Engine;
 use crate::audit::{self, AuditScope};
 use crate::clock::now_millis;
-use crate::state::AppState;
+use crate::homeserver::PlanRooms;
 
 /// Applies a plan. Returns `true` when it stopped early because a room it
 /// meant to create already existed (an interrupted earlier creation): the
 /// rest of the plan assumed a new room, so the caller plans again.
 pub async fn apply_plan(
-    state: &AppState,
+    engine: &Engine,
     actions: &[Action],
     observed: &ObservedScope,
     audit_scope: impl Fn(&RoomKey) -> AuditScope,
 ) -> Result<bool, ReconcileError> {
     let mut keys: BTreeMap<String, RoomKey> =
         observed.rooms.iter().map(|(key, room)| (room.room_id.to_string(), *key)).collect();
-    let applier = Applier::new(&state.homeserver);
+    let rooms = PlanRooms::default();
     // A failure nothing later depends on (a remote user's invitation, their
     // server unreachable) does not hold up the rest of the plan; the
     // reconcile still fails with it at the end, to be retried.
@@ -43,14 +43,14 @@ pub async fn apply_plan(
                 // but before we record it leaves this intent, so the next
                 // observe looks the room up by its alias instead of making a
                 // second one.
-                state.store.record_room_intent(key.scope, key.role, now_millis()).await?;
+                engine.store.record_room_intent(key.scope, key.role, now_millis()).await?;
             }
         }
         // A layer's actions go at once (the client bounds how many are in
         // flight); each one done is recorded even if another failed.
         let results = join_all(layer.iter().map(|i| {
-            state.metrics.count_action(actions[*i].name());
-            applier.apply(&actions[*i])
+            engine.metrics.count_action(actions[*i].name());
+            engine.homeserver.apply(&actions[*i], &rooms)
         }))
         .await;
         let mut first_error = None;
@@ -61,18 +61,19 @@ pub async fn apply_plan(
             match result {
                 Ok(created) => {
                     if let (Some(created), Action::CreateRoom { key, .. }) = (created, action) {
+                        rooms.insert(*key, created.room_id.clone());
                         let record =
                             RoomRecord { room_id: created.room_id.to_string(), scope: key.scope, role: key.role };
-                        state.store.record_room(&record, now_millis()).await?;
+                        engine.store.record_room(&record, now_millis()).await?;
                         keys.insert(created.room_id.to_string(), *key);
                         if created.adopted {
                             tracing::info!(room_id = %created.room_id, role = key.role.as_str(), "the room existed already; planning again");
                             adopted = true;
                         }
                     }
-                    entries.extend(audit_entries(&applier, &keys, &audit_scope, state.homeserver.ids(), action)?);
+                    entries.extend(audit_entries(&rooms, &keys, &audit_scope, engine.homeserver.ids(), action)?);
                 }
-                Err(e) if action.holds_up_later_actions(state.homeserver.ids()) => {
+                Err(e) if action.holds_up_later_actions(engine.homeserver.ids()) => {
                     first_error.get_or_insert(e);
                 }
                 Err(e) => {
@@ -82,7 +83,7 @@ pub async fn apply_plan(
             }
         }
         // What the layer did, in one write.
-        audit::record(state.store.as_ref(), &entries).await?;
+        audit::record(engine.store.as_ref(), &entries).await?;
         if let Some(e) = first_error {
             return Err(e.into());
         }
@@ -98,7 +99,7 @@ pub async fn apply_plan(
 
 /// The audit entries of an action the homeserver has carried out.
 fn audit_entries(
-    applier: &Applier<'_>,
+    rooms: &PlanRooms,
     keys: &BTreeMap<String, RoomKey>,
     audit_scope: &impl Fn(&RoomKey) -> AuditScope,
     ids: &MatrixIds,
@@ -109,7 +110,7 @@ fn audit_entries(
         _ => action.room().cloned(),
     };
     let (room_id, key) = match room {
-        Some(RoomRef::New(key)) => (applier.room_id(&RoomRef::New(key))?.to_string(), Some(key)),
+        Some(RoomRef::New(key)) => (rooms.room_id(&RoomRef::New(key))?.to_string(), Some(key)),
         Some(RoomRef::Existing(id)) => (id.to_string(), keys.get(id.as_str()).copied()),
         None => (String::new(), None),
     };

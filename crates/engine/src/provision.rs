@@ -7,7 +7,7 @@ use matrix_sync_matrix::HomeserverError;
 use matrix_sync_store::{NewUserMapping, StoreError, UserMapping};
 use uuid::Uuid;
 
-use crate::state::AppState;
+use crate::Engine;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
@@ -17,13 +17,13 @@ pub enum ProvisionError {
     Store(#[from] StoreError),
 }
 
-#[tracing::instrument(skip(state, display_name), fields(matrix_user_id))]
+#[tracing::instrument(skip(engine, display_name), fields(matrix_user_id))]
 pub async fn provision_user(
-    state: &AppState,
+    engine: &Engine,
     user: Uuid,
     display_name: Option<&str>,
 ) -> Result<UserMapping, ProvisionError> {
-    let hs = &state.homeserver;
+    let hs = &engine.homeserver;
     let matrix_user_id = hs.ids().user(user);
     tracing::Span::current().record("matrix_user_id", matrix_user_id.as_str());
 
@@ -35,7 +35,7 @@ pub async fn provision_user(
             hs.set_display_name(&matrix_user_id, name).await?;
         }
     }
-    let mapping = state
+    let mapping = engine
         .store
         .upsert_user_mapping(&NewUserMapping {
             user_id: user,
@@ -46,13 +46,4 @@ pub async fn provision_user(
         .await?;
     tracing::info!(?registered, "user provisioned");
     Ok(mapping)
-}
-
-impl From<ProvisionError> for crate::error::ApiError {
-    fn from(e: ProvisionError) -> Self {
-        match e {
-            ProvisionError::Homeserver(e) => e.into(),
-            ProvisionError::Store(e) => e.into(),
-        }
-    }
 }

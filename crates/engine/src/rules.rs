@@ -1,12 +1,10 @@
 //! The rules a write of desired state obeys, whether it comes through the
-//! API or from `import`: one place for each, each refusal with a stable
-//! code. The API answers a refusal with its status; `import` names the
-//! place in the file.
+//! API or from `import`: one function for each, called by the
+//! [commands](crate::commands). The API answers a refusal with its status
+//! and stable code; `import` names the place in the file.
 
 use matrix_sync_core::power::{TrustLevel, TrustLevels, power_levels_capacity, remote_entry_places};
 use uuid::Uuid;
-
-use crate::error::{ApiError, ErrorCode};
 
 pub const MAX_NAME: usize = 255;
 
@@ -29,45 +27,14 @@ pub enum Refusal {
     AlreadyDeleted { kind: &'static str, id: Uuid },
     #[error("council {council} belongs to community {community}")]
     CouncilInAnotherCommunity { council: Uuid, community: Uuid },
+    #[error("community {0} is not known; create it first")]
+    UnknownCommunity(Uuid),
+    #[error("user {user} is not a member of community {community}")]
+    NotACommunityMember { user: String, community: Uuid },
     #[error(
         "a room's power levels can list at most {capacity} members above level 0 on this server (a user of another homeserver with a long id counts as several); this change would make it {total}"
     )]
     PowerLevelsFull { capacity: usize, total: usize },
-}
-
-impl Refusal {
-    /// The stable machine-readable code.
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            Self::InvalidName => ErrorCode::BadRequest,
-            Self::NegativeTrustScore(_) => ErrorCode::NegativeTrustScore,
-            Self::UnencryptedCouncils => ErrorCode::EncryptionRequired,
-            Self::EncryptionCannotBeDisabled => ErrorCode::EncryptionCannotBeDisabled,
-            Self::InvalidTrustLevels(_) => ErrorCode::InvalidTrustLevels,
-            Self::Archived { .. } => ErrorCode::Archived,
-            Self::AlreadyDeleted { .. } => ErrorCode::AlreadyDeleted,
-            Self::CouncilInAnotherCommunity { .. } => ErrorCode::CouncilInAnotherCommunity,
-            Self::PowerLevelsFull { .. } => ErrorCode::PowerLevelsFull,
-        }
-    }
-}
-
-impl From<Refusal> for ApiError {
-    fn from(refusal: Refusal) -> Self {
-        let code = refusal.code();
-        let message = refusal.to_string();
-        match refusal {
-            Refusal::InvalidName => ApiError::BadRequest(message),
-            Refusal::NegativeTrustScore(_)
-            | Refusal::UnencryptedCouncils
-            | Refusal::InvalidTrustLevels(_)
-            | Refusal::PowerLevelsFull { .. } => ApiError::Unprocessable { code, message },
-            Refusal::EncryptionCannotBeDisabled
-            | Refusal::Archived { .. }
-            | Refusal::CouncilInAnotherCommunity { .. } => ApiError::Conflict { code, message },
-            Refusal::AlreadyDeleted { .. } => ApiError::Gone { code, message },
-        }
-    }
 }
 
 /// A community's or council's name, trimmed.
@@ -168,7 +135,6 @@ mod tests {
             power_levels_fit(server, capacity + 1),
             Err(Refusal::PowerLevelsFull { capacity, total: capacity + 1 })
         );
-        assert_eq!(power_levels_fit(server, capacity + 1).unwrap_err().code(), ErrorCode::PowerLevelsFull);
         // A remote user with a long id takes more than one place.
         let long = format!("@{}:{}", "x".repeat(200), "elsewhere.example");
         assert_eq!(power_level_places(server, 3, []), 3);
@@ -186,12 +152,10 @@ mod tests {
     }
 
     #[test]
-    fn deleted_parents_refuse_writes_with_their_own_codes() {
+    fn deleted_parents_refuse_writes_archived_first_then_for_good() {
         let id = Uuid::nil();
         assert_eq!(live("community", id, None, None), Ok(()));
-        assert_eq!(live("community", id, None, Some(1)).unwrap_err().code(), ErrorCode::Archived);
-        assert_eq!(live("community", id, Some(2), Some(1)).unwrap_err().code(), ErrorCode::AlreadyDeleted);
-        let api: ApiError = live("council", id, Some(2), Some(1)).unwrap_err().into();
-        assert!(matches!(api, ApiError::Gone { code: ErrorCode::AlreadyDeleted, .. }));
+        assert_eq!(live("community", id, None, Some(1)), Err(Refusal::Archived { kind: "community", id }));
+        assert_eq!(live("council", id, Some(2), Some(1)), Err(Refusal::AlreadyDeleted { kind: "council", id }));
     }
 }

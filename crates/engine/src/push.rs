@@ -1,9 +1,65 @@
-//! Which pushed events call for a reconcile: changes the service did not
-//! make to the state it manages. The service's own changes (the manager's
-//! and the bot's), and users joining or
-//! leaving by themselves (which is how the service's own joins look), do not.
+//! Events the homeserver pushes: which call for a reconcile (changes the
+//! service did not make to the state it manages; the service's own changes,
+//! the manager's and the bot's, and users joining or leaving by themselves,
+//! which is how the service's own joins look, do not), and taking a
+//! transaction of them in once.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use matrix_sync_core::Scope;
+use matrix_sync_store::{StoreError, Transaction};
 use serde_json::Value;
+
+use crate::Engine;
+use crate::clock::now_millis;
+
+/// Takes a pushed transaction in: the cached views of every room whose
+/// state someone else changed are made stale (in every process), and the
+/// transaction id with its body digest is recorded durably together with
+/// the jobs its foreign changes call for, so a replay changes nothing.
+/// Returns `false` for a replay.
+pub async fn take_transaction(engine: &Engine, txn: &Transaction<'_>, events: &[Value]) -> Result<bool, StoreError> {
+    let ids = engine.homeserver.ids();
+    let service = [ids.bot().as_str(), ids.manager().as_str()];
+    let foreign = rooms_with_foreign_changes(events, &service);
+    let changed = rooms_with_state_changes(events, &service);
+    // Every foreign change is also a state change: route each room once.
+    let jobs = job_scopes(engine, &changed).await?;
+    for scope in jobs.values().collect::<BTreeSet<_>>() {
+        engine.store.bump_scope_version(*scope).await?;
+    }
+    let scopes: BTreeSet<_> = foreign.iter().filter_map(|room| jobs.get(room).copied()).collect();
+    let scopes: Vec<Scope> = scopes.into_iter().collect();
+    let taken = engine.store.accept_transaction(txn, &scopes, now_millis()).await?;
+    if taken {
+        tracing::debug!(
+            txn_id = txn.txn_id,
+            events = events.len(),
+            scopes = scopes.len(),
+            "appservice transaction taken in"
+        );
+    }
+    Ok(taken)
+}
+
+/// The job that reconciles each of the given rooms the service knows; a
+/// scope's job is looked up once however many of its rooms changed.
+async fn job_scopes(engine: &Engine, rooms: &[String]) -> Result<BTreeMap<String, Scope>, StoreError> {
+    let mut job_of: BTreeMap<Scope, Scope> = BTreeMap::new();
+    let mut jobs = BTreeMap::new();
+    for (room, scope) in engine.store.room_scopes(rooms).await? {
+        let job = match job_of.get(&scope) {
+            Some(job) => *job,
+            None => {
+                let job = crate::reconcile::job_scope(engine, scope).await?;
+                job_of.insert(scope, job);
+                job
+            }
+        };
+        jobs.insert(room, job);
+    }
+    Ok(jobs)
+}
 
 /// State the service owns in its rooms; a change by anyone else is drift.
 const MANAGED_STATE: [&str; 7] = [

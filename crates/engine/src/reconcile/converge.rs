@@ -11,33 +11,33 @@ use matrix_sync_core::simulate::try_apply;
 use super::ReconcileError;
 use super::apply::apply_plan;
 use super::observe::{Observation, observe};
+use crate::Engine;
 use crate::audit::AuditScope;
-use crate::state::AppState;
 
 /// `scope` is the one whose version covers the desired rooms (a community
 /// with its councils, or a direct chat).
 pub async fn converge(
-    state: &AppState,
+    engine: &Engine,
     scope: Scope,
     desired: &DesiredScope,
     audit_scope: impl Fn(&RoomKey) -> AuditScope + Copy,
 ) -> Result<(), ReconcileError> {
     for _ in 0..3 {
-        let version = state.store.scope_version(scope).await?;
-        let observation = observe(state, desired, version).await?;
-        let actions = plan(desired, &observation.rooms, state.homeserver.ids());
+        let version = engine.store.scope_version(scope).await?;
+        let observation = observe(engine, desired, version).await?;
+        let actions = plan(desired, &observation.rooms, engine.homeserver.ids());
         if actions.is_empty() {
             tracing::debug!("in sync");
             return Ok(());
         }
         tracing::info!(actions = actions.len(), "applying plan");
-        let applied = apply_plan(state, &actions, &observation.rooms, audit_scope).await;
+        let applied = apply_plan(engine, &actions, &observation.rooms, audit_scope).await;
         // Done in full or in part, the rooms changed: every process's view
         // of them is older now.
-        let bumped = state.store.bump_scope_version(scope).await?;
+        let bumped = engine.store.bump_scope_version(scope).await?;
         let adopted = applied?;
         if !adopted && bumped == version + 1 {
-            remember(state, &observation, &actions, bumped);
+            remember(engine, &observation, &actions, bumped);
         }
         if !adopted {
             return Ok(());
@@ -49,17 +49,17 @@ pub async fn converge(
 /// Caches the state the plan left the rooms in, as the homeserver model
 /// says, for rooms that existed before it (the model cannot know a new
 /// room's id; it is read the next time).
-fn remember(state: &AppState, observation: &Observation, actions: &[Action], version: i64) {
+fn remember(engine: &Engine, observation: &Observation, actions: &[Action], version: i64) {
     if actions.iter().any(|a| matches!(a, Action::CreateRoom { .. })) {
         return;
     }
-    let manager = state.homeserver.ids().manager().to_owned();
+    let manager = engine.homeserver.ids().manager().to_owned();
     let Some(after) = try_apply(&observation.rooms, actions, &manager) else {
         return;
     };
     for (key, room) in after.rooms {
         if let Some(read_at) = observation.read_at.get(&key) {
-            state.room_cache.put(room, version, *read_at);
+            engine.room_cache.put(room, version, *read_at);
         }
     }
 }

@@ -1,0 +1,31 @@
+//! The writes of desired state, for the HTTP handlers and `import` alike:
+//! each checks every rule (`crate::rules`: validation, capacity, role
+//! defaults, archived parents) against what is recorded, then records the
+//! change with its job in one store write and wakes the workers. A caller
+//! parses its input into the plain arguments here and turns the outcome
+//! into its own answer; no rule is applied anywhere else.
+
+mod community;
+mod council;
+
+pub use community::{
+    CommunityWrite, MemberWritten, check_community, put_community, put_member, remove_member, stored_community,
+};
+pub use council::{CouncilWrite, check_council, live_council, put_council, put_council_member, remove_council_member};
+
+use matrix_sync_store::StoreError;
+
+use crate::rules::Refusal;
+
+/// Why a command changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// A rule refused the write.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// What the write names, or acts under, is not recorded.
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
