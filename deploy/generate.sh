@@ -1,7 +1,8 @@
 #!/bin/sh
 # The deployment's one script, in three modes. POSIX sh: it runs in the
 # compose stack's one-shot containers (Debian's dash, with curl and coreutils)
-# and on a host.
+# and on a host. (Over 500 lines on purpose: the image carries this one file,
+# and dev/synapse.sh configures the test homeservers with it too.)
 #
 #   generate.sh secrets [DIR]
 #     Makes each missing secret, one file each (0600) in DIR (0700; by default

@@ -139,56 +139,9 @@ cp deploy/.env.example "$site/.env"
 # NAME=value lines (compose writes a literal $ as $$) and its command, one
 # argument a line, with container paths moved onto the files that compose
 # would mount there: its secrets (each under a /run/secrets of its own, linked
-# to the file compose names) and its volumes ($tmp/volumes/NAME).
-cat > "$tmp/service.py" <<'PY'
-import os, sys, yaml
-compose_file, name, tmp, env_out, cmd_out = sys.argv[1:]
-doc = yaml.safe_load(open(compose_file))
-service = doc["services"][name]
-mounts = []
-secrets_dir = f"{tmp}/containers/{name}/run/secrets"
-os.makedirs(secrets_dir, exist_ok=True)
-for s in service.get("secrets") or []:
-    source = s if isinstance(s, str) else s["source"]
-    target = source if isinstance(s, str) else s.get("target") or source
-    if target.startswith("/"):
-        sys.exit(f"{name}: secret {source} mounted at {target}, outside /run/secrets")
-    link = f"{secrets_dir}/{target}"
-    if os.path.lexists(link):
-        os.remove(link)
-    os.symlink(doc["secrets"][source]["file"], link)
-mounts.append(("/run/secrets", secrets_dir))
-for v in service.get("volumes") or []:
-    if isinstance(v, str):
-        source, target = v.split(":")[:2]
-    else:
-        source, target = v["source"], v["target"]
-    if source in (doc.get("volumes") or {}):
-        source = f"{tmp}/volumes/{source}"
-        os.makedirs(source, exist_ok=True)
-    mounts.append((target.rstrip("/"), source))
-mounts.sort(key=lambda m: -len(m[0]))
-def local(value):
-    for target, source in mounts:
-        if value == target or value.startswith(target + "/"):
-            return source + value[len(target):]
-    return value
-env = service.get("environment") or {}
-if isinstance(env, list):
-    env = dict(e.split("=", 1) for e in env)
-with open(env_out, "w") as out:
-    for k, v in env.items():
-        v = "" if v is None else str(v).replace("$$", "$")
-        if "\n" in v:
-            sys.exit(f"{name}: {k} holds a newline")
-        out.write(f"{k}={local(v)}\n")
-command = service.get("command") or []
-if isinstance(command, str):
-    command = command.split()
-with open(cmd_out, "w") as out:
-    for arg in command:
-        out.write(local(str(arg)) + "\n")
-PY
+# to the file compose names) and its volumes ($tmp/volumes/NAME): that is
+# dev/compose_service.py.
+
 # Runs a command with exactly the environment in file $1, and PATH: this
 # machine's (with_env) or the image's tools only (in_image).
 with_env() {
@@ -206,7 +159,7 @@ in_image() {
 
 # generate.sh, as the `config` service runs it, refuses to start before the
 # secrets exist, and says how to make them.
-"$py" "$tmp/service.py" "$tmp/unset.yaml" config "$tmp/unset" "$tmp/unset-config.env" "$tmp/unset-config.cmd" \
+"$py" "$root/dev/compose_service.py" "$tmp/unset.yaml" config "$tmp/unset" "$tmp/unset-config.env" "$tmp/unset-config.cmd" \
   || die "cannot read the service config (with .env.example)"
 if in_image "$tmp/unset-config.env" MATRIX_SYNC_BIN="$bin" /bin/sh deploy/generate.sh config "$tmp/unset/out" \
     > "$tmp/generate.out" 2>&1; then
@@ -246,7 +199,7 @@ grep -qxE '[0-9a-f]{64}' "$tmp/old-site/secrets/synapse_form_secret" || die "gen
 
 
 for s in config admin-token matrix-sync proxy synapse-db matrix-sync-db; do
-  "$py" "$tmp/service.py" "$tmp/filled.yaml" "$s" "$tmp" "$tmp/$s.env" "$tmp/$s.cmd" \
+  "$py" "$root/dev/compose_service.py" "$tmp/filled.yaml" "$s" "$tmp" "$tmp/$s.env" "$tmp/$s.cmd" \
     || die "cannot read the service $s"
 done
 
@@ -256,53 +209,7 @@ done
 # databases' passwords as POSTGRES_PASSWORD_FILE, and matrix-sync's secrets as
 # NAME_FILE on a volume it mounts read-only, which `config` (and, for the
 # admin's token, `admin-token`) mounts at the same place.
-"$py" - "$tmp/filled.yaml" "$site/secrets" <<'PY' || die "compose.yaml does not pass the secrets as files (the line above says how)"
-import os, sys, yaml
-text = open(sys.argv[1]).read()
-doc, secrets_dir = yaml.safe_load(text), sys.argv[2]
-def check(ok, what):
-    if not ok:
-        sys.exit(f"secrets: {what}")
-values = {f: open(f"{secrets_dir}/{f}").read().strip() for f in os.listdir(secrets_dir)}
-for f, v in values.items():
-    check(v not in text, f"the value of secrets/{f} is in the resolved compose file")
-check({os.path.dirname(s["file"]) for s in doc["secrets"].values()} == {os.path.realpath(secrets_dir)},
-      "the secrets are not files in deploy/secrets/")
-check(set(values) == {os.path.basename(s["file"]) for s in doc["secrets"].values()}, "secrets/ and compose's secrets differ")
-plain = {"MATRIX_BOT_ACCESS_TOKEN", "MATRIX_AS_HS_TOKEN", "MATRIX_ADMIN_ACCESS_TOKEN", "MATRIX_SYNC_API_TOKEN",
-         "MATRIX_SYNC_BACKUP_SECRET", "MATRIX_SYNC_BOT_STORE_PASSPHRASE", "DATABASE_URL", "POSTGRES_PASSWORD",
-         "MATRIX_SYNC_DB_PASSWORD", "SYNAPSE_DB_PASSWORD", "SYNAPSE_REGISTRATION_SHARED_SECRET",
-         "SYNAPSE_MACAROON_SECRET_KEY", "SYNAPSE_FORM_SECRET"}
-def env(name):
-    e = doc["services"][name].get("environment") or {}
-    return dict(x.split("=", 1) for x in e) if isinstance(e, list) else e
-def volumes(name):
-    out = {}
-    for v in doc["services"][name].get("volumes") or []:
-        if isinstance(v, str):
-            parts = v.split(":")
-            out[parts[1]] = (parts[0], "ro" in parts[2:])
-        else:
-            out[v["target"]] = (v["source"], bool(v.get("read_only")))
-    return out
-for name in doc["services"]:
-    for k, v in env(name).items():
-        check(k not in plain or not v, f"{name} has {k} as a plain value")
-for name, secret in (("synapse-db", "synapse_db_password"), ("matrix-sync-db", "matrix_sync_db_password")):
-    check(env(name).get("POSTGRES_PASSWORD_FILE") == f"/run/secrets/{secret}", f"{name}: POSTGRES_PASSWORD_FILE")
-service = env("matrix-sync")
-written_by = {"MATRIX_ADMIN_ACCESS_TOKEN": "admin-token"}
-for key in ("MATRIX_BOT_ACCESS_TOKEN", "MATRIX_AS_HS_TOKEN", "MATRIX_ADMIN_ACCESS_TOKEN", "MATRIX_SYNC_API_TOKEN",
-            "MATRIX_SYNC_BACKUP_SECRET", "MATRIX_SYNC_BOT_STORE_PASSPHRASE", "DATABASE_URL"):
-    path = service.get(f"{key}_FILE") or ""
-    check(path.startswith("/"), f"matrix-sync has no {key}_FILE")
-    mount = os.path.dirname(path)
-    source, read_only = volumes("matrix-sync").get(mount, (None, False))
-    check(source is not None and read_only, f"matrix-sync: {key}_FILE is not on a volume it mounts read-only")
-    writer = written_by.get(key, "config")
-    check(volumes(writer).get(mount, (None,))[0] == source, f"{writer} does not mount {source} at {mount}")
-check(not doc["services"]["matrix-sync"].get("secrets"), "matrix-sync reads its secrets from the volume, not from compose's secrets")
-PY
+"$py" "$root/dev/compose_secrets_check.py" "$tmp/filled.yaml" "$site/secrets" || die "compose.yaml does not pass the secrets as files (the line above says how)"
 
 
 # 2. generate.sh as the `config` service runs it, with the image's tools.
@@ -339,63 +246,7 @@ done
 # 3. Synapse loads it all, and it agrees with the rest of the stack.
 mkdir -p "$tmp/synapse.d"
 printf 'admin_contact: "mailto:admin@example.org"\n' > "$tmp/synapse.d/50-site.yaml"
-"$py" - "$out" "$tmp" > "$tmp/synapse.out" 2>&1 <<'PY' || { cat "$tmp/synapse.out" >&2; die "the generated Synapse configuration fails its check (the line above says which)"; }
-import logging.config, os, sys, yaml
-from synapse.config.appservice import load_appservices
-from synapse.config.homeserver import HomeServerConfig
-
-out, tmp = sys.argv[1], sys.argv[2]
-def env(name):
-    return dict(l.rstrip("\n").split("=", 1) for l in open(f"{tmp}/{name}.env"))
-# A secret as the service reads it: NAME, NAME_FILE, or SECRETS_DIR/name.
-def secret(e, name):
-    if e.get(name):
-        return e[name]
-    path = e.get(f"{name}_FILE") or f"{e['SECRETS_DIR']}/{name.lower()}"
-    return open(path).read().strip()
-config_env, service, proxy, hs_db = env("config"), env("matrix-sync"), env("proxy"), env("synapse-db")
-
-c = HomeServerConfig.load_config("", ["-c", f"{out}/homeserver.yaml", "-c", f"{tmp}/synapse.d"])
-def check(ok, what):
-    if not ok:
-        sys.exit(f"generated config: {what}")
-
-check(c.server.server_name == service["MATRIX_SERVER_NAME"], "server_name")
-check(c.server.public_baseurl == f"https://{proxy['MATRIX_HOSTNAME']}/", "public_baseurl")
-check(c.server.admin_contact == "mailto:admin@example.org", "deploy/synapse.d's files are not read after it")
-[listener] = c.server.listeners
-check(listener.port == 8008 and listener.http_options.x_forwarded, "the listener on 8008 with x_forwarded")
-check([set(r.names) for r in listener.http_options.resources] == [{"client", "federation"}],
-      "client and federation resources")
-check(proxy["SYNAPSE_UPSTREAM"] == "http://synapse:8008", "the proxy's upstream is not Synapse's listener")
-[db] = c.database.databases
-args = db.config["args"]
-check(db.config["name"] == "psycopg2", "database engine")
-check((args["host"], args["port"], args["user"], args["dbname"], args["password"]) ==
-      ("synapse-db", 5432, hs_db["POSTGRES_USER"], hs_db["POSTGRES_DB"], secret(hs_db, "POSTGRES_PASSWORD")),
-      "database settings differ from the synapse-db service's")
-check(c.registration.registration_shared_secret == secret(config_env, "SYNAPSE_REGISTRATION_SHARED_SECRET"), "registration_shared_secret")
-check(secret(env("admin-token"), "SYNAPSE_REGISTRATION_SHARED_SECRET") == c.registration.registration_shared_secret,
-      "the admin-token service has another registration shared secret")
-check(not c.registration.enable_registration, "open registration")
-check(c.server.default_room_version.identifier == "12", "default_room_version")
-check(len(c.key.signing_key) == 1, "signing key")
-check(c.media.max_upload_size == 50 * 1024 * 1024, "max_upload_size is not the proxy's 50M")
-check(c.media.media_store_path == f"{out}/media_store", "media_store_path")
-
-# What Synapse does with the registration at start-up.
-[app] = load_appservices(c.server.server_name, c.appservice.app_service_config_files)
-check(app.url == "http://matrix-sync:8090" == service["MATRIX_SYNC_APPSERVICE_URL"], f"registration url {app.url}")
-check(app.token == secret(service, "MATRIX_BOT_ACCESS_TOKEN") and app.hs_token == secret(service, "MATRIX_AS_HS_TOKEN"),
-      "registration tokens differ from the matrix-sync service's")
-check(app.is_user_in_namespace(service["MATRIX_BOT_USER_ID"]), "the bot is outside the registration's namespace")
-check(not app.is_user_in_namespace(f"@matrix-sync-admin:{c.server.server_name}"), "the admin-token service's admin is in the appservice's namespace")
-check(oct(os.stat(f"{out}/homeserver.yaml").st_mode & 0o777) == "0o600", "homeserver.yaml is readable by others")
-if os.getuid() == 0:
-    check(os.stat(f"{out}/homeserver.yaml").st_uid == 991, "homeserver.yaml not handed to Synapse's user 991")
-
-logging.config.dictConfig(yaml.safe_load(open(c.logging.log_config)))
-PY
+"$py" "$root/dev/synapse_config_check.py" "$out" "$tmp" > "$tmp/synapse.out" 2>&1 || { cat "$tmp/synapse.out" >&2; die "the generated Synapse configuration fails its check (the line above says which)"; }
 
 # 4. Synapse serves that configuration (SQLite and a loopback port in place of
 # its database and listener), and the `admin-token` service's step gives
@@ -451,20 +302,7 @@ admin_token() {
 # Prints what GET /_synapse/admin/v2/users/ADMIN answers to the token in the
 # file (status, and whether it says admin), and the admin's devices.
 is_admin() {
-  "$py" - "$synapse_url" "$admin_id" "$1" <<'PY'
-import json, sys, urllib.error, urllib.request
-url, user, token = sys.argv[1], sys.argv[2], open(sys.argv[3]).read().strip()
-def get(path):
-    req = urllib.request.Request(url + path, headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        return e.code, {}
-status, body = get(f"/_synapse/admin/v2/users/{user}")
-_, devices = get(f"/_synapse/admin/v2/users/{user}/devices")
-print(status, body.get("admin"), devices.get("total"))
-PY
+  "$py" "$root/dev/synapse_admin_status.py" "$synapse_url" "$admin_id" "$1"
 }
 check_token() {
   local what="$1" answer
@@ -555,13 +393,7 @@ NGINX
   "$nginx" -t -e stderr -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" > "$tmp/nginx.out" 2>&1 \
     || { cat "$tmp/nginx.out" >&2; die "nginx -t rejects the proxy's configuration ($label)"; }
   ! grep -q '\[warn\]' "$tmp/nginx.out" || { cat "$tmp/nginx.out" >&2; die "nginx -t warns about the proxy's configuration ($label)"; }
-  "$py" - "$tmp/nginx/conf.d/default.conf" <<'PY' || die "the discovery files are not the JSON they should be ($label)"
-import json, re, sys
-bodies = re.findall(r"return 200 '(.*)';", open(sys.argv[1]).read())
-server, client = (json.loads(b) for b in bodies)
-host = server["m.server"].removesuffix(":443")
-assert client == {"m.homeserver": {"base_url": f"https://{host}"}}, client
-PY
+  "$py" "$root/dev/nginx_discovery_check.py" "$tmp/nginx/conf.d/default.conf" || die "the discovery files are not the JSON they should be ($label)"
 }
 check_nginx "$tmp/proxy.env" "the example's names"
 sed -i 's/^MATRIX_SERVER_NAME=.*/MATRIX_SERVER_NAME=matrix.example.org/' "$tmp/proxy.env"

@@ -167,9 +167,24 @@ is_running() {
   [ -f "$dir/homeserver.pid" ] && kill -0 "$(cat "$dir/homeserver.pid")" 2>/dev/null
 }
 
+# The configuration is the deployment's (deploy/generate.sh, the one
+# template), with a development overlay read after it: loopback listeners
+# (and the TLS federation listener), the instance's database, a log file,
+# and rate limits high enough for the tests.
 write_config() {
   local dir="$1" hs_port="$2" fed_port="$3"
-  cat > "$dir/log.yaml" <<LOG
+  (
+    set -a
+    # shellcheck disable=SC1091
+    . "$dir/env"
+    set +a
+    MATRIX_HOSTNAME=localhost SYNAPSE_PORT="$hs_port" SYNAPSE_DATA_DIR="$dir" \
+      SYNAPSE_TRUSTED_KEY_SERVERS=none SYNAPSE_LOG_LEVEL="${SYNAPSE_LOG_LEVEL:-WARNING}" \
+      SYNAPSE_DB_PASSWORD=replaced-by-the-dev-overlay SYNAPSE_MACAROON_SECRET_KEY="$MACAROON_SECRET_KEY" \
+      SYNAPSE_FORM_SECRET="$FORM_SECRET" MATRIX_SYNC_BIN="$(matrix_sync_bin)" \
+      sh "$root/deploy/generate.sh" config "$dir"
+  ) || die "deploy/generate.sh config failed"
+  cat > "$dir/dev-log.yaml" <<LOG
 version: 1
 formatters:
   precise:
@@ -184,8 +199,9 @@ root:
   handlers: [file]
 disable_existing_loggers: false
 LOG
-  cat > "$dir/homeserver.yaml" <<CONFIG
-server_name: "$SERVER_NAME"
+  cat > "$dir/dev.yaml" <<CONFIG
+# Read after homeserver.yaml (deploy/generate.sh's): what differs on a
+# development machine.
 pid_file: "$dir/homeserver.pid"
 public_baseurl: "http://127.0.0.1:$hs_port/"
 listeners:
@@ -199,20 +215,7 @@ listeners:
         compress: false
 $(federation_config "$fed_port")
 $(database_config "$dir")
-log_config: "$dir/log.yaml"
-media_store_path: "$dir/media_store"
-signing_key_path: "$dir/signing.key"
-registration_shared_secret: "$REGISTRATION_SHARED_SECRET"
-macaroon_secret_key: "$MACAROON_SECRET_KEY"
-form_secret: "$FORM_SECRET"
-report_stats: false
-enable_registration: false
-trusted_key_servers: []
-suppress_key_server_warning: true
-presence:
-  enabled: false
-app_service_config_files: ["$dir/appservice.yaml"]
-default_room_version: "12"
+log_config: "$dir/dev-log.yaml"
 rc_message: {per_second: 1000, burst_count: 1000}
 rc_registration: {per_second: 1000, burst_count: 1000}
 rc_login:
@@ -292,13 +295,12 @@ SYNAPSE_REGISTRATION_SHARED_SECRET=$REGISTRATION_SHARED_SECRET
 ENV
   chmod 600 "$dir/env"
   ensure_pg_database "$dir"
+  # The registration too: generate.sh prints it with the instance's settings.
   write_config "$dir" "$hs_port" "$fed_port"
 
-  write_registration "$dir" "$dir/appservice.yaml"
-
-  [ -f "$dir/signing.key" ] || "$venv/bin/python" -m synapse.app.homeserver -c "$dir/homeserver.yaml" --generate-keys >/dev/null
   : > "$dir/homeserver.log"
-  setsid "$venv/bin/python" -m synapse.app.homeserver -c "$dir/homeserver.yaml" >"$dir/stdout.log" 2>&1 < /dev/null &
+  setsid "$venv/bin/python" -m synapse.app.homeserver -c "$dir/homeserver.yaml" -c "$dir/dev.yaml" \
+    >"$dir/stdout.log" 2>&1 < /dev/null &
   echo $! > "$dir/homeserver.pid"
 
   local url="http://127.0.0.1:$hs_port" i
@@ -319,27 +321,7 @@ ENV
 # hard deletes can purge rooms.
 ensure_admin() {
   local dir="$1" url="$2" token
-  token="$(URL="$url" SECRET="$REGISTRATION_SHARED_SECRET" python3 - <<'PY'
-import hashlib, hmac, json, os, secrets, urllib.request, urllib.error
-url, secret = os.environ["URL"], os.environ["SECRET"].encode()
-def call(method, path, body=None):
-    req = urllib.request.Request(url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.load(r)
-password = secrets.token_hex(16)
-nonce = call("GET", "/_synapse/admin/v1/register")["nonce"]
-mac = hmac.new(secret, b"\x00".join([nonce.encode(), b"synapse-admin", password.encode(), b"admin"]), hashlib.sha1).hexdigest()
-try:
-    reply = call("POST", "/_synapse/admin/v1/register",
-                 {"nonce": nonce, "username": "synapse-admin", "password": password, "admin": True, "mac": mac})
-    print(reply["access_token"])
-except urllib.error.HTTPError as e:
-    if e.code != 400:
-        raise
-    print("")  # exists already: keep the token we have
-PY
-)" || die "cannot register the homeserver admin"
+  token="$(URL="$url" SECRET="$REGISTRATION_SHARED_SECRET" python3 "$root/dev/synapse_register_admin.py")" || die "cannot register the homeserver admin"
   if [ -n "$token" ]; then
     echo "$token" > "$dir/admin_token"
     chmod 600 "$dir/admin_token"

@@ -56,7 +56,8 @@ impl HomeserverProcess {
         }
     }
 
-    /// Starts it again, as `dev/synapse.sh` does, and waits until it answers.
+    /// Starts it again, as `dev/synapse.sh` does (the deployment's
+    /// configuration, then the development overlay), and waits until it answers.
     pub async fn start(&self) {
         let python = self.dir.join("../venv/bin/python");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("stdout.log")).unwrap();
@@ -64,6 +65,8 @@ impl HomeserverProcess {
             Command::new(&python)
                 .args(["-m", "synapse.app.homeserver", "-c"])
                 .arg(self.dir.join("homeserver.yaml"))
+                .arg("-c")
+                .arg(self.dir.join("dev.yaml"))
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log),
