@@ -12,7 +12,9 @@ use uuid::Uuid;
 /// Where an entry belongs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AuditScope {
+    /// The community the entry is about, if any.
     pub community_id: Option<Uuid>,
+    /// The council the entry is about, if any.
     pub council_id: Option<Uuid>,
 }
 

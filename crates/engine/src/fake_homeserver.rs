@@ -26,6 +26,7 @@ use serde_json::Value;
 
 use crate::homeserver::{Homeserver, PlanRooms};
 
+/// A homeserver in memory; see the module.
 pub struct FakeHomeserver {
     ids: MatrixIds,
     world: Mutex<World>,
@@ -51,6 +52,7 @@ struct World {
 }
 
 impl FakeHomeserver {
+    /// An empty homeserver for the service's ids.
     pub fn new(ids: MatrixIds) -> Self {
         Self { ids, world: Mutex::default() }
     }

@@ -47,14 +47,18 @@ pub trait Homeserver: Send + Sync {
 
     /// Registers a user of the appservice's namespace (idempotent).
     async fn register(&self, localpart: &str) -> Result<Registered, HomeserverError>;
+    /// The user's display name, if set.
     async fn display_name(&self, user: &UserId) -> Result<Option<String>, HomeserverError>;
+    /// Sets the user's display name (a membership event in each of their rooms).
     async fn set_display_name(&self, user: &UserId, name: &str) -> Result<(), HomeserverError>;
     /// A user's global account data of one type, acting as them.
     async fn account_data(&self, user: &UserId, event_type: &str) -> Result<Option<Value>, HomeserverError>;
+    /// Replaces a user's global account data of one type, acting as them.
     async fn set_account_data(&self, user: &UserId, event_type: &str, content: Value) -> Result<(), HomeserverError>;
 
     /// Makes a server-side key backup for the user; returns its version.
     async fn create_key_backup(&self, user: &UserId, public_key: &str) -> Result<String, HomeserverError>;
+    /// Deletes one of the user's key backups.
     async fn delete_key_backup(&self, user: &UserId, version: &str) -> Result<(), HomeserverError>;
     /// Puts one room key (encrypted for the backup) into the user's backup.
     async fn put_room_key(

@@ -10,6 +10,8 @@
 //! from its configuration, serves the API over it, and starts its
 //! background work with [`Engine::spawn_background`].
 
+#![warn(missing_docs)]
+
 pub mod audit;
 pub mod clock;
 pub mod commands;
@@ -63,9 +65,13 @@ pub struct EngineSettings {
 /// The reconciler and what it shares between its workers. Cheap to share
 /// behind an `Arc`.
 pub struct Engine {
+    /// Desired state, the job queue, rooms, audit: everything durable.
     pub store: Arc<dyn Store>,
+    /// The homeserver the rooms live on.
     pub homeserver: Arc<dyn Homeserver>,
+    /// What configuration told the engine.
     pub settings: EngineSettings,
+    /// Reconciles, actions and refusals counted.
     pub metrics: EngineMetrics,
     /// Wakes idle workers when new work is enqueued in this process.
     pub wakeup: wakeup::Wakeup,
@@ -81,6 +87,7 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine on a store and a homeserver; nothing runs until [`Engine::spawn_background`].
     pub fn new(store: Arc<dyn Store>, homeserver: Arc<dyn Homeserver>, settings: EngineSettings) -> Self {
         // A cached room outlives at most one anti-entropy pass: a push that
         // never arrived is caught by the next pass after that.

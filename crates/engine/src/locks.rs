@@ -8,10 +8,12 @@ pub struct KeyedLocks {
 }
 
 impl KeyedLocks {
+    /// `stripes` locks (at least one).
     pub fn new(stripes: usize) -> Self {
         Self { stripes: (0..stripes.max(1)).map(|_| tokio::sync::Mutex::new(())).collect() }
     }
 
+    /// Waits for the lock `key` hashes onto.
     pub async fn lock(&self, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
         use std::hash::{BuildHasher, BuildHasherDefault};
         let hash = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(key);

@@ -7,8 +7,10 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
+/// A series named by what it counts.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct NameLabels {
+    /// The outcome or action.
     pub name: &'static str,
 }
 
@@ -21,6 +23,7 @@ pub struct EngineMetrics {
 }
 
 impl EngineMetrics {
+    /// Adds the engine's series to the service's registry.
     pub fn register(&self, registry: &mut Registry) {
         registry.register("matrix_sync_reconciles", "Reconciles by outcome (ok, retry, dead)", self.reconciles.clone());
         registry.register("matrix_sync_plan_actions", "Planned actions applied, by kind", self.actions.clone());
@@ -31,14 +34,17 @@ impl EngineMetrics {
         );
     }
 
+    /// A reconcile ended: `ok`, `retry` or `dead`.
     pub fn count_reconcile(&self, outcome: &'static str) {
         self.reconciles.get_or_create(&NameLabels { name: outcome }).inc();
     }
 
+    /// A plan action was sent to the homeserver.
     pub fn count_action(&self, action: &'static str) {
         self.actions.get_or_create(&NameLabels { name: action }).inc();
     }
 
+    /// A write was refused because the power levels would be full.
     pub fn count_power_levels_full(&self) {
         self.power_levels_full.inc();
     }

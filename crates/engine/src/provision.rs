@@ -9,14 +9,19 @@ use uuid::Uuid;
 
 use crate::Engine;
 
+/// Why an account could not be provisioned.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
+    /// The homeserver refused or did not answer.
     #[error(transparent)]
     Homeserver(#[from] HomeserverError),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
+/// Registers the user (idempotently), sets their display name when given
+/// and different, then records the mapping.
 #[tracing::instrument(skip(engine, display_name), fields(matrix_user_id))]
 pub async fn provision_user(
     engine: &Engine,

@@ -6,35 +6,72 @@
 use matrix_sync_core::power::{TrustLevel, TrustLevels, power_levels_capacity, remote_entry_places};
 use uuid::Uuid;
 
+/// The longest name, in characters.
 pub const MAX_NAME: usize = 255;
 
 /// Why a write is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    /// `400`: an empty, too long or control-character name.
     #[error("name must be 1 to {MAX_NAME} characters without control characters")]
     InvalidName,
+    /// `422`: trust below 0.
     #[error("trust_score must be 0 or more, not {0}")]
     NegativeTrustScore(i64),
+    /// `422`: council rooms unencrypted.
     #[error("council rooms are always end-to-end encrypted; matrixCouncilChatsEncrypted cannot be false")]
     UnencryptedCouncils,
+    /// `409`: the General room's encryption turned off.
     #[error("the General room is encrypted; encryption cannot be turned off")]
     EncryptionCannotBeDisabled,
+    /// `422`: a trust table `TrustLevels::new` refuses.
     #[error("{0}")]
     InvalidTrustLevels(String),
+    /// `409`: under an archived community or council.
     #[error("{kind} {id} is archived; restore it first")]
-    Archived { kind: &'static str, id: Uuid },
+    Archived {
+        /// `community` or `council`.
+        kind: &'static str,
+        /// Its id.
+        id: Uuid,
+    },
+    /// `410`: under a hard-deleted one.
     #[error("{kind} {id} was deleted for good")]
-    AlreadyDeleted { kind: &'static str, id: Uuid },
+    AlreadyDeleted {
+        /// `community` or `council`.
+        kind: &'static str,
+        /// Its id.
+        id: Uuid,
+    },
+    /// `409`: a council moved to another community.
     #[error("council {council} belongs to community {community}")]
-    CouncilInAnotherCommunity { council: Uuid, community: Uuid },
+    CouncilInAnotherCommunity {
+        /// The council.
+        council: Uuid,
+        /// The community it was made in.
+        community: Uuid,
+    },
+    /// `422`: a council of a community not recorded.
     #[error("community {0} is not known; create it first")]
     UnknownCommunity(Uuid),
+    /// `422`: a council member who is not in the community.
     #[error("user {user} is not a member of community {community}")]
-    NotACommunityMember { user: String, community: Uuid },
+    NotACommunityMember {
+        /// The user as the API names them.
+        user: String,
+        /// The council's community.
+        community: Uuid,
+    },
     #[error(
         "a room's power levels can list at most {capacity} members above level 0 on this server (a user of another homeserver with a long id counts as several); this change would make it {total}"
     )]
-    PowerLevelsFull { capacity: usize, total: usize },
+    /// `422`: more members above level 0 than one power-levels event holds.
+    PowerLevelsFull {
+        /// The places one power-levels event holds on this server.
+        capacity: usize,
+        /// The places the change would take.
+        total: usize,
+    },
 }
 
 /// A community's or council's name, trimmed.

@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 
 use crate::clock::now_millis;
 
+/// Wakes this process's idle workers; see the module.
 #[derive(Default)]
 pub struct Wakeup {
     notify: Notify,

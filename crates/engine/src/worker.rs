@@ -21,6 +21,7 @@ const RENEW_EVERY: Duration = Duration::from_secs(20);
 /// may have enqueued work it was not woken for).
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
+/// One worker: claims and reconciles jobs until `cancel`.
 pub async fn run(engine: Arc<Engine>, cancel: CancellationToken) {
     let backoff = engine.settings.backoff;
     while !cancel.is_cancelled() {

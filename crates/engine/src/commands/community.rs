@@ -14,18 +14,24 @@ use crate::rules::{self, Refusal};
 /// recorded (or the default for a new community).
 #[derive(Debug, Clone, Default)]
 pub struct CommunityWrite {
+    /// The name, checked and trimmed by `rules::name`.
     pub name: String,
+    /// `matrixEnabled`: `false` keeps the rooms, read-only.
     pub matrix_enabled: Option<bool>,
+    /// `matrixGeneralChatEncrypted`: once `true`, it stays.
     pub general_encrypted: Option<bool>,
     /// Council rooms are always encrypted: only `true` or `None` passes.
     pub council_encrypted: Option<bool>,
+    /// The trust → power-level table, checked by `rules::trust_levels`.
     pub trust_levels: Option<Vec<TrustLevel>>,
 }
 
 /// A member as recorded by [`put_member`], with the community's table.
 #[derive(Debug, Clone)]
 pub struct MemberWritten {
+    /// The member as recorded.
     pub member: MemberRecord,
+    /// The community's trust table, for the member's level.
     pub levels: TrustLevels,
     /// The community job's last error, if its previous attempt failed.
     pub last_error: Option<String>,

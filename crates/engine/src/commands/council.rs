@@ -13,7 +13,9 @@ use crate::rules::{self, Refusal};
 /// A council as a write states it.
 #[derive(Debug, Clone)]
 pub struct CouncilWrite {
+    /// The community the council belongs to (for good: it cannot move).
     pub community_id: Uuid,
+    /// The name, checked and trimmed by `rules::name`.
     pub name: String,
 }
 

@@ -26,6 +26,7 @@ pub enum CommandError {
     /// What the write names, or acts under, is not recorded.
     #[error("{0}")]
     NotFound(String),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

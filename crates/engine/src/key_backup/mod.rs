@@ -22,14 +22,19 @@ pub use seal::{SealError, Sealer};
 use crate::Homeserver;
 use crate::clock::now_millis;
 
+/// Why a backup could not be made, opened or filled.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyBackupError {
+    /// A homeserver request failed.
     #[error(transparent)]
     Homeserver(#[from] HomeserverError),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A sealed key did not open.
     #[error(transparent)]
     Seal(#[from] SealError),
+    /// The bot could not export its room key.
     #[error(transparent)]
     Bot(#[from] matrix_sync_bot::BotError),
 }
@@ -37,11 +42,13 @@ pub enum KeyBackupError {
 /// A user's backup as the signed-in user gets it.
 #[derive(Debug)]
 pub struct OpenBackup {
+    /// The backup's version on the homeserver.
     pub version: String,
     /// Unpadded base64 of the Curve25519 private key.
     pub private_key: SecretString,
 }
 
+/// Members' key backups: made on first use, their keys sealed at rest.
 pub struct KeyBackups {
     /// `None` when key backup is off.
     sealer: Option<Sealer>,
@@ -56,6 +63,7 @@ impl KeyBackups {
         Self { sealer: secret.map(Sealer::new), creating: Mutex::default() }
     }
 
+    /// Whether key backup is on (`MATRIX_SYNC_KEY_BACKUP=platform`).
     pub fn enabled(&self) -> bool {
         self.sealer.is_some()
     }

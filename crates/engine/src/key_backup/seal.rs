@@ -18,16 +18,20 @@ const NONCE_LEN: usize = 24;
 /// another key.
 const KEY_INFO: &[u8] = b"matrix-sync key backup private keys v1";
 
+/// Why a sealed key does not open.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SealError {
+    /// Not a sealed key of a known format.
     #[error("a sealed backup key is malformed")]
     Malformed,
     #[error(
         "a sealed backup key does not open: MATRIX_SYNC_BACKUP_SECRET is not the one it was sealed with, or the row was altered"
     )]
+    /// Sealed under another secret, or for another user.
     WrongSecret,
 }
 
+/// Seals and opens backup private keys under the key derived from the secret.
 pub struct Sealer {
     cipher: XChaCha20Poly1305,
 }
@@ -39,6 +43,7 @@ impl std::fmt::Debug for Sealer {
 }
 
 impl Sealer {
+    /// The sealer for `MATRIX_SYNC_BACKUP_SECRET`.
     pub fn new(secret: &SecretString) -> Self {
         let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(None, secret.expose_secret().as_bytes());
         let mut key = [0u8; 32];
@@ -49,6 +54,7 @@ impl Sealer {
         Self { cipher: XChaCha20Poly1305::new(&key.into()) }
     }
 
+    /// Seals a user's backup private key (a fresh nonce each time).
     pub fn seal(&self, user: Uuid, private_key: &SecretString) -> String {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
@@ -61,6 +67,7 @@ impl Sealer {
         format!("{PREFIX}{}", STANDARD_NO_PAD.encode(sealed))
     }
 
+    /// Opens what [`Sealer::seal`] sealed for the same user.
     pub fn open(&self, user: Uuid, sealed: &str) -> Result<SecretString, SealError> {
         let bytes = sealed
             .strip_prefix(PREFIX)

@@ -16,24 +16,33 @@ use matrix_sync_store::StoreError;
 
 use crate::Engine;
 
+/// Why a reconcile failed; the job is retried with backoff.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
+    /// A homeserver request failed.
     #[error(transparent)]
     Homeserver(#[from] HomeserverError),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// What is stored cannot be planned from.
     #[error("the stored desired state is invalid: {0}")]
     Invalid(String),
+    /// Another writer kept changing what we write (account data).
     #[error("another writer keeps replacing {0}; retrying later")]
     Contended(String),
+    /// The bot's device is not set up yet.
     #[error("the bot has not started yet (its device is being set up)")]
     BotNotReady,
     #[error(
         "another bot device (a process that stopped) set out to send the request's message, and a message of the bot's in the room cannot be read here yet; not sending it twice"
     )]
+    /// A message may have been sent by another device; not sending it twice.
     MessageUnconfirmed,
+    /// The bot failed to send or read.
     #[error(transparent)]
     Bot(#[from] matrix_sync_bot::BotError),
+    /// A member's key backup failed.
     #[error("a member's key backup: {0}")]
     KeyBackup(#[from] crate::key_backup::KeyBackupError),
 }
@@ -47,6 +56,7 @@ impl From<crate::provision::ProvisionError> for ReconcileError {
     }
 }
 
+/// Reconciles one scope: the job a worker claimed.
 pub async fn reconcile(engine: &Engine, scope: Scope) -> Result<(), ReconcileError> {
     match scope {
         Scope::Community(id) => community::reconcile(engine, id).await,

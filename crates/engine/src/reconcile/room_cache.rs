@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use matrix_sync_core::observed::ObservedRoom;
 use ruma::{OwnedRoomId, RoomId};
 
+/// Rooms' observed state by room id, each with the scope version it holds for.
 pub struct RoomCache {
     rooms: Mutex<HashMap<OwnedRoomId, Cached>>,
     ttl: Duration,
@@ -31,6 +32,7 @@ struct Cached {
 }
 
 impl RoomCache {
+    /// A cache whose entries live `ttl` (zero turns it off).
     pub fn new(ttl: Duration) -> Self {
         Self { rooms: Mutex::default(), ttl }
     }
@@ -52,6 +54,7 @@ impl RoomCache {
         }
     }
 
+    /// Keeps a room's state at `version`, read from the homeserver at `read_at`.
     pub fn put(&self, room: ObservedRoom, version: i64, read_at: Instant) {
         if self.ttl.is_zero() {
             return;
