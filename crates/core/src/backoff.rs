@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+/// How failed jobs are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     /// Delay after the first failure.

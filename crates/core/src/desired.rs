@@ -16,11 +16,16 @@ pub enum DesiredJoinRule {
     /// Only by invitation (Spaces, council rooms, DMs).
     Invite,
     /// Anyone who is a member of this Space may join (the General room).
-    Restricted { space: RoomKey },
+    Restricted {
+        /// The Space.
+        space: RoomKey,
+    },
 }
 
+/// One room as it should be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredRoom {
+    /// Which room of which scope.
     pub key: RoomKey,
     /// `None` for direct chats: clients name them after the other person.
     pub name: Option<String>,
@@ -29,19 +34,24 @@ pub struct DesiredRoom {
     /// Archived (soft-deleted, or chat turned off): read-only for members,
     /// nobody new admitted, and not created if it does not exist.
     pub archived: bool,
+    /// A Space (`m.space` creation type).
     pub is_space: bool,
+    /// Who may join.
     pub join_rule: DesiredJoinRule,
+    /// End-to-end encrypted (for good, once on).
     pub encrypted: bool,
     /// The Space this room belongs to (linked both ways).
     pub parent: Option<RoomKey>,
     /// Users who should be joined.
     pub members: BTreeSet<OwnedUserId>,
+    /// The whole power-levels content.
     pub power: PowerLevels,
 }
 
 /// A scope's rooms, parents before children.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DesiredScope {
+    /// The rooms, each parent before its children.
     pub rooms: Vec<DesiredRoom>,
     /// Users of other homeservers the platform has named for this scope
     /// (members now or before): like the service's own users, they are
@@ -53,7 +63,9 @@ pub struct DesiredScope {
 /// A community's settings (the specification's `communities.config`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommunityConfig {
+    /// `matrixEnabled`: `false` archives the rooms.
     pub matrix_enabled: bool,
+    /// `matrixGeneralChatEncrypted`.
     pub general_encrypted: bool,
     /// Always true: council rooms are always encrypted.
     pub council_encrypted: bool,
@@ -65,11 +77,16 @@ impl Default for CommunityConfig {
     }
 }
 
+/// A community as the platform states it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Community {
+    /// The platform's id.
     pub id: Uuid,
+    /// The name of its Space.
     pub name: String,
+    /// Its settings.
     pub config: CommunityConfig,
+    /// Its trust → power-level table.
     pub trust_levels: TrustLevels,
     /// Soft-deleted: archived until restored or hard-deleted.
     pub deleted: bool,
@@ -83,17 +100,23 @@ impl Community {
     }
 }
 
+/// A member of a community.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommunityMember {
+    /// Their Matrix id.
     pub user: OwnedUserId,
+    /// Their trust score.
     pub trust: u64,
+    /// Their role (an admin is at level 100 whatever the trust).
     pub role: CommunityRole,
 }
 
 /// A council of a community, with its members.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Council {
+    /// The platform's id.
     pub id: Uuid,
+    /// The name of its Space and discussion room.
     pub name: String,
     /// Soft-deleted: archived until restored or hard-deleted.
     pub deleted: bool,

@@ -7,18 +7,30 @@
 use ruma::{OwnedServerName, OwnedUserId, ServerName, UserId};
 use uuid::Uuid;
 
+/// A malformed server name or user id, or one outside what the service may use.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum IdError {
+    /// Not a server name.
     #[error("`{0}` is not a valid Matrix server name")]
     ServerName(String),
+    /// Not a user id.
     #[error("`{0}` is not a valid Matrix user id")]
     UserId(String),
+    /// The bot is a user of another server.
     #[error("the bot `{bot}` must be a user on `{server}`")]
-    BotOnOtherServer { bot: String, server: String },
+    BotOnOtherServer {
+        /// The bot's id.
+        bot: String,
+        /// This server.
+        server: String,
+    },
+    /// The bot's localpart is a platform user's.
     #[error("the bot's localpart `{0}` must not be UUID-shaped (those belong to platform users)")]
     BotIsPlatformUser(String),
+    /// Neither a UUID nor a Matrix id.
     #[error("`{0}` is neither a platform user's UUID nor a full Matrix user id (`@name:server`)")]
     UserRef(String),
+    /// A user of this server outside the platform's namespace.
     #[error("`{0}` is on this homeserver but is not a platform user (their localpart is not a UUID)")]
     LocalNonPlatformUser(String),
 }
@@ -28,7 +40,9 @@ pub enum IdError {
 /// provisioned).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum UserRef {
+    /// A platform user, by UUID.
     Platform(Uuid),
+    /// A user of another homeserver, by Matrix id.
     Remote(OwnedUserId),
 }
 
@@ -46,6 +60,7 @@ impl UserRef {
         }
     }
 
+    /// Whether the user is on another homeserver.
     pub fn is_remote(&self) -> bool {
         matches!(self, UserRef::Remote(_))
     }
@@ -68,6 +83,8 @@ pub struct MatrixIds {
 }
 
 impl MatrixIds {
+    /// The ids on `server_name` with the bot `bot_user_id` (its managing identity is
+    /// `@<bot>-appservice`).
     pub fn new(server_name: &str, bot_user_id: &str) -> Result<Self, IdError> {
         let server_name = ServerName::parse(server_name).map_err(|_| IdError::ServerName(server_name.to_owned()))?;
         let bot = UserId::parse(bot_user_id).map_err(|_| IdError::UserId(bot_user_id.to_owned()))?;
@@ -82,6 +99,7 @@ impl MatrixIds {
         Ok(Self { server_name, bot, manager })
     }
 
+    /// This homeserver's name.
     pub fn server_name(&self) -> &ServerName {
         &self.server_name
     }

@@ -3,6 +3,8 @@
 //! the retry policy. Nothing here does I/O or needs an async runtime, so it
 //! builds in seconds and is tested without a homeserver.
 
+#![warn(missing_docs)]
+
 pub mod backoff;
 pub mod desired;
 pub mod direct;

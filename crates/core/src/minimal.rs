@@ -23,6 +23,7 @@ pub struct MinimalRequests {
 }
 
 impl MinimalRequests {
+    /// All of them.
     pub fn total(&self) -> usize {
         self.registrations + self.room_creations + self.space_links + self.joins + self.power_level_events
     }

@@ -15,75 +15,112 @@ use crate::rooms::{HISTORY_VISIBILITY, RoomKey};
 /// A room in a plan: one that exists, or one the plan creates first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomRef {
+    /// A room that exists.
     Existing(OwnedRoomId),
+    /// The room the plan creates for this key.
     New(RoomKey),
 }
 
+/// A join rule to set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlannedJoinRule {
+    /// `invite`.
     Invite,
-    Restricted { space: RoomRef },
+    /// `restricted` to a Space's members.
+    Restricted {
+        /// The Space.
+        space: RoomRef,
+    },
 }
 
 /// A room entering or leaving the archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lifecycle {
+    /// Made read-only.
     Archived,
+    /// Made writable again.
     Restored,
 }
 
 /// One user's level changing in one room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LevelChange {
+    /// Whose level.
     pub user: OwnedUserId,
+    /// Before.
     pub old: i64,
+    /// After.
     pub new: i64,
 }
 
+/// One request to the homeserver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Create the room with all its state in one request: name, join rule,
     /// encryption, power levels, its parent link, and invitations.
     CreateRoom {
+        /// What the room is for (its alias comes from it).
         key: RoomKey,
+        /// Its name; `None` for a direct chat.
         name: Option<String>,
+        /// A Space.
         is_space: bool,
+        /// A direct chat (`is_direct` on the invitations).
         is_direct: bool,
+        /// Who may join.
         join_rule: PlannedJoinRule,
+        /// End-to-end encrypted from the start.
         encrypted: bool,
+        /// The Space it belongs to.
         parent: Option<RoomRef>,
+        /// Its power levels.
         power: PowerLevels,
+        /// Users invited with the creation.
         invite: Vec<OwnedUserId>,
     },
     /// Set the name; `drift` when the current one was set outside the
     /// service.
     SetName {
+        /// The room.
         room: RoomRef,
+        /// The name.
         name: String,
+        /// The current name was set outside the service.
         drift: bool,
     },
     /// Set the history visibility back to [`HISTORY_VISIBILITY`]: the
     /// service never changes it, so any other value is drift (`was`).
     SetHistoryVisibility {
+        /// The room.
         room: RoomRef,
+        /// What it was.
         was: Option<String>,
     },
     /// Set the join rule; `drift` when it was changed outside the service
     /// (not as part of archiving or restoring the room).
     SetJoinRule {
+        /// The room.
         room: RoomRef,
+        /// The rule.
         rule: PlannedJoinRule,
+        /// It was changed outside the service.
         drift: bool,
     },
+    /// Turn on end-to-end encryption (it cannot be turned off).
     EnableEncryption {
+        /// The room.
         room: RoomRef,
     },
     /// Replace the power levels. `drift` when the current ones were not
     /// written by the service.
     SetPowerLevels {
+        /// The room.
         room: RoomRef,
+        /// The whole new content.
         power: PowerLevels,
+        /// Whose level changes, for the audit.
         changes: Vec<LevelChange>,
+        /// The current ones were not written by the service.
         drift: bool,
         /// Set when the room is being archived or restored.
         lifecycle: Option<Lifecycle>,
@@ -91,31 +128,48 @@ pub enum Action {
     /// `m.space.child` in the parent; `drift` when someone outside the
     /// service removed it.
     LinkChild {
+        /// The Space.
         parent: RoomRef,
+        /// The room in it.
         child: RoomRef,
+        /// Someone outside the service removed it.
         drift: bool,
     },
     /// `m.space.parent` in the child; `drift` as for [`Action::LinkChild`].
     LinkParent {
+        /// The room.
         child: RoomRef,
+        /// Its Space.
         parent: RoomRef,
+        /// Someone outside the service removed it.
         drift: bool,
     },
+    /// Lift a ban the service did not set.
     Unban {
+        /// The room.
         room: RoomRef,
+        /// The user.
         user: OwnedUserId,
     },
+    /// Invite a user (one of another homeserver, or into an invite-only room).
     Invite {
+        /// The room.
         room: RoomRef,
+        /// The user.
         user: OwnedUserId,
     },
     /// The user joins, the service acting for them.
     Join {
+        /// The room.
         room: RoomRef,
+        /// The user.
         user: OwnedUserId,
     },
+    /// Remove a user who is no longer wanted in the room.
     Kick {
+        /// The room.
         room: RoomRef,
+        /// The user.
         user: OwnedUserId,
     },
 }

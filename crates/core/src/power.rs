@@ -28,20 +28,28 @@ impl TryFrom<Vec<TrustLevel>> for TrustLevels {
     }
 }
 
+/// One row of a trust table: from `min_trust` up, `power_level`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustLevel {
+    /// The lowest trust of the row.
     pub min_trust: u64,
+    /// The level it earns (0 to 99).
     pub power_level: i64,
 }
 
+/// Why a trust table is refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TrustLevelsError {
+    /// No rows.
     #[error("trust_levels must not be empty")]
     Empty,
+    /// The first row does not start at 0.
     #[error("trust_levels must start at min_trust 0")]
     NoFloor,
+    /// Rows out of order.
     #[error("trust_levels must be in strictly ascending min_trust order")]
     NotAscending,
+    /// A level below 0 or at the admin's 100.
     #[error("power levels in trust_levels must be from 0 to 99 (100 is the admin role's)")]
     LevelOutOfRange,
 }
@@ -59,6 +67,7 @@ impl Default for TrustLevels {
 }
 
 impl TrustLevels {
+    /// A checked table.
     pub fn new(levels: Vec<TrustLevel>) -> Result<Self, TrustLevelsError> {
         let first = levels.first().ok_or(TrustLevelsError::Empty)?;
         if first.min_trust != 0 {
@@ -73,6 +82,7 @@ impl TrustLevels {
         Ok(Self(levels))
     }
 
+    /// The rows, ascending.
     pub fn levels(&self) -> &[TrustLevel] {
         &self.0
     }
@@ -87,11 +97,14 @@ impl TrustLevels {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CommunityRole {
+    /// A member: the level their trust earns.
     Member,
+    /// An admin: level 100.
     Admin,
 }
 
 impl CommunityRole {
+    /// The API's and the store's name.
     pub fn as_str(&self) -> &'static str {
         match self {
             CommunityRole::Member => "member",
@@ -99,6 +112,7 @@ impl CommunityRole {
         }
     }
 
+    /// From the stored name.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "member" => Some(CommunityRole::Member),
@@ -112,12 +126,16 @@ impl CommunityRole {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CouncilRole {
+    /// A member.
     Member,
+    /// A moderator: level 50 in the council's rooms.
     Moderator,
+    /// An admin: level 100 in the council's rooms.
     Admin,
 }
 
 impl CouncilRole {
+    /// The API's and the store's name.
     pub fn as_str(&self) -> &'static str {
         match self {
             CouncilRole::Member => "member",
@@ -126,6 +144,7 @@ impl CouncilRole {
         }
     }
 
+    /// From the stored name.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "member" => Some(CouncilRole::Member),
@@ -164,24 +183,34 @@ pub fn council_level(levels: &TrustLevels, trust: u64, role: CommunityRole, coun
 /// it. Missing fields read as the Matrix specification's defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PowerLevels {
+    /// Level to ban.
     #[serde(default = "default_50")]
     pub ban: i64,
+    /// Levels to send particular event types.
     #[serde(default)]
     pub events: BTreeMap<String, i64>,
+    /// Level to send other messages.
     #[serde(default)]
     pub events_default: i64,
+    /// Level to invite.
     #[serde(default)]
     pub invite: i64,
+    /// Level to kick.
     #[serde(default = "default_50")]
     pub kick: i64,
+    /// Levels for notifications (`room`).
     #[serde(default)]
     pub notifications: BTreeMap<String, i64>,
+    /// Level to redact others' events.
     #[serde(default = "default_50")]
     pub redact: i64,
+    /// Level to send other state.
     #[serde(default = "default_50")]
     pub state_default: i64,
+    /// Users above (or below) the default.
     #[serde(default)]
     pub users: BTreeMap<OwnedUserId, i64>,
+    /// Everyone else's level.
     #[serde(default)]
     pub users_default: i64,
 }
@@ -233,6 +262,7 @@ impl PowerLevels {
         self.events_default >= ADMIN_LEVEL
     }
 
+    /// A user's level here.
     pub fn level_of(&self, user: &ruma::UserId) -> i64 {
         self.users.get(user).copied().unwrap_or(self.users_default)
     }

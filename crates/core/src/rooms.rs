@@ -19,6 +19,7 @@ pub enum RoomRole {
 }
 
 impl RoomRole {
+    /// The stored name (`space`, `general`, …).
     pub fn as_str(&self) -> &'static str {
         match self {
             RoomRole::Space => "space",
@@ -28,6 +29,7 @@ impl RoomRole {
         }
     }
 
+    /// From the stored name.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "space" => Some(RoomRole::Space),
@@ -42,7 +44,9 @@ impl RoomRole {
 /// A room by what it is for, before or after it exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RoomKey {
+    /// The scope the room serves.
     pub scope: Scope,
+    /// What it is for there.
     pub role: RoomRole,
 }
 
@@ -55,6 +59,7 @@ pub const ALIAS_PREFIX: &str = "_matrix_sync_";
 pub const HISTORY_VISIBILITY: &str = "shared";
 
 impl RoomKey {
+    /// The room for `role` of `scope`.
     pub fn new(scope: Scope, role: RoomRole) -> Self {
         Self { scope, role }
     }

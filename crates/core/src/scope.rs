@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use uuid::Uuid;
 
+/// What one job reconciles (its text form is `kind:uuid`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
     /// A community: its Space, its General room and their members.
@@ -18,6 +19,7 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// The kind, as in the text form.
     pub fn kind(&self) -> &'static str {
         match self {
             Scope::Community(_) => "community",
@@ -27,6 +29,7 @@ impl Scope {
         }
     }
 
+    /// The id of the community, council, request or pair.
     pub fn id(&self) -> Uuid {
         match self {
             Scope::Community(id) | Scope::Council(id) | Scope::Request(id) | Scope::Direct(id) => *id,
@@ -41,6 +44,7 @@ impl fmt::Display for Scope {
     }
 }
 
+/// Not the text form of a scope.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("`{0}` is not a scope (expected `community|council|request|direct:<uuid>`)")]
 pub struct ScopeParseError(String);

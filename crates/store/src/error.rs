@@ -1,13 +1,21 @@
+//! The store's one error type.
+
+/// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database failed or refused.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A migration failed.
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// A URL of neither backend.
     #[error("unsupported DATABASE_URL `{0}`: expected postgres://… or sqlite://…")]
     UnsupportedUrl(String),
+    /// A PostgreSQL schema name that is not plain.
     #[error("invalid schema name `{0}`: use lowercase letters, digits and underscores")]
     InvalidSchema(String),
+    /// A row the code cannot read (never read as a default).
     #[error("stored data is not what this version expects: {0}")]
     Corrupt(String),
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};
 
-use crate::sql_store::sql_store_impl;
+use crate::sql::sql_store_impl;
 use crate::{Result, StoreError};
 
 /// For production and scale-out: several processes share one database and

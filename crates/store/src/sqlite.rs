@@ -5,7 +5,7 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::sql_store::sql_store_impl;
+use crate::sql::sql_store_impl;
 use crate::{Result, StoreError};
 
 /// The embedded default: one file, nothing to start.

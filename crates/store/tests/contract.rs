@@ -22,6 +22,7 @@ use matrix_sync_store::{
 use uuid::Uuid;
 
 use matrix_sync_core::rooms::RoomRole;
+use matrix_sync_store::prelude::*;
 
 const LEASE: i64 = 30_000;
 
