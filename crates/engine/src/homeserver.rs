@@ -1,7 +1,7 @@
 //! What the engine needs of a homeserver, as one trait: read a room's
 //! state, carry out a plan's actions, provision accounts, write account
 //! data, erase rooms, fill key backups. [`AppserviceClient`] implements it
-//! with client-server requests; [`crate::fake_homeserver::FakeHomeserver`]
+//! with client-server requests; `FakeHomeserver` (`fake_homeserver.rs`)
 //! with the homeserver model the planner is checked against, for tests that
 //! need no Synapse.
 

@@ -1,6 +1,6 @@
 //! The rules a write of desired state obeys, whether it comes through the
 //! API or from `import`: one function for each, called by the
-//! [commands](crate::commands). The API answers a refusal with its status
+//! commands (`commands/`). The API answers a refusal with its status
 //! and stable code; `import` names the place in the file.
 
 use matrix_sync_core::power::{TrustLevel, TrustLevels, power_levels_capacity, remote_entry_places};
@@ -8,6 +8,12 @@ use uuid::Uuid;
 
 /// The longest name, in characters.
 pub const MAX_NAME: usize = 255;
+
+/// The longest display name, in characters.
+pub const MAX_DISPLAY_NAME: usize = 256;
+
+/// The longest request title, in characters.
+pub const MAX_TITLE: usize = 255;
 
 /// Why a write is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,6 +56,42 @@ pub enum Refusal {
         council: Uuid,
         /// The community it was made in.
         community: Uuid,
+    },
+    /// `400`: an empty or too long display name, or one with control characters.
+    #[error("display_name must be 1 to {MAX_DISPLAY_NAME} characters without control characters")]
+    InvalidDisplayName,
+    /// `400`: a request title too long or with control characters.
+    #[error("title must be at most {MAX_TITLE} characters without control characters")]
+    InvalidTitle,
+    /// `422`: the two users of a request or a direct chat are one.
+    #[error("{0}")]
+    SameUser(&'static str),
+    /// `409`: a request accepted before for other users.
+    #[error("request {0} was accepted before for other users")]
+    RequestConflict(Uuid),
+    /// `409`: a restore of what is not deleted.
+    #[error("{kind} {id} is not deleted")]
+    NotDeleted {
+        /// `community` or `council`.
+        kind: &'static str,
+        /// Its id.
+        id: Uuid,
+    },
+    /// `409`: a restore once the hard delete is due or under way.
+    #[error("{kind} {id} is being deleted for good (its retention ended); it cannot be restored")]
+    Purging {
+        /// `community` or `council`.
+        kind: &'static str,
+        /// Its id.
+        id: Uuid,
+    },
+    /// `410`: a restore once the hard delete is done.
+    #[error("{kind} {id} was deleted for good after its retention; it cannot be restored")]
+    Purged {
+        /// `community` or `council`.
+        kind: &'static str,
+        /// Its id.
+        id: Uuid,
     },
     /// `422`: a council of a community not recorded.
     #[error("community {0} is not known; create it first")]
@@ -105,6 +147,25 @@ pub fn general_encryption(was_encrypted: bool, requested: Option<bool>) -> Resul
         return Err(Refusal::EncryptionCannotBeDisabled);
     }
     Ok(requested.unwrap_or(was_encrypted))
+}
+
+/// A display name, trimmed, when one is given.
+pub fn display_name(raw: Option<&str>) -> Result<Option<String>, Refusal> {
+    let Some(name) = raw else { return Ok(None) };
+    let trimmed = name.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > MAX_DISPLAY_NAME || trimmed.chars().any(char::is_control) {
+        return Err(Refusal::InvalidDisplayName);
+    }
+    Ok(Some(trimmed.to_owned()))
+}
+
+/// A request's title, trimmed (an empty one is none).
+pub fn title(raw: Option<&str>) -> Result<Option<String>, Refusal> {
+    let title = raw.map(str::trim).filter(|t| !t.is_empty());
+    if title.is_some_and(|t| t.chars().count() > MAX_TITLE || t.chars().any(char::is_control)) {
+        return Err(Refusal::InvalidTitle);
+    }
+    Ok(title.map(str::to_owned))
 }
 
 /// A trust → power-level table, checked.

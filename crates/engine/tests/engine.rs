@@ -359,3 +359,54 @@ async fn commands_refuse_what_the_rules_refuse_and_write_nothing() {
     assert!(matches!(archived, Err(CommandError::Refused(Refusal::Archived { .. }))), "{archived:?}");
     assert_eq!(w.store.member(id, member).await.unwrap().unwrap().trust_score, 5, "nothing written");
 }
+
+#[tokio::test]
+async fn restores_requests_and_users_follow_their_rules() {
+    use matrix_sync_engine::commands::{self, CommandError, CommunityWrite, RequestWrite, UserError};
+    use matrix_sync_engine::rules::Refusal;
+
+    let w = World::new().await;
+    let engine = &w.engine;
+    let id = Uuid::new_v4();
+    commands::put_community(engine, id, &CommunityWrite { name: "C".into(), ..CommunityWrite::default() })
+        .await
+        .unwrap();
+    let not_deleted = commands::restore_community(engine, id).await;
+    assert!(matches!(not_deleted, Err(CommandError::Refused(Refusal::NotDeleted { .. }))), "{not_deleted:?}");
+    commands::delete_community(engine, id).await.unwrap();
+    commands::delete_community(engine, id).await.unwrap(); // a second delete changes nothing
+    commands::restore_community(engine, id).await.unwrap();
+    assert!(w.store.community(id).await.unwrap().unwrap().deleted_at.is_none(), "restored");
+
+    // Retention over: too late to restore.
+    let now = now_millis();
+    w.store.set_deletion(Scope::Community(id), Some(now), Some(now), now).await.unwrap();
+    let purging = commands::restore_community(engine, id).await;
+    assert!(matches!(purging, Err(CommandError::Refused(Refusal::Purging { .. }))), "{purging:?}");
+
+    let ids = ids();
+    let (a, b) = (ids.user(Uuid::new_v4()), ids.user(Uuid::new_v4()));
+    let same = commands::put_direct(engine, &a, &a).await;
+    assert!(matches!(same, Err(CommandError::Refused(Refusal::SameUser(_)))), "{same:?}");
+    let request = Uuid::new_v4();
+    let write =
+        RequestWrite { community_id: id, requester: a.clone(), owner: b.clone(), title: Some(" Oak table ".into()) };
+    let stored = commands::accept_request(engine, request, &write).await.unwrap();
+    assert_eq!(stored.title.as_deref(), Some("Oak table"));
+    let again = commands::accept_request(engine, request, &write).await.unwrap();
+    assert_eq!(again.pair_id, stored.pair_id, "accepting again changes nothing");
+    let other = RequestWrite { owner: ids.user(Uuid::new_v4()), ..write.clone() };
+    let conflict = commands::accept_request(engine, request, &other).await;
+    assert!(matches!(conflict, Err(CommandError::Refused(Refusal::RequestConflict(_)))), "{conflict:?}");
+    let bad_title = RequestWrite { title: Some("a\u{7}b".into()), ..write };
+    let refused = commands::accept_request(engine, Uuid::new_v4(), &bad_title).await;
+    assert!(matches!(refused, Err(CommandError::Refused(Refusal::InvalidTitle))), "{refused:?}");
+
+    let user = Uuid::new_v4();
+    let blank = commands::put_user(engine, user, Some("  ")).await;
+    assert!(matches!(blank, Err(UserError::Command(CommandError::Refused(Refusal::InvalidDisplayName)))), "{blank:?}");
+    assert!(!w.homeserver.has_account(&ids.user(user)), "nothing provisioned");
+    let mapping = commands::put_user(engine, user, Some(" Ada ")).await.unwrap();
+    assert_eq!(mapping.display_name.as_deref(), Some("Ada"));
+    assert!(w.homeserver.has_account(&ids.user(user)));
+}

@@ -152,7 +152,12 @@ impl From<matrix_sync_engine::provision::ProvisionError> for ApiError {
 /// The stable code of a rule's refusal.
 pub fn refusal_code(refusal: &Refusal) -> ErrorCode {
     match refusal {
-        Refusal::InvalidName => ErrorCode::BadRequest,
+        Refusal::InvalidName | Refusal::InvalidTitle | Refusal::InvalidDisplayName => ErrorCode::BadRequest,
+        Refusal::SameUser(_) => ErrorCode::SameUser,
+        Refusal::RequestConflict(_) => ErrorCode::RequestConflict,
+        Refusal::NotDeleted { .. } => ErrorCode::NotDeleted,
+        Refusal::Purging { .. } => ErrorCode::Purging,
+        Refusal::Purged { .. } => ErrorCode::AlreadyDeleted,
         Refusal::NegativeTrustScore(_) => ErrorCode::NegativeTrustScore,
         Refusal::UnencryptedCouncils => ErrorCode::EncryptionRequired,
         Refusal::EncryptionCannotBeDisabled => ErrorCode::EncryptionCannotBeDisabled,
@@ -171,8 +176,9 @@ impl From<Refusal> for ApiError {
         let code = refusal_code(&refusal);
         let message = refusal.to_string();
         match refusal {
-            Refusal::InvalidName => ApiError::BadRequest(message),
+            Refusal::InvalidName | Refusal::InvalidTitle | Refusal::InvalidDisplayName => ApiError::BadRequest(message),
             Refusal::NegativeTrustScore(_)
+            | Refusal::SameUser(_)
             | Refusal::UnencryptedCouncils
             | Refusal::InvalidTrustLevels(_)
             | Refusal::UnknownCommunity(_)
@@ -180,8 +186,11 @@ impl From<Refusal> for ApiError {
             | Refusal::PowerLevelsFull { .. } => ApiError::Unprocessable { code, message },
             Refusal::EncryptionCannotBeDisabled
             | Refusal::Archived { .. }
-            | Refusal::CouncilInAnotherCommunity { .. } => ApiError::Conflict { code, message },
-            Refusal::AlreadyDeleted { .. } => ApiError::Gone { code, message },
+            | Refusal::CouncilInAnotherCommunity { .. }
+            | Refusal::RequestConflict(_)
+            | Refusal::NotDeleted { .. }
+            | Refusal::Purging { .. } => ApiError::Conflict { code, message },
+            Refusal::AlreadyDeleted { .. } | Refusal::Purged { .. } => ApiError::Gone { code, message },
         }
     }
 }
@@ -192,6 +201,16 @@ impl From<CommandError> for ApiError {
             CommandError::Refused(refusal) => refusal.into(),
             CommandError::NotFound(what) => ApiError::NotFound(what),
             CommandError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<matrix_sync_engine::commands::UserError> for ApiError {
+    fn from(e: matrix_sync_engine::commands::UserError) -> Self {
+        use matrix_sync_engine::commands::UserError;
+        match e {
+            UserError::Command(e) => e.into(),
+            UserError::Provision(e) => e.into(),
         }
     }
 }

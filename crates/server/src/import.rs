@@ -227,6 +227,14 @@ fn refused(at: &str, error: CommandError) -> ImportError {
                 | Refusal::AlreadyDeleted { .. }
                 | Refusal::CouncilInAnotherCommunity { .. }
                 | Refusal::UnknownCommunity(_) => ".id",
+                // Refusals of writes an import does not make.
+                Refusal::InvalidDisplayName
+                | Refusal::InvalidTitle
+                | Refusal::SameUser(_)
+                | Refusal::RequestConflict(_)
+                | Refusal::NotDeleted { .. }
+                | Refusal::Purging { .. }
+                | Refusal::Purged { .. } => "",
             };
             ImportError::Refused(format!("{at}{field}: {refusal} ({})", refusal_code(&refusal)))
         }

@@ -7,11 +7,17 @@
 
 mod community;
 mod council;
+mod lifecycle;
+mod requests;
+mod users;
 
 pub use community::{
     CommunityWrite, MemberWritten, check_community, put_community, put_member, remove_member, stored_community,
 };
 pub use council::{CouncilWrite, check_council, live_council, put_council, put_council_member, remove_council_member};
+pub use lifecycle::{delete_community, delete_council, restore_community, restore_council};
+pub use requests::{RequestWrite, accept_request, put_direct};
+pub use users::{UserError, put_user};
 
 use matrix_sync_store::StoreError;
 

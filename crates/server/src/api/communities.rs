@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::lifecycle::{Deletable, restore, soft_delete};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id, user_ref};
 use crate::state::AppState;
@@ -143,7 +142,8 @@ pub async fn delete_community(
 ) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
     let id = platform_id(&id)?;
     let wait = wait_param(&query)?;
-    soft_delete(&state, &Deletable::community(&stored_community(&state, id).await?), wait).await?;
+    commands::delete_community(&state.engine, id).await?;
+    settle(&state, Scope::Community(id), wait).await?;
     let status = community_status(&state, &stored_community(&state, id).await?).await?;
     Ok((http_status(status.status), Json(status)))
 }
@@ -170,7 +170,8 @@ pub async fn restore_community(
 ) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
     let id = platform_id(&id)?;
     let wait = wait_param(&query)?;
-    restore(&state, &Deletable::community(&stored_community(&state, id).await?), wait).await?;
+    commands::restore_community(&state.engine, id).await?;
+    settle(&state, Scope::Community(id), wait).await?;
     let status = community_status(&state, &stored_community(&state, id).await?).await?;
     Ok((http_status(status.status), Json(status)))
 }

@@ -7,14 +7,12 @@ use matrix_sync_core::power::{CommunityRole, CouncilRole, council_level};
 use matrix_sync_core::rooms::RoomRole;
 use matrix_sync_core::{Scope, UserRef};
 use matrix_sync_engine::commands::{self, CouncilWrite};
-use matrix_sync_engine::rules;
 use matrix_sync_store::CouncilRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::communities::{community_lifecycle, required_name};
-use crate::api::lifecycle::{Deletable, restore, soft_delete};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id, user_ref};
 use crate::state::AppState;
@@ -49,16 +47,6 @@ async fn council_status(state: &AppState, council: &CouncilRecord) -> Result<Res
 
 async fn known_council(state: &AppState, id: Uuid) -> Result<CouncilRecord, ApiError> {
     state.store.council(id).await?.ok_or_else(|| ApiError::NotFound(format!("council {id} is not known")))
-}
-
-/// The council's community is live (a write under an archived one waits
-/// for its restore).
-async fn live_parent(state: &AppState, council: &CouncilRecord) -> Result<(), ApiError> {
-    let community = state.store.community(council.community_id).await?;
-    if let Some(c) = community {
-        rules::live("community", c.id, c.purged_at, c.deleted_at)?;
-    }
-    Ok(())
 }
 
 /// Creates or updates a council: a Space nested in its community's Space,
@@ -240,9 +228,10 @@ pub async fn delete_council(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
-    let council = known_council(&state, platform_id(&id)?).await?;
-    live_parent(&state, &council).await?;
-    soft_delete(&state, &Deletable::council(&council), wait_param(&query)?).await?;
+    let id = platform_id(&id)?;
+    let wait = wait_param(&query)?;
+    let council = commands::delete_council(&state.engine, id).await?;
+    settle(&state, Scope::Community(council.community_id), wait).await?;
     let status = council_status(&state, &known_council(&state, council.id).await?).await?;
     Ok((http_status(status.status), Json(status)))
 }
@@ -266,9 +255,10 @@ pub async fn restore_council(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<(StatusCode, Json<ResourceStatus>), ApiError> {
-    let council = known_council(&state, platform_id(&id)?).await?;
-    live_parent(&state, &council).await?;
-    restore(&state, &Deletable::council(&council), wait_param(&query)?).await?;
+    let id = platform_id(&id)?;
+    let wait = wait_param(&query)?;
+    let council = commands::restore_council(&state.engine, id).await?;
+    settle(&state, Scope::Community(council.community_id), wait).await?;
     let status = council_status(&state, &known_council(&state, council.id).await?).await?;
     Ok((http_status(status.status), Json(status)))
 }

@@ -6,7 +6,6 @@ pub mod communities;
 pub mod councils;
 pub mod health;
 pub mod jobs;
-pub mod lifecycle;
 pub mod requests;
 pub mod sessions;
 pub mod users;

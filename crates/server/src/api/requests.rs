@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use matrix_sync_core::Scope;
-use matrix_sync_core::desired::{ordered_pair, pair_id};
-use matrix_sync_store::{DirectRecord, RequestRecord};
+use matrix_sync_engine::commands::{self, RequestWrite};
+use matrix_sync_store::RequestRecord;
 use ruma::OwnedUserId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,9 +16,6 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id, user_ref};
 use crate::state::AppState;
 use crate::status::{MAX_WAIT_SECS, ResourceStatus, http_status, scope_status, settle, wait_param};
-use matrix_sync_engine::clock::now_millis;
-
-const MAX_TITLE: usize = 255;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct AcceptRequest {
@@ -44,12 +41,6 @@ fn required_user(state: &AppState, value: Option<String>, field: &str) -> Result
         other => other,
     })?;
     Ok(state.homeserver.ids().matrix_id(&user))
-}
-
-/// The pair's direct chat, with its two users in a stable order.
-fn direct_of(a: OwnedUserId, b: OwnedUserId) -> DirectRecord {
-    let (user_a, user_b) = ordered_pair(&a, &b);
-    DirectRecord { pair_id: pair_id(&a, &b), user_a: user_a.to_string(), user_b: user_b.to_string() }
 }
 
 async fn direct_room_id(state: &AppState, pair: Uuid) -> Result<Option<String>, ApiError> {
@@ -97,37 +88,8 @@ pub async fn accept_request(
     let community_id = required_id(body.community_id, "community_id")?;
     let requester = required_user(&state, body.requester_id, "requester_id")?;
     let owner = required_user(&state, body.owner_id, "owner_id")?;
-    let title = body.title.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
-    if title.as_ref().is_some_and(|t| t.chars().count() > MAX_TITLE || t.chars().any(char::is_control)) {
-        return Err(ApiError::BadRequest(format!(
-            "title must be at most {MAX_TITLE} characters without control characters"
-        )));
-    }
-    if requester == owner {
-        return Err(ApiError::Unprocessable {
-            code: crate::error::ErrorCode::SameUser,
-            message: "the requester and the owner are the same user".into(),
-        });
-    }
-    let direct = direct_of(requester.clone(), owner.clone());
-    let record = RequestRecord {
-        id,
-        community_id,
-        requester: requester.to_string(),
-        owner: owner.to_string(),
-        title,
-        pair_id: direct.pair_id,
-        accepted_at: 0,
-        message_event_id: None,
-        message_sent_at: None,
-    };
-    let stored = state.store.accept_request(&record, &direct, now_millis()).await?;
-    if stored.requester != record.requester || stored.owner != record.owner {
-        return Err(ApiError::Conflict {
-            code: crate::error::ErrorCode::RequestConflict,
-            message: format!("request {id} was accepted before for other users"),
-        });
-    }
+    let write = RequestWrite { community_id, requester, owner, title: body.title };
+    let stored = commands::accept_request(&state.engine, id, &write).await?;
     settle(&state, Scope::Request(id), wait).await?;
     let status = request_status(&state, &stored).await?;
     Ok((http_status(status.status), Json(status)))
@@ -189,14 +151,7 @@ pub async fn create_direct(
     let wait = wait_param(&query)?.unwrap_or(Duration::from_secs(MAX_WAIT_SECS));
     let a = required_user(&state, body.user_a, "user_a")?;
     let b = required_user(&state, body.user_b, "user_b")?;
-    if a == b {
-        return Err(ApiError::Unprocessable {
-            code: crate::error::ErrorCode::SameUser,
-            message: "a direct chat needs two different users".into(),
-        });
-    }
-    let direct = direct_of(a, b);
-    state.store.put_direct(&direct, now_millis()).await?;
+    let direct = commands::put_direct(&state.engine, &a, &b).await?;
     let scope = Scope::Direct(direct.pair_id);
     settle(&state, scope, Some(wait)).await?;
     let (status, last_error) = scope_status(&state, scope).await?;

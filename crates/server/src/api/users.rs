@@ -9,11 +9,10 @@ use uuid::Uuid;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, provisionable_user, user_ref};
 use crate::state::AppState;
-use matrix_sync_engine::provision::provision_user;
+use matrix_sync_engine::commands;
 use matrix_sync_store::UserMapping;
 
 /// The longest display name accepted (Synapse's own limit).
-const MAX_DISPLAY_NAME: usize = 256;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ProvisionUser {
@@ -41,17 +40,6 @@ impl From<UserMapping> for UserRecord {
     }
 }
 
-fn validate_display_name(name: Option<String>) -> Result<Option<String>, ApiError> {
-    let Some(name) = name else { return Ok(None) };
-    let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > MAX_DISPLAY_NAME || trimmed.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest(format!(
-            "display_name must be 1 to {MAX_DISPLAY_NAME} characters without control characters"
-        )));
-    }
-    Ok(Some(trimmed.to_owned()))
-}
-
 /// Provisions the user's Matrix account (idempotent).
 #[utoipa::path(
     put,
@@ -74,8 +62,7 @@ pub async fn put_user(
     JsonBody(body): JsonBody<ProvisionUser>,
 ) -> Result<Json<UserRecord>, ApiError> {
     let user = provisionable_user(state.homeserver.ids(), &user)?;
-    let display_name = validate_display_name(body.display_name)?;
-    let mapping = provision_user(&state.engine, user, display_name.as_deref()).await?;
+    let mapping = commands::put_user(&state.engine, user, body.display_name.as_deref()).await?;
     Ok(Json(mapping.into()))
 }
 
