@@ -45,6 +45,8 @@ pub async fn check_council(engine: &Engine, id: Uuid, write: &CouncilWrite) -> R
 /// Creates or updates a council (a Space nested in its community's, with
 /// an encrypted discussion room) and enqueues its community's reconcile.
 pub async fn put_council(engine: &Engine, id: Uuid, write: &CouncilWrite) -> Result<CouncilRecord, CommandError> {
+    // The name first: a malformed write is told so before anything is read.
+    rules::name(&write.name)?;
     let community_id = write.community_id;
     let community = engine.store.community(community_id).await?.ok_or(Refusal::UnknownCommunity(community_id))?;
     rules::live("community", community_id, community.purged_at, community.deleted_at)?;
