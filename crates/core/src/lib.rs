@@ -17,6 +17,7 @@ pub mod rooms;
 pub mod schedule;
 pub mod scope;
 pub mod simulate;
+pub mod stored;
 
 #[cfg(test)]
 mod fixtures;

@@ -20,6 +20,15 @@ pub const INVITE_LEVEL: i64 = 25;
 #[serde(try_from = "Vec<TrustLevel>")]
 pub struct TrustLevels(Vec<TrustLevel>);
 
+/// A table as stored: its JSON, checked as [`TrustLevels::new`] checks it.
+impl TryFrom<String> for TrustLevels {
+    type Error = serde_json::Error;
+
+    fn try_from(json: String) -> Result<Self, Self::Error> {
+        serde_json::from_str(&json)
+    }
+}
+
 impl TryFrom<Vec<TrustLevel>> for TrustLevels {
     type Error = TrustLevelsError;
 
@@ -103,6 +112,15 @@ pub enum CommunityRole {
     Admin,
 }
 
+/// A role as stored.
+impl TryFrom<String> for CommunityRole {
+    type Error = crate::stored::UnknownValue;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value).ok_or_else(|| crate::stored::UnknownValue::new("community member role", value))
+    }
+}
+
 impl CommunityRole {
     /// The API's and the store's name.
     pub fn as_str(&self) -> &'static str {
@@ -132,6 +150,15 @@ pub enum CouncilRole {
     Moderator,
     /// An admin: level 100 in the council's rooms.
     Admin,
+}
+
+/// A role as stored.
+impl TryFrom<String> for CouncilRole {
+    type Error = crate::stored::UnknownValue;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value).ok_or_else(|| crate::stored::UnknownValue::new("council member role", value))
+    }
 }
 
 impl CouncilRole {

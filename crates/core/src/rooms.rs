@@ -18,6 +18,15 @@ pub enum RoomRole {
     Direct,
 }
 
+/// A role as stored.
+impl TryFrom<String> for RoomRole {
+    type Error = crate::stored::UnknownValue;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value).ok_or_else(|| crate::stored::UnknownValue::new("room role", value))
+    }
+}
+
 impl RoomRole {
     /// The stored name (`space`, `general`, …).
     pub fn as_str(&self) -> &'static str {

@@ -49,6 +49,15 @@ impl fmt::Display for Scope {
 #[error("`{0}` is not a scope (expected `community|council|request|direct:<uuid>`)")]
 pub struct ScopeParseError(String);
 
+/// A scope as stored (its text form).
+impl TryFrom<String> for Scope {
+    type Error = ScopeParseError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
 impl FromStr for Scope {
     type Err = ScopeParseError;
 

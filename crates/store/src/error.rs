@@ -5,7 +5,7 @@
 pub enum StoreError {
     /// The database failed or refused.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// A migration failed.
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
@@ -18,6 +18,17 @@ pub enum StoreError {
     /// A row the code cannot read (never read as a default).
     #[error("stored data is not what this version expects: {0}")]
     Corrupt(String),
+}
+
+/// A column a record cannot hold (an unknown role, a malformed trust
+/// table) is a corrupt row, not a database failure.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::ColumnDecode { index, source } => StoreError::Corrupt(format!("column {index}: {source}")),
+            other => StoreError::Database(other),
+        }
+    }
 }
 
 impl StoreError {

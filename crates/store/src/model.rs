@@ -18,7 +18,7 @@ pub struct NewUserMapping {
 }
 
 /// A platform user's Matrix account as recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UserMapping {
     /// The row's id.
     pub id: Uuid,
@@ -78,7 +78,7 @@ pub struct QueueDepth {
 }
 
 /// A community's desired state as the platform last wrote it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CommunityRecord {
     /// The platform's id.
     pub id: Uuid,
@@ -89,6 +89,7 @@ pub struct CommunityRecord {
     /// `matrixGeneralChatEncrypted`.
     pub general_encrypted: bool,
     /// The trust → power-level table, as JSON.
+    #[sqlx(try_from = "String")]
     pub trust_levels: matrix_sync_core::power::TrustLevels,
     /// When it was first recorded (ms).
     pub created_at: i64,
@@ -105,24 +106,27 @@ pub struct CommunityRecord {
 }
 
 /// A community member as recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct MemberRecord {
     /// The user's key (a remote user's is derived from their Matrix id).
     pub user_id: Uuid,
     /// Their trust score.
     pub trust_score: i64,
     /// Their role.
+    #[sqlx(try_from = "String")]
     pub role: matrix_sync_core::power::CommunityRole,
 }
 
 /// A room the service made, by the scope and role it serves.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RoomRecord {
     /// The room's id.
     pub room_id: String,
     /// The scope it serves.
+    #[sqlx(try_from = "String")]
     pub scope: Scope,
     /// What it is for there.
+    #[sqlx(try_from = "String")]
     pub role: matrix_sync_core::rooms::RoomRole,
 }
 
@@ -172,7 +176,7 @@ pub struct AuditFilter {
 }
 
 /// A council's desired state as recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CouncilRecord {
     /// The platform's id.
     pub id: Uuid,
@@ -195,11 +199,12 @@ pub struct CouncilRecord {
 }
 
 /// A council member as recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CouncilMemberRecord {
     /// The user's key.
     pub user_id: Uuid,
     /// Their role in the council.
+    #[sqlx(try_from = "String")]
     pub role: matrix_sync_core::power::CouncilRole,
 }
 
@@ -215,7 +220,7 @@ pub struct DirectRecord {
 }
 
 /// An accepted request as recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RequestRecord {
     /// The platform's id.
     pub id: Uuid,

@@ -39,7 +39,7 @@ macro_rules! communities_sql {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                Self::community_from_row(&row)
+                $crate::sql::record::<$crate::CommunityRecord, _>(&row)
             }
 
             async fn community(&self, id: uuid::Uuid) -> $crate::Result<Option<$crate::CommunityRecord>> {
@@ -51,7 +51,7 @@ macro_rules! communities_sql {
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
-                row.as_ref().map(Self::community_from_row).transpose()
+                row.as_ref().map($crate::sql::record::<$crate::CommunityRecord, _>).transpose()
             }
 
             async fn community_ids(&self) -> $crate::Result<Vec<uuid::Uuid>> {
@@ -234,7 +234,7 @@ macro_rules! communities_sql {
                 .bind(user)
                 .fetch_optional(&self.pool)
                 .await?;
-                row.as_ref().map(Self::member_from_row).transpose()
+                row.as_ref().map($crate::sql::record::<$crate::MemberRecord, _>).transpose()
             }
 
             async fn members(&self, community: uuid::Uuid) -> $crate::Result<Vec<$crate::MemberRecord>> {
@@ -245,7 +245,7 @@ macro_rules! communities_sql {
                 .bind(community)
                 .fetch_all(&self.pool)
                 .await?;
-                rows.iter().map(Self::member_from_row).collect()
+                rows.iter().map($crate::sql::record::<$crate::MemberRecord, _>).collect()
             }
 
             async fn count_elevated_members(
@@ -289,7 +289,7 @@ macro_rules! communities_sql {
                 .bind(c.hard_delete_at)
                 .fetch_one(&mut *tx)
                 .await?;
-                let stored = Self::council_from_row(&row)?;
+                let stored = $crate::sql::record::<$crate::CouncilRecord, _>(&row)?;
                 sqlx::query($crate::sql::ENQUEUE)
                     .bind(matrix_sync_core::Scope::Community(stored.community_id).to_string())
                     .bind(now)
@@ -305,7 +305,7 @@ macro_rules! communities_sql {
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await?;
-                row.as_ref().map(Self::council_from_row).transpose()
+                row.as_ref().map($crate::sql::record::<$crate::CouncilRecord, _>).transpose()
             }
 
             async fn councils_of(&self, community: uuid::Uuid) -> $crate::Result<Vec<$crate::CouncilRecord>> {
@@ -315,7 +315,7 @@ macro_rules! communities_sql {
                 .bind(community)
                 .fetch_all(&self.pool)
                 .await?;
-                rows.iter().map(Self::council_from_row).collect()
+                rows.iter().map($crate::sql::record::<$crate::CouncilRecord, _>).collect()
             }
 
             async fn put_council_member(
@@ -372,19 +372,11 @@ macro_rules! communities_sql {
             }
 
             async fn council_members(&self, council: uuid::Uuid) -> $crate::Result<Vec<$crate::CouncilMemberRecord>> {
-                use sqlx::Row;
                 let rows = sqlx::query("SELECT user_id, role FROM council_members WHERE council_id = $1 ORDER BY user_id")
                     .bind(council)
                     .fetch_all(&self.pool)
                     .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok($crate::CouncilMemberRecord {
-                            user_id: r.try_get("user_id")?,
-                            role: $crate::sql::council_role(&r.try_get::<String, _>("role")?)?,
-                        })
-                    })
-                    .collect()
+                rows.iter().map($crate::sql::record::<$crate::CouncilMemberRecord, _>).collect()
             }
         }
     };

@@ -4,7 +4,8 @@
 //! once, as a macro in a module of its own (`users`, `communities`, …), and
 //! `sql_store_impl!` instantiates them all for a backend with the few
 //! statements that differ (how a job is claimed, whether a `WITH` may write).
-//! This module holds what they share: statements, column lists, row mappers.
+//! This module holds what they share: statements, column lists, reading a
+//! row as its record.
 
 pub(crate) mod audit;
 pub(crate) mod communities;
@@ -15,32 +16,18 @@ pub(crate) mod rooms;
 pub(crate) mod sessions;
 pub(crate) mod users;
 
-/// A community's trust table as stored (JSON, checked as
-/// [`TrustLevels::new`](matrix_sync_core::power::TrustLevels::new) checks it).
-pub(crate) fn trust_levels(raw: &str) -> crate::Result<matrix_sync_core::power::TrustLevels> {
-    serde_json::from_str(raw).map_err(|e| crate::StoreError::Corrupt(format!("trust_levels `{raw}`: {e}")))
+/// A row as its record (`sqlx::FromRow`); a column the record cannot hold
+/// is [`StoreError::Corrupt`](crate::StoreError::Corrupt).
+pub(crate) fn record<'r, T, R>(row: &'r R) -> crate::Result<T>
+where
+    T: sqlx::FromRow<'r, R>,
+    R: sqlx::Row,
+{
+    Ok(T::from_row(row)?)
 }
 
 pub(crate) fn trust_levels_json(levels: &matrix_sync_core::power::TrustLevels) -> crate::Result<String> {
     serde_json::to_string(levels).map_err(|e| crate::StoreError::Corrupt(format!("trust_levels: {e}")))
-}
-
-/// A room's role as stored; anything else is a corrupt row.
-pub(crate) fn room_role(raw: &str) -> crate::Result<matrix_sync_core::rooms::RoomRole> {
-    matrix_sync_core::rooms::RoomRole::parse(raw)
-        .ok_or_else(|| crate::StoreError::Corrupt(format!("room role `{raw}`")))
-}
-
-/// A community member's role as stored; anything else is a corrupt row.
-pub(crate) fn community_role(raw: &str) -> crate::Result<matrix_sync_core::power::CommunityRole> {
-    matrix_sync_core::power::CommunityRole::parse(raw)
-        .ok_or_else(|| crate::StoreError::Corrupt(format!("community member role `{raw}`")))
-}
-
-/// A council member's role as stored; anything else is a corrupt row.
-pub(crate) fn council_role(raw: &str) -> crate::Result<matrix_sync_core::power::CouncilRole> {
-    matrix_sync_core::power::CouncilRole::parse(raw)
-        .ok_or_else(|| crate::StoreError::Corrupt(format!("council member role `{raw}`")))
 }
 
 /// Columns of `jobs` that `job_from_row` reads (a macro so that statements
@@ -194,6 +181,7 @@ pub(crate) fn validate_job_scope(scope: &str) -> crate::Result<matrix_sync_core:
 macro_rules! sql_store_impl {
     ($store:ty, $row:ty, $backend:literal, claim_lock = $lock:literal, data_modifying_with = $data_modifying_with:literal) => {
         impl $store {
+            /// A job by hand: its `state` column is read as whether it is dead.
             fn job_from_row(row: &$row) -> $crate::Result<$crate::Job> {
                 use sqlx::Row;
                 let scope: String = row.try_get("scope")?;
@@ -207,84 +195,6 @@ macro_rules! sql_store_impl {
                     run_at: row.try_get("run_at")?,
                     dead: state == "dead",
                     last_error: row.try_get("last_error")?,
-                })
-            }
-
-            fn community_from_row(row: &$row) -> $crate::Result<$crate::CommunityRecord> {
-                use sqlx::Row;
-                Ok($crate::CommunityRecord {
-                    id: row.try_get("id")?,
-                    name: row.try_get("name")?,
-                    matrix_enabled: row.try_get("matrix_enabled")?,
-                    general_encrypted: row.try_get("general_encrypted")?,
-                    trust_levels: $crate::sql::trust_levels(&row.try_get::<String, _>("trust_levels")?)?,
-                    created_at: row.try_get("created_at")?,
-                    updated_at: row.try_get("updated_at")?,
-                    deleted_at: row.try_get("deleted_at")?,
-                    hard_delete_at: row.try_get("hard_delete_at")?,
-                    purging_at: row.try_get("purging_at")?,
-                    purged_at: row.try_get("purged_at")?,
-                })
-            }
-
-            fn member_from_row(row: &$row) -> $crate::Result<$crate::MemberRecord> {
-                use sqlx::Row;
-                Ok($crate::MemberRecord {
-                    user_id: row.try_get("user_id")?,
-                    trust_score: row.try_get("trust_score")?,
-                    role: $crate::sql::community_role(&row.try_get::<String, _>("role")?)?,
-                })
-            }
-
-            fn room_from_row(row: &$row) -> $crate::Result<$crate::RoomRecord> {
-                use sqlx::Row;
-                let scope: String = row.try_get("scope")?;
-                Ok($crate::RoomRecord {
-                    room_id: row.try_get("room_id")?,
-                    scope: $crate::sql::validate_job_scope(&scope)?,
-                    role: $crate::sql::room_role(&row.try_get::<String, _>("role")?)?,
-                })
-            }
-
-            fn council_from_row(row: &$row) -> $crate::Result<$crate::CouncilRecord> {
-                use sqlx::Row;
-                Ok($crate::CouncilRecord {
-                    id: row.try_get("id")?,
-                    community_id: row.try_get("community_id")?,
-                    name: row.try_get("name")?,
-                    created_at: row.try_get("created_at")?,
-                    updated_at: row.try_get("updated_at")?,
-                    deleted_at: row.try_get("deleted_at")?,
-                    hard_delete_at: row.try_get("hard_delete_at")?,
-                    purging_at: row.try_get("purging_at")?,
-                    purged_at: row.try_get("purged_at")?,
-                })
-            }
-
-            fn request_from_row(row: &$row) -> $crate::Result<$crate::RequestRecord> {
-                use sqlx::Row;
-                Ok($crate::RequestRecord {
-                    id: row.try_get("id")?,
-                    community_id: row.try_get("community_id")?,
-                    requester: row.try_get("requester")?,
-                    owner: row.try_get("owner")?,
-                    title: row.try_get("title")?,
-                    pair_id: row.try_get("pair_id")?,
-                    accepted_at: row.try_get("accepted_at")?,
-                    message_event_id: row.try_get("message_event_id")?,
-                    message_sent_at: row.try_get("message_sent_at")?,
-                })
-            }
-
-            fn mapping_from_row(row: &$row) -> $crate::Result<$crate::UserMapping> {
-                use sqlx::Row;
-                Ok($crate::UserMapping {
-                    id: row.try_get("id")?,
-                    user_id: row.try_get("user_id")?,
-                    matrix_user_id: row.try_get("matrix_user_id")?,
-                    display_name: row.try_get("display_name")?,
-                    provisioned_at: row.try_get("provisioned_at")?,
-                    last_seen_at: row.try_get("last_seen_at")?,
                 })
             }
         }

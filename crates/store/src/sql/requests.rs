@@ -89,7 +89,7 @@ macro_rules! requests_sql {
                 .bind(r.id)
                 .fetch_one(&mut *tx)
                 .await?;
-                let stored = Self::request_from_row(&row)?;
+                let stored = $crate::sql::record::<$crate::RequestRecord, _>(&row)?;
                 if stored.message_sent_at.is_none() {
                     sqlx::query($crate::sql::ENQUEUE)
                         .bind(matrix_sync_core::Scope::Request(r.id).to_string())
@@ -111,7 +111,7 @@ macro_rules! requests_sql {
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
-                row.as_ref().map(Self::request_from_row).transpose()
+                row.as_ref().map($crate::sql::record::<$crate::RequestRecord, _>).transpose()
             }
 
             async fn mark_request_message_sent(

@@ -93,7 +93,7 @@ macro_rules! rooms_sql {
                     .bind(scope.to_string())
                     .fetch_all(&self.pool)
                     .await?;
-                rows.iter().map(Self::room_from_row).collect()
+                rows.iter().map($crate::sql::record::<$crate::RoomRecord, _>).collect()
             }
 
             async fn room_scopes(&self, room_ids: &[String]) -> $crate::Result<Vec<(String, matrix_sync_core::Scope)>> {
@@ -104,7 +104,7 @@ macro_rules! rooms_sql {
                         .fetch_optional(&self.pool)
                         .await?;
                     if let Some(row) = row {
-                        scopes.push((room_id.clone(), Self::room_from_row(&row)?.scope));
+                        scopes.push((room_id.clone(), $crate::sql::record::<$crate::RoomRecord, _>(&row)?.scope));
                     }
                 }
                 Ok(scopes)

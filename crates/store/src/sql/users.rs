@@ -23,7 +23,7 @@ macro_rules! users_sql {
                 .bind(m.provisioned_at)
                 .fetch_one(&self.pool)
                 .await?;
-                Self::mapping_from_row(&row)
+                $crate::sql::record::<$crate::UserMapping, _>(&row)
             }
 
             async fn user_mapping(&self, user_id: uuid::Uuid) -> $crate::Result<Option<$crate::UserMapping>> {
@@ -35,7 +35,7 @@ macro_rules! users_sql {
                 .bind(user_id)
                 .fetch_optional(&self.pool)
                 .await?;
-                row.as_ref().map(Self::mapping_from_row).transpose()
+                row.as_ref().map($crate::sql::record::<$crate::UserMapping, _>).transpose()
             }
 
             async fn unprovisioned_members(&self, community: uuid::Uuid) -> $crate::Result<Vec<uuid::Uuid>> {
