@@ -1,8 +1,9 @@
 //! The matrix-sync engine: keeps a homeserver in agreement with the
-//! platform's desired state. Each write to the store leaves a job for its
-//! scope; the [workers](worker) claim jobs and [reconcile](reconcile) them
+//! platform's desired state. Each write is a [command](commands), which
+//! checks the [rules] and records the change with a job for its scope in one
+//! store write; the [workers](worker) claim jobs and [reconcile] them
 //! (observe the rooms, plan with `core::plan`, apply through the
-//! [`Homeserver`]), and record what they did in the [audit](audit) trail.
+//! [`Homeserver`]), and record what they did in the [audit] trail.
 //! [Pushed events](push) and periodic passes enqueue the same jobs, so drift
 //! repair and crash recovery take the same path.
 //!
