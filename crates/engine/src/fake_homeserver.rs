@@ -114,16 +114,6 @@ impl FakeHomeserver {
         }
     }
 
-    /// A user's account data of one type.
-    pub fn account_data_of(&self, user: &UserId, event_type: &str) -> Option<Value> {
-        self.world().account_data.get(&(user.to_owned(), event_type.to_owned())).cloned()
-    }
-
-    /// Replaces a user's account data as their own client would.
-    pub fn replace_account_data(&self, user: &UserId, event_type: &str, content: Value) {
-        self.world().account_data.insert((user.to_owned(), event_type.to_owned()), content);
-    }
-
     /// Whether the user's account exists.
     pub fn has_account(&self, user: &UserId) -> bool {
         self.world().accounts.contains(user)

@@ -9,7 +9,7 @@ use uuid::Uuid;
 /// The longest name, in characters.
 pub const MAX_NAME: usize = 255;
 
-/// The longest display name, in characters.
+/// The longest display name, in characters (Synapse's own limit).
 pub const MAX_DISPLAY_NAME: usize = 256;
 
 /// The longest request title, in characters.

@@ -7,15 +7,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use matrix_sync_core::UserRef;
 use matrix_sync_core::observed::Membership;
-use matrix_sync_core::power::{CommunityRole, TrustLevels};
+use matrix_sync_core::power::CommunityRole;
 use matrix_sync_core::rooms::{RoomKey, RoomRole};
 use matrix_sync_core::{Backoff, MatrixIds, Scope};
 use matrix_sync_engine::clock::now_millis;
+use matrix_sync_engine::commands::{self, CommandError, CommunityWrite};
 use matrix_sync_engine::fake_homeserver::FakeHomeserver;
 use matrix_sync_engine::reconcile::reconcile;
-use matrix_sync_engine::{Engine, EngineSettings};
-use matrix_sync_store::{AuditFilter, CommunityRecord, Debounce, DirectRecord, MemberRecord, Store, Transaction};
+use matrix_sync_engine::{Engine, EngineSettings, Homeserver};
+use matrix_sync_store::{AuditFilter, Debounce, DirectRecord, Store, Transaction};
 use ruma::OwnedUserId;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -62,20 +64,8 @@ impl World {
 
     async fn community(&self, members: &[(Uuid, i64, CommunityRole)]) -> Uuid {
         let id = Uuid::new_v4();
-        let record = CommunityRecord {
-            id,
-            name: "Gardeners".into(),
-            matrix_enabled: true,
-            general_encrypted: false,
-            trust_levels: TrustLevels::default(),
-            created_at: 0,
-            updated_at: 0,
-            deleted_at: None,
-            hard_delete_at: None,
-            purging_at: None,
-            purged_at: None,
-        };
-        self.store.put_community(&record, now_millis()).await.unwrap();
+        let write = CommunityWrite { name: "Gardeners".into(), ..CommunityWrite::default() };
+        commands::put_community(&self.engine, id, &write).await.unwrap();
         for (user, trust, role) in members {
             self.put_member(id, *user, *trust, *role).await;
         }
@@ -83,9 +73,9 @@ impl World {
     }
 
     async fn put_member(&self, community: Uuid, user: Uuid, trust: i64, role: CommunityRole) {
-        let member = MemberRecord { user_id: user, trust_score: trust, role };
         let now_please = Debounce { quiet_ms: 0, max_wait_ms: 0 };
-        self.store.put_member(community, &member, now_please, now_millis()).await.unwrap();
+        let user = UserRef::Platform(user);
+        commands::put_member(&self.engine, community, &user, trust, Some(role), now_please).await.unwrap();
     }
 
     /// Runs the workers until the scope's job is done (or `limit` passes).
@@ -293,21 +283,21 @@ async fn a_direct_chat_is_encrypted_joined_by_both_and_listed_in_their_m_direct(
     assert_eq!(room.membership_of(&a), Some(Membership::Join));
     assert_eq!(room.membership_of(&b), Some(Membership::Join));
     for (user, other) in [(&a, &b), (&b, &a)] {
-        let direct = w.homeserver.account_data_of(user, "m.direct").expect("m.direct written");
+        let direct = w.homeserver.account_data(user, "m.direct").await.unwrap().expect("m.direct written");
         assert_eq!(direct[other.as_str()], json!([room.room_id]), "{direct}");
     }
 
     // A client that drops the entry gets it back on the next pass.
-    w.homeserver.replace_account_data(&a, "m.direct", json!({}));
+    w.homeserver.set_account_data(&a, "m.direct", json!({})).await.unwrap();
     reconcile(&w.engine, Scope::Direct(pair)).await.unwrap();
-    assert_eq!(w.homeserver.account_data_of(&a, "m.direct").unwrap()[b.as_str()], json!([room.room_id]));
+    let direct = w.homeserver.account_data(&a, "m.direct").await.unwrap().unwrap();
+    assert_eq!(direct[b.as_str()], json!([room.room_id]));
 }
 
 #[tokio::test]
 async fn commands_refuse_what_the_rules_refuse_and_write_nothing() {
-    use matrix_sync_core::UserRef;
     use matrix_sync_core::power::CouncilRole;
-    use matrix_sync_engine::commands::{self, CommandError, CommunityWrite, CouncilWrite};
+    use matrix_sync_engine::commands::CouncilWrite;
     use matrix_sync_engine::rules::Refusal;
 
     let w = World::new().await;
@@ -362,7 +352,7 @@ async fn commands_refuse_what_the_rules_refuse_and_write_nothing() {
 
 #[tokio::test]
 async fn restores_requests_and_users_follow_their_rules() {
-    use matrix_sync_engine::commands::{self, CommandError, CommunityWrite, RequestWrite, UserError};
+    use matrix_sync_engine::commands::RequestWrite;
     use matrix_sync_engine::rules::Refusal;
 
     let w = World::new().await;
@@ -404,7 +394,7 @@ async fn restores_requests_and_users_follow_their_rules() {
 
     let user = Uuid::new_v4();
     let blank = commands::put_user(engine, user, Some("  ")).await;
-    assert!(matches!(blank, Err(UserError::Command(CommandError::Refused(Refusal::InvalidDisplayName)))), "{blank:?}");
+    assert!(matches!(blank, Err(CommandError::Refused(Refusal::InvalidDisplayName))), "{blank:?}");
     assert!(!w.homeserver.has_account(&ids.user(user)), "nothing provisioned");
     let mapping = commands::put_user(engine, user, Some(" Ada ")).await.unwrap();
     assert_eq!(mapping.display_name.as_deref(), Some("Ada"));

@@ -58,7 +58,7 @@ impl App {
         )?;
         let addr = config.api.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
-        let engine = Arc::new(Engine::new(store.clone(), Arc::new(homeserver.clone()), engine_settings(&config)));
+        let engine = Arc::new(Engine::new(store, Arc::new(homeserver.clone()), engine_settings(&config)));
         let verifier = match &config.api.oidc {
             Some(oidc) => Some(Arc::new(crate::oidc::TokenVerifier::new(oidc.clone())?)),
             None => None,
@@ -67,7 +67,6 @@ impl App {
             metrics: Arc::new(Metrics::new(homeserver_metrics, &engine.metrics)),
             config: Arc::new(config),
             engine,
-            store,
             homeserver,
             readiness: Arc::default(),
             verifier,
@@ -96,7 +95,7 @@ impl App {
         }
         state.engine.spawn_background(&cancel, &mut background);
 
-        tracing::info!(addr = %listener.local_addr().map_err(StartError::Serve)?, backend = state.store.backend(), "matrix-sync is serving");
+        tracing::info!(addr = %listener.local_addr().map_err(StartError::Serve)?, backend = state.engine.store.backend(), "matrix-sync is serving");
         let router = crate::api::router(state.clone());
         let served = crate::http_server::serve(listener, router, state.config.api.http, shutdown).await;
 
@@ -106,7 +105,7 @@ impl App {
         if let Some(bot) = state.engine.bot.get() {
             bot.stop().await;
         }
-        state.store.close().await;
+        state.engine.store.close().await;
         tracing::info!("stopped");
         served.map_err(StartError::Serve)
     }

@@ -78,7 +78,7 @@ async fn user_query(State(state): State<AppState>, Path(user_id): Path<String>) 
     let Some(user) = UserId::parse(&user_id).ok().and_then(|u| ids.platform_user(&u)) else {
         return matrix_error(StatusCode::NOT_FOUND, "M_NOT_FOUND", "not a platform user");
     };
-    match state.store.user_mapping(user).await {
+    match state.engine.store.user_mapping(user).await {
         Ok(Some(_)) => ok(),
         Ok(None) => matrix_error(StatusCode::NOT_FOUND, "M_NOT_FOUND", "not provisioned"),
         Err(e) => {

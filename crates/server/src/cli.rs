@@ -156,7 +156,7 @@ async fn import(config: Config, path: &Path, no_wait: bool, report: Option<&Path
     }));
     let mut reporter = crate::import::Reporter::new();
     let outcome = loop {
-        let done = crate::import::progress(state.store.as_ref(), &file).await.map_err(|e| e.to_string())?;
+        let done = crate::import::progress(state.engine.store.as_ref(), &file).await.map_err(|e| e.to_string())?;
         reporter.show(done, totals);
         if done == totals {
             break Ok(());

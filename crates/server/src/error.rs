@@ -201,16 +201,7 @@ impl From<CommandError> for ApiError {
             CommandError::Refused(refusal) => refusal.into(),
             CommandError::NotFound(what) => ApiError::NotFound(what),
             CommandError::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<matrix_sync_engine::commands::UserError> for ApiError {
-    fn from(e: matrix_sync_engine::commands::UserError) -> Self {
-        use matrix_sync_engine::commands::UserError;
-        match e {
-            UserError::Command(e) => e.into(),
-            UserError::Provision(e) => e.into(),
+            CommandError::Homeserver(e) => e.into(),
         }
     }
 }

@@ -209,6 +209,8 @@ pub enum ImportError {
     Refused(String),
     #[error(transparent)]
     Store(#[from] matrix_sync_store::StoreError),
+    #[error(transparent)]
+    Homeserver(#[from] matrix_sync_matrix::HomeserverError),
 }
 
 /// A command's refusal, named by its place in the file (`at` is where the
@@ -240,6 +242,7 @@ fn refused(at: &str, error: CommandError) -> ImportError {
         }
         CommandError::NotFound(what) => ImportError::Refused(format!("{at}: {what}")),
         CommandError::Store(e) => ImportError::Store(e),
+        CommandError::Homeserver(e) => ImportError::Homeserver(e),
     }
 }
 

@@ -2,7 +2,6 @@ use std::sync::Arc;
 
 use matrix_sync_engine::Engine;
 use matrix_sync_matrix::AppserviceClient;
-use matrix_sync_store::Store;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -11,10 +10,9 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    /// The reconciler: the handlers record desired state and wake it.
+    /// The reconciler: the handlers record desired state through it, and
+    /// read the store it holds.
     pub engine: Arc<Engine>,
-    /// The engine's store (the same one).
-    pub store: Arc<dyn Store>,
     /// The homeserver client itself, for what only the HTTP side does with
     /// it: signing users in and checking readiness.
     pub homeserver: AppserviceClient,

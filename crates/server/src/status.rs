@@ -34,7 +34,7 @@ pub struct ResourceStatus {
 /// `synced` once no reconcile is outstanding for the scope; `error` while
 /// the outstanding one keeps failing (it is still retried); else `pending`.
 pub async fn scope_status(state: &AppState, scope: Scope) -> Result<(&'static str, Option<String>), StoreError> {
-    Ok(match state.store.job_for_scope(scope).await? {
+    Ok(match state.engine.store.job_for_scope(scope).await? {
         None => ("synced", None),
         Some(job) if job.last_error.is_some() => ("error", job.last_error),
         Some(_) => ("pending", None),
@@ -70,7 +70,7 @@ pub async fn resource_status(
         "synced" if lifecycle.archived => "archived",
         other => other,
     };
-    let rooms = state.store.rooms_of(rooms_scope).await?;
+    let rooms = state.engine.store.rooms_of(rooms_scope).await?;
     let room = |role: RoomRole| rooms.iter().find(|r| r.role == role).map(|r| r.room_id.clone());
     Ok(ResourceStatus {
         id: rooms_scope.id(),
@@ -92,18 +92,12 @@ pub fn wait_param(query: &HashMap<String, String>) -> Result<Option<Duration>, A
     }
 }
 
-/// After a write: wakes this process's idle workers, then waits as asked.
-pub async fn settle(state: &AppState, scope: Scope, wait: Option<Duration>) -> Result<(), StoreError> {
-    state.engine.wakeup.notify_waiters();
-    wait_for_sync(state, scope, wait).await
-}
-
 /// Returns once the scope has no outstanding reconcile, or `wait` has passed.
 pub async fn wait_for_sync(state: &AppState, scope: Scope, wait: Option<Duration>) -> Result<(), StoreError> {
     let Some(wait) = wait else { return Ok(()) };
     let deadline = Instant::now() + wait;
     while Instant::now() < deadline {
-        if state.store.job_for_scope(scope).await?.is_none() {
+        if state.engine.store.job_for_scope(scope).await?.is_none() {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -178,7 +178,7 @@ async fn an_import_follows_the_apis_rules_against_what_is_recorded() {
         StatusCode::NOT_FOUND,
         "nothing was written"
     );
-    let kept = app.state.store.council(council).await.unwrap().unwrap();
+    let kept = app.state.engine.store.council(council).await.unwrap().unwrap();
     assert_eq!(kept.community_id, other, "not moved");
     app.stop().await;
 }

@@ -310,7 +310,7 @@ async fn writes_under_an_archived_parent_are_refused_until_it_is_restored() {
         assert!(answer.1["error"]["message"].as_str().unwrap().contains("restore it first"), "{method} {path}");
     }
     ok(&app, Method::POST, &format!("/v1/communities/{}/restore?wait=30", s.community), None).await;
-    let members = app.state.store.council_members(s.council).await.unwrap();
+    let members = app.state.engine.store.council_members(s.council).await.unwrap();
     assert_eq!(members.len(), 1, "nothing refused was recorded: {members:?}");
     ok(
         &app,

@@ -105,7 +105,7 @@ async fn a_homeserver_that_is_down_gets_a_clear_error_and_nothing_is_written() {
     assert_error(&answer, StatusCode::SERVICE_UNAVAILABLE, "homeserver_unavailable");
     let answer = app.call(Method::GET, &format!("/v1/users/{user}"), None).await;
     assert_error(&answer, StatusCode::NOT_FOUND, "not_found");
-    assert_eq!(app.state.store.user_mapping(user).await.unwrap(), None);
+    assert_eq!(app.state.engine.store.user_mapping(user).await.unwrap(), None);
 
     // Unauthenticated callers learn that it is unavailable, not why (the
     // reason names internal addresses); the platform's token shows why.

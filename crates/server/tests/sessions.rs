@@ -426,7 +426,7 @@ async fn the_session_hands_over_the_users_key_backup() {
     assert_eq!(latest["algorithm"], "m.megolm_backup.v1.curve25519-aes-sha2");
     assert_eq!(latest["auth_data"]["public_key"], matrix_sync_testkit::backup_public_key(private_key).unwrap());
     // The store keeps it sealed, never in the clear.
-    let stored = app.state.store.key_backup(user).await.unwrap().unwrap();
+    let stored = app.state.engine.store.key_backup(user).await.unwrap().unwrap();
     assert!(!stored.sealed_private_key.contains(private_key));
     // Ending the sessions leaves the backup.
     app.call(Method::DELETE, &format!("/v1/users/{user}/sessions"), None).await;
@@ -449,7 +449,7 @@ async fn with_key_backup_off_sessions_carry_no_key_and_no_backup_is_made() {
     let me = UserClient::with_token(&app.hs, &app.hs.matrix_id(user), session["access_token"].as_str().unwrap());
     let none = me.get("/_matrix/client/v3/room_keys/version").await.unwrap_err();
     assert_eq!(none.errcode, "M_NOT_FOUND");
-    assert!(app.state.store.key_backup(user).await.unwrap().is_none());
+    assert!(app.state.engine.store.key_backup(user).await.unwrap().is_none());
     app.stop().await;
 }
 

@@ -105,6 +105,32 @@ pub struct CommunityRecord {
     pub purged_at: Option<i64>,
 }
 
+impl CommunityRecord {
+    /// A community as a write states it; its times and lifecycle are the
+    /// store's to set (an update keeps them).
+    pub fn desired(
+        id: Uuid,
+        name: String,
+        matrix_enabled: bool,
+        general_encrypted: bool,
+        trust_levels: matrix_sync_core::power::TrustLevels,
+    ) -> Self {
+        Self {
+            id,
+            name,
+            matrix_enabled,
+            general_encrypted,
+            trust_levels,
+            created_at: 0,
+            updated_at: 0,
+            deleted_at: None,
+            hard_delete_at: None,
+            purging_at: None,
+            purged_at: None,
+        }
+    }
+}
+
 /// A community member as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct MemberRecord {
@@ -196,6 +222,24 @@ pub struct CouncilRecord {
     pub purging_at: Option<i64>,
     /// When the hard delete was done.
     pub purged_at: Option<i64>,
+}
+
+impl CouncilRecord {
+    /// A council as a write states it; its times and lifecycle are the
+    /// store's to set (an update keeps them).
+    pub fn desired(id: Uuid, community_id: Uuid, name: String) -> Self {
+        Self {
+            id,
+            community_id,
+            name,
+            created_at: 0,
+            updated_at: 0,
+            deleted_at: None,
+            hard_delete_at: None,
+            purging_at: None,
+            purged_at: None,
+        }
+    }
 }
 
 /// A council member as recorded.

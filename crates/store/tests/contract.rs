@@ -440,19 +440,7 @@ async fn postgres_keeps_its_tables_in_its_own_schema() {
 }
 
 fn community_record(id: Uuid, name: &str) -> CommunityRecord {
-    CommunityRecord {
-        id,
-        name: name.to_owned(),
-        matrix_enabled: true,
-        general_encrypted: false,
-        trust_levels: matrix_sync_core::power::TrustLevels::default(),
-        created_at: 0,
-        updated_at: 0,
-        deleted_at: None,
-        hard_delete_at: None,
-        purging_at: None,
-        purged_at: None,
-    }
+    CommunityRecord::desired(id, name.to_owned(), true, false, matrix_sync_core::power::TrustLevels::default())
 }
 
 async fn communities_are_upserted_with_their_reconcile(store: Arc<dyn Store>) {
@@ -652,17 +640,7 @@ async fn councils_and_their_members(store: Arc<dyn Store>) {
     store.put_community(&community_record(c, "C"), 0).await.unwrap();
     let job = store.claim(0, LEASE).await.unwrap().unwrap();
     store.complete(&job, 0).await.unwrap();
-    let council = CouncilRecord {
-        id: Uuid::new_v4(),
-        community_id: c,
-        name: "Disputes".into(),
-        created_at: 0,
-        updated_at: 0,
-        deleted_at: None,
-        hard_delete_at: None,
-        purging_at: None,
-        purged_at: None,
-    };
+    let council = CouncilRecord::desired(Uuid::new_v4(), c, "Disputes".into());
     let stored = store.put_council(&council, 10).await.unwrap();
     assert_eq!((stored.created_at, stored.name.as_str()), (10, "Disputes"));
     assert!(store.job_for_scope(Scope::Community(c)).await.unwrap().is_some(), "the community reconciles its councils");
@@ -783,17 +761,7 @@ async fn concurrent_promotions_never_overfill_the_power_levels(store: Arc<dyn St
 }
 
 fn council_record(community_id: Uuid) -> CouncilRecord {
-    CouncilRecord {
-        id: Uuid::new_v4(),
-        community_id,
-        name: "K".into(),
-        created_at: 0,
-        updated_at: 0,
-        deleted_at: None,
-        hard_delete_at: None,
-        purging_at: None,
-        purged_at: None,
-    }
+    CouncilRecord::desired(Uuid::new_v4(), community_id, "K".into())
 }
 
 async fn deletion_restore_and_purge(store: Arc<dyn Store>) {

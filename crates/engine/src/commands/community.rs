@@ -64,20 +64,8 @@ pub async fn check_community(
     if existing.is_some() {
         check_capacity(engine, id, &trust_levels).await?;
     }
-    Ok(CommunityRecord {
-        id,
-        name,
-        matrix_enabled: write.matrix_enabled.or(existing.as_ref().map(|c| c.matrix_enabled)).unwrap_or(true),
-        general_encrypted,
-        trust_levels,
-        created_at: 0,
-        updated_at: 0,
-        // Set by the store; an update keeps them (and only a live one gets here).
-        deleted_at: None,
-        hard_delete_at: None,
-        purging_at: None,
-        purged_at: None,
-    })
+    let matrix_enabled = write.matrix_enabled.or(existing.as_ref().map(|c| c.matrix_enabled)).unwrap_or(true);
+    Ok(CommunityRecord::desired(id, name, matrix_enabled, general_encrypted, trust_levels))
 }
 
 /// Creates or updates a community's desired state (its Space and General

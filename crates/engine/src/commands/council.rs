@@ -28,18 +28,7 @@ pub async fn check_council(engine: &Engine, id: Uuid, write: &CouncilWrite) -> R
         rules::live("council", id, existing.purged_at, existing.deleted_at)?;
         rules::council_in(id, existing.community_id, write.community_id)?;
     }
-    Ok(CouncilRecord {
-        id,
-        community_id: write.community_id,
-        name,
-        created_at: 0,
-        updated_at: 0,
-        // Set by the store; an update keeps them (and only a live one gets here).
-        deleted_at: None,
-        hard_delete_at: None,
-        purging_at: None,
-        purged_at: None,
-    })
+    Ok(CouncilRecord::desired(id, write.community_id, name))
 }
 
 /// Creates or updates a council (a Space nested in its community's, with

@@ -17,8 +17,9 @@ pub use community::{
 pub use council::{CouncilWrite, check_council, live_council, put_council, put_council_member, remove_council_member};
 pub use lifecycle::{delete_community, delete_council, restore_community, restore_council};
 pub use requests::{RequestWrite, accept_request, put_direct};
-pub use users::{UserError, put_user};
+pub use users::put_user;
 
+use matrix_sync_matrix::HomeserverError;
 use matrix_sync_store::StoreError;
 
 use crate::rules::Refusal;
@@ -35,4 +36,17 @@ pub enum CommandError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The homeserver refused or did not answer (a write that acts on it
+    /// at once: provisioning a user).
+    #[error(transparent)]
+    Homeserver(#[from] HomeserverError),
+}
+
+impl From<crate::provision::ProvisionError> for CommandError {
+    fn from(e: crate::provision::ProvisionError) -> Self {
+        match e {
+            crate::provision::ProvisionError::Homeserver(e) => e.into(),
+            crate::provision::ProvisionError::Store(e) => e.into(),
+        }
+    }
 }

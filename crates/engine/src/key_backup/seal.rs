@@ -24,10 +24,10 @@ pub enum SealError {
     /// Not a sealed key of a known format.
     #[error("a sealed backup key is malformed")]
     Malformed,
+    /// Sealed under another secret, or for another user.
     #[error(
         "a sealed backup key does not open: MATRIX_SYNC_BACKUP_SECRET is not the one it was sealed with, or the row was altered"
     )]
-    /// Sealed under another secret, or for another user.
     WrongSecret,
 }
 

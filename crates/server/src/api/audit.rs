@@ -84,6 +84,6 @@ pub async fn get_audit(
         })
         .transpose()?;
     let limit = limit_param(query.get("limit"), DEFAULT_LIMIT, MAX_LIMIT)?;
-    let entries = state.store.audit(AuditFilter { community_id, since, limit }).await?;
+    let entries = state.engine.store.audit(AuditFilter { community_id, since, limit }).await?;
     Ok(Json(AuditPage { entries: entries.into_iter().map(Into::into).collect() }))
 }

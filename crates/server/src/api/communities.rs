@@ -15,9 +15,7 @@ use uuid::Uuid;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id, user_ref};
 use crate::state::AppState;
-use crate::status::{
-    Lifecycle, ResourceStatus, http_status, resource_status, scope_status, settle, wait_for_sync, wait_param,
-};
+use crate::status::{Lifecycle, ResourceStatus, http_status, resource_status, scope_status, wait_for_sync, wait_param};
 
 /// The community settings of the specification (`communities.config`); all
 /// optional on update.
@@ -99,7 +97,7 @@ pub async fn put_community(
         trust_levels: body.trust_levels,
     };
     let stored = commands::put_community(&state.engine, id, &write).await?;
-    settle(&state, Scope::Community(id), wait).await?;
+    wait_for_sync(&state, Scope::Community(id), wait).await?;
     let status = community_status(&state, &stored).await?;
     Ok((http_status(status.status), Json(status)))
 }
@@ -143,7 +141,7 @@ pub async fn delete_community(
     let id = platform_id(&id)?;
     let wait = wait_param(&query)?;
     commands::delete_community(&state.engine, id).await?;
-    settle(&state, Scope::Community(id), wait).await?;
+    wait_for_sync(&state, Scope::Community(id), wait).await?;
     let status = community_status(&state, &stored_community(&state, id).await?).await?;
     Ok((http_status(status.status), Json(status)))
 }
@@ -171,7 +169,7 @@ pub async fn restore_community(
     let id = platform_id(&id)?;
     let wait = wait_param(&query)?;
     commands::restore_community(&state.engine, id).await?;
-    settle(&state, Scope::Community(id), wait).await?;
+    wait_for_sync(&state, Scope::Community(id), wait).await?;
     let status = community_status(&state, &stored_community(&state, id).await?).await?;
     Ok((http_status(status.status), Json(status)))
 }
@@ -297,6 +295,6 @@ pub async fn delete_member(
     let user = user_ref(state.homeserver.ids(), &user)?;
     let wait = wait_param(&query)?;
     let (member, levels) = commands::remove_member(&state.engine, community, &user).await?;
-    settle(&state, Scope::Community(community), wait).await?;
+    wait_for_sync(&state, Scope::Community(community), wait).await?;
     member_answer(&state, community, &user, &member, &levels).await
 }

@@ -16,7 +16,7 @@ use crate::api::communities::{community_lifecycle, required_name};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id, user_ref};
 use crate::state::AppState;
-use crate::status::{Lifecycle, ResourceStatus, http_status, resource_status, scope_status, settle, wait_param};
+use crate::status::{Lifecycle, ResourceStatus, http_status, resource_status, scope_status, wait_for_sync, wait_param};
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct PutCouncil {
@@ -27,7 +27,7 @@ pub struct PutCouncil {
 /// A council's status: its community's reconcile covers its rooms (its own
 /// job, its hard delete), and the community's archive covers the council's.
 async fn council_status(state: &AppState, council: &CouncilRecord) -> Result<ResourceStatus, ApiError> {
-    let community = state.store.community(council.community_id).await?;
+    let community = state.engine.store.community(council.community_id).await?;
     let community = community.as_ref().map(community_lifecycle).unwrap_or_default();
     let lifecycle = Lifecycle {
         archived: council.deleted_at.is_some() || community.archived,
@@ -38,7 +38,7 @@ async fn council_status(state: &AppState, council: &CouncilRecord) -> Result<Res
     // Its hard delete runs as a job of its own; its rooms otherwise with
     // its community's.
     let own = Scope::Council(council.id);
-    let job = match state.store.job_for_scope(own).await? {
+    let job = match state.engine.store.job_for_scope(own).await? {
         Some(_) => own,
         None => Scope::Community(council.community_id),
     };
@@ -46,7 +46,7 @@ async fn council_status(state: &AppState, council: &CouncilRecord) -> Result<Res
 }
 
 async fn known_council(state: &AppState, id: Uuid) -> Result<CouncilRecord, ApiError> {
-    state.store.council(id).await?.ok_or_else(|| ApiError::NotFound(format!("council {id} is not known")))
+    state.engine.store.council(id).await?.ok_or_else(|| ApiError::NotFound(format!("council {id} is not known")))
 }
 
 /// Creates or updates a council: a Space nested in its community's Space,
@@ -77,7 +77,7 @@ pub async fn put_council(
     let write = CouncilWrite { community_id: platform_id(&community_id)?, name: required_name(body.name)? };
     let stored = commands::put_council(&state.engine, id, &write).await?;
     let community_id = stored.community_id;
-    settle(&state, Scope::Community(community_id), wait).await?;
+    wait_for_sync(&state, Scope::Community(community_id), wait).await?;
     let status = council_status(&state, &stored).await?;
     Ok((http_status(status.status), Json(status)))
 }
@@ -127,12 +127,13 @@ async fn council_member_answer(
     role: CouncilRole,
 ) -> Result<(StatusCode, Json<CouncilMemberStatus>), ApiError> {
     let community = state
+        .engine
         .store
         .community(council.community_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("community {} is not known", council.community_id)))?;
     let levels = &community.trust_levels;
-    let member = state.store.member(council.community_id, user.key()).await?;
+    let member = state.engine.store.member(council.community_id, user.key()).await?;
     let (trust, community_role) = member.as_ref().map_or((0, CommunityRole::Member), |m| (m.trust_score, m.role));
     let (status, _) = scope_status(state, Scope::Community(council.community_id)).await?;
     let answer = CouncilMemberStatus {
@@ -175,7 +176,7 @@ pub async fn put_council_member(
     let user = user_ref(state.homeserver.ids(), &user)?;
     let wait = wait_param(&query)?;
     let (council, role) = commands::put_council_member(&state.engine, council, &user, body.role).await?;
-    settle(&state, Scope::Community(council.community_id), wait).await?;
+    wait_for_sync(&state, Scope::Community(council.community_id), wait).await?;
     council_member_answer(&state, &council, &user, role).await
 }
 
@@ -205,7 +206,7 @@ pub async fn delete_council_member(
     let user = user_ref(state.homeserver.ids(), &user)?;
     let wait = wait_param(&query)?;
     let (council, role) = commands::remove_council_member(&state.engine, council, &user).await?;
-    settle(&state, Scope::Community(council.community_id), wait).await?;
+    wait_for_sync(&state, Scope::Community(council.community_id), wait).await?;
     council_member_answer(&state, &council, &user, role).await
 }
 
@@ -231,7 +232,7 @@ pub async fn delete_council(
     let id = platform_id(&id)?;
     let wait = wait_param(&query)?;
     let council = commands::delete_council(&state.engine, id).await?;
-    settle(&state, Scope::Community(council.community_id), wait).await?;
+    wait_for_sync(&state, Scope::Community(council.community_id), wait).await?;
     let status = council_status(&state, &known_council(&state, council.id).await?).await?;
     Ok((http_status(status.status), Json(status)))
 }
@@ -258,7 +259,7 @@ pub async fn restore_council(
     let id = platform_id(&id)?;
     let wait = wait_param(&query)?;
     let council = commands::restore_council(&state.engine, id).await?;
-    settle(&state, Scope::Community(council.community_id), wait).await?;
+    wait_for_sync(&state, Scope::Community(council.community_id), wait).await?;
     let status = council_status(&state, &known_council(&state, council.id).await?).await?;
     Ok((http_status(status.status), Json(status)))
 }

@@ -39,7 +39,7 @@ pub async fn healthz() -> Json<Health> {
     tag = "operations"
 )]
 pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let checked = state.readiness.check(state.store.as_ref(), &state.homeserver).await;
+    let checked = state.readiness.check(state.engine.store.as_ref(), &state.homeserver).await;
     let trusted = crate::auth::bearer(&headers)
         .is_some_and(|token| crate::auth::constant_time_eq(token, &state.config.api.api_token));
     let say = |outcome: &Result<(), String>| match outcome {
@@ -60,7 +60,7 @@ pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Respon
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, body = String, content_type = "application/openmetrics-text")), tag = "operations")]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    match state.metrics.render(state.store.as_ref()).await {
+    match state.metrics.render(state.engine.store.as_ref()).await {
         Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
             .into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),

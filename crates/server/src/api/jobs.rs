@@ -67,7 +67,7 @@ pub async fn dead_jobs(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<DeadJobs>, ApiError> {
     let limit = limit_param(query.get("limit"), DEFAULT_LIMIT, MAX_LIMIT)?;
-    let jobs = state.store.dead_jobs(limit).await?;
+    let jobs = state.engine.store.dead_jobs(limit).await?;
     Ok(Json(DeadJobs { jobs: jobs.into_iter().map(Into::into).collect() }))
 }
 
@@ -93,6 +93,7 @@ pub async fn retry_job(
         .filter(|id| *id > 0)
         .ok_or_else(|| ApiError::BadRequest("a job id is a whole number above 0".into()))?;
     let job = state
+        .engine
         .store
         .retry_dead_job(id, now_millis())
         .await?

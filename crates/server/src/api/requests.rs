@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, platform_id, user_ref};
 use crate::state::AppState;
-use crate::status::{MAX_WAIT_SECS, ResourceStatus, http_status, scope_status, settle, wait_param};
+use crate::status::{MAX_WAIT_SECS, ResourceStatus, http_status, scope_status, wait_for_sync, wait_param};
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct AcceptRequest {
@@ -44,7 +44,7 @@ fn required_user(state: &AppState, value: Option<String>, field: &str) -> Result
 }
 
 async fn direct_room_id(state: &AppState, pair: Uuid) -> Result<Option<String>, ApiError> {
-    Ok(state.store.rooms_of(Scope::Direct(pair)).await?.into_iter().next().map(|r| r.room_id))
+    Ok(state.engine.store.rooms_of(Scope::Direct(pair)).await?.into_iter().next().map(|r| r.room_id))
 }
 
 async fn request_status(state: &AppState, request: &RequestRecord) -> Result<ResourceStatus, ApiError> {
@@ -90,7 +90,7 @@ pub async fn accept_request(
     let owner = required_user(&state, body.owner_id, "owner_id")?;
     let write = RequestWrite { community_id, requester, owner, title: body.title };
     let stored = commands::accept_request(&state.engine, id, &write).await?;
-    settle(&state, Scope::Request(id), wait).await?;
+    wait_for_sync(&state, Scope::Request(id), wait).await?;
     let status = request_status(&state, &stored).await?;
     Ok((http_status(status.status), Json(status)))
 }
@@ -109,8 +109,12 @@ pub async fn get_request(
     Path(id): Path<String>,
 ) -> Result<Json<ResourceStatus>, ApiError> {
     let id = platform_id(&id)?;
-    let request =
-        state.store.request(id).await?.ok_or_else(|| ApiError::NotFound(format!("request {id} is not known")))?;
+    let request = state
+        .engine
+        .store
+        .request(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("request {id} is not known")))?;
     Ok(Json(request_status(&state, &request).await?))
 }
 
@@ -153,7 +157,7 @@ pub async fn create_direct(
     let b = required_user(&state, body.user_b, "user_b")?;
     let direct = commands::put_direct(&state.engine, &a, &b).await?;
     let scope = Scope::Direct(direct.pair_id);
-    settle(&state, scope, Some(wait)).await?;
+    wait_for_sync(&state, scope, Some(wait)).await?;
     let (status, last_error) = scope_status(&state, scope).await?;
     let room_id = direct_room_id(&state, direct.pair_id).await?;
     Ok((http_status(status), Json(DirectStatus { room_id, status, last_error })))

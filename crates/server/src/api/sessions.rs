@@ -109,27 +109,27 @@ pub async fn create_session(
     // Checked before anything is made: an unknown device creates nothing.
     if let Some(device_id) = device_id {
         let unknown = || ApiError::UnknownDevice(format!("{device_id} is not one of this user's chat devices"));
-        if !state.store.touch_session(user, device_id, now_millis()).await? {
+        if !state.engine.store.touch_session(user, device_id, now_millis()).await? {
             return Err(unknown());
         }
         if !state.homeserver.device_exists(&matrix_user, device_id).await? {
             // Deleted on the homeserver (by the user's own client, or an
             // operator): logging in on its id would make a new device
             // under an old name, which other clients refuse.
-            state.store.forget_session(user, device_id).await?;
+            state.engine.store.forget_session(user, device_id).await?;
             return Err(unknown());
         }
     }
     let mapping = provision_user(&state.engine, user, None).await?;
     let session = state.homeserver.login(&matrix_user, device_id, "platform chat").await?;
     if device_id.is_none() {
-        state.store.record_session(user, &session.device_id, now_millis()).await?;
+        state.engine.store.record_session(user, &session.device_id, now_millis()).await?;
         end_least_recently_used(&state, user, &session.device_id).await?;
     }
     let key_backup = state
         .engine
         .key_backups
-        .open_for(state.store.as_ref(), &state.homeserver, user)
+        .open_for(state.engine.store.as_ref(), &state.homeserver, user)
         .await?
         .map(|b| KeyBackupAccess { version: b.version, private_key: b.private_key.expose_secret().to_owned() });
     tracing::info!(user_id = %user, device_id = session.device_id, reused = device_id.is_some(), "chat session created");
@@ -147,7 +147,7 @@ pub async fn create_session(
 /// A deletion the homeserver refuses now is left for the next sign-in.
 async fn end_least_recently_used(state: &AppState, user: Uuid, keep: &str) -> Result<(), ApiError> {
     let max = state.config.chat.max_devices;
-    let mut sessions = state.store.sessions(user).await?;
+    let mut sessions = state.engine.store.sessions(user).await?;
     if sessions.len() <= max {
         return Ok(());
     }
@@ -159,7 +159,7 @@ async fn end_least_recently_used(state: &AppState, user: Uuid, keep: &str) -> Re
             tracing::warn!(user_id = %user, device_id = session.device_id, error = %e, "cannot end a chat device yet");
             continue;
         }
-        state.store.forget_session(user, &session.device_id).await?;
+        state.engine.store.forget_session(user, &session.device_id).await?;
         let detail = format!("device {}: the least recently used of more than {max} chat devices", session.device_id);
         audit_session_ended(state, &matrix_user, detail).await?;
     }
@@ -175,7 +175,7 @@ async fn audit_session_ended(state: &AppState, matrix_user: &ruma::UserId, detai
         detail: Some(detail),
         ..NewAuditEntry::default()
     };
-    matrix_sync_engine::audit::record(state.store.as_ref(), &[entry]).await?;
+    matrix_sync_engine::audit::record(state.engine.store.as_ref(), &[entry]).await?;
     Ok(())
 }
 
@@ -220,7 +220,7 @@ pub async fn list_sessions(
     Path(user): Path<String>,
 ) -> Result<Json<SessionList>, ApiError> {
     let user = provisionable_user(state.homeserver.ids(), &user)?;
-    let sessions = state.store.sessions(user).await?.into_iter().map(SessionInfo::from).collect();
+    let sessions = state.engine.store.sessions(user).await?.into_iter().map(SessionInfo::from).collect();
     Ok(Json(SessionList { sessions }))
 }
 
@@ -242,9 +242,9 @@ pub async fn revoke_sessions(
     let user = provisionable_user(state.homeserver.ids(), &user)?;
     let matrix_user = state.homeserver.ids().user(user);
     let mut ended = Vec::new();
-    for session in state.store.sessions(user).await? {
+    for session in state.engine.store.sessions(user).await? {
         state.homeserver.delete_device(&matrix_user, &session.device_id).await?;
-        state.store.forget_session(user, &session.device_id).await?;
+        state.engine.store.forget_session(user, &session.device_id).await?;
         let detail = format!("device {}: the platform ended the user's chat sessions", session.device_id);
         audit_session_ended(&state, &matrix_user, detail).await?;
         ended.push(SessionInfo::from(session));

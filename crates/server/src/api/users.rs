@@ -12,8 +12,6 @@ use crate::state::AppState;
 use matrix_sync_engine::commands;
 use matrix_sync_store::UserMapping;
 
-/// The longest display name accepted (Synapse's own limit).
-
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ProvisionUser {
     /// Shown to other Matrix users; left as it is when absent.
@@ -87,6 +85,7 @@ pub async fn get_user(State(state): State<AppState>, Path(user): Path<String>) -
         }
     };
     let mapping = state
+        .engine
         .store
         .user_mapping(user)
         .await?
