@@ -20,6 +20,8 @@ idp_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 "$target/debug/matrix-sync-test-idp" "127.0.0.1:$idp_port" > "$dir/idp.log" 2>&1 &
 idp=$!
 export MATRIX_SYNC_TEST_IDP="http://127.0.0.1:$idp_port"
+# For trying the embed by hand: `curl "$(cat .dev/demo/idp.url)/token?sub=<uuid>"` mints a token.
+echo "$MATRIX_SYNC_TEST_IDP" > "$dir/idp.url"
 export MATRIX_SYNC_OIDC_ISSUER="$MATRIX_SYNC_TEST_IDP/realms/platform"
 export MATRIX_SYNC_OIDC_JWKS_URL="$MATRIX_SYNC_TEST_IDP/realms/platform/protocol/openid-connect/certs"
 export MATRIX_SYNC_OIDC_AUDIENCE=platform

@@ -2,7 +2,7 @@
 //!
 //! A platform user is a UUID (the identity provider's user id); their Matrix id
 //! is `@{uuid}:{server_name}` with the lowercase, hyphenated UUID. The
-//! appservice's exclusive namespace is exactly those localparts.
+//! appservice's user namespace is exactly those localparts.
 
 use ruma::{OwnedServerName, OwnedUserId, ServerName, UserId};
 use uuid::Uuid;
@@ -182,8 +182,9 @@ impl MatrixIds {
         (uuid.hyphenated().to_string() == user_id.localpart()).then_some(uuid)
     }
 
-    /// The regular expression of the appservice's exclusive user namespace:
-    /// UUID-shaped localparts on this server.
+    /// The regular expression of the appservice's user namespace:
+    /// UUID-shaped localparts on this server (not exclusive, so that the
+    /// homeserver counts their unread messages; registration is closed).
     pub fn user_namespace_regex(&self) -> String {
         format!(
             "@[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}:{}",

@@ -18,6 +18,7 @@ pub mod schedule;
 pub mod scope;
 pub mod simulate;
 pub mod stored;
+pub mod task;
 
 #[cfg(test)]
 mod fixtures;
@@ -27,3 +28,4 @@ mod plan_tests;
 pub use backoff::Backoff;
 pub use ids::{IdError, MatrixIds, UserRef};
 pub use scope::{Scope, ScopeParseError};
+pub use task::{Task, TaskParseError};

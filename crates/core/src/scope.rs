@@ -1,5 +1,6 @@
 //! A scope is the unit of reconciliation: the job queue holds at most one
-//! pending job per scope, and a worker reconciles one scope at a time.
+//! pending job per scope (its `Task::Reconcile`), and a worker reconciles
+//! one scope at a time.
 
 use std::fmt;
 use std::str::FromStr;
@@ -97,8 +98,8 @@ mod tests {
     #[test]
     fn rejects_unknown_kinds_and_bad_ids() {
         assert!("room:550e8400-e29b-41d4-a716-446655440000".parse::<Scope>().is_err());
-        // Accounts are provisioned where they are needed, never by a job of their own.
-        assert!("user:550e8400-e29b-41d4-a716-446655440000".parse::<Scope>().is_err());
+        // A profile is a task, not a scope (`task.rs`).
+        assert!("profile:550e8400-e29b-41d4-a716-446655440000".parse::<Scope>().is_err());
         assert!("community:nope".parse::<Scope>().is_err());
         assert!("community".parse::<Scope>().is_err());
     }

@@ -26,6 +26,9 @@ use serde_json::Value;
 
 use crate::homeserver::{Homeserver, PlanRooms};
 
+/// The upload limit the fake homeserver announces (1 MiB).
+pub const FAKE_UPLOAD_LIMIT: u64 = 1024 * 1024;
+
 /// A homeserver in memory; see the module.
 pub struct FakeHomeserver {
     ids: MatrixIds,
@@ -40,6 +43,9 @@ struct World {
     erased: BTreeSet<OwnedRoomId>,
     accounts: BTreeSet<OwnedUserId>,
     display_names: BTreeMap<OwnedUserId, String>,
+    avatars: BTreeMap<OwnedUserId, String>,
+    /// Uploaded files by their `mxc://` URI: content type and size.
+    media: BTreeMap<String, (String, usize)>,
     account_data: BTreeMap<(OwnedUserId, String), Value>,
     /// Backup versions by user, and the room keys put into each.
     backups: BTreeMap<OwnedUserId, BTreeMap<String, BTreeSet<String>>>,
@@ -117,6 +123,17 @@ impl FakeHomeserver {
     /// Whether the user's account exists.
     pub fn has_account(&self, user: &UserId) -> bool {
         self.world().accounts.contains(user)
+    }
+
+    /// The user's display name and avatar as set.
+    pub fn profile(&self, user: &UserId) -> (Option<String>, Option<String>) {
+        let world = self.world();
+        (world.display_names.get(user).cloned(), world.avatars.get(user).cloned())
+    }
+
+    /// The content type and size of an uploaded file.
+    pub fn media(&self, mxc: &str) -> Option<(String, usize)> {
+        self.world().media.get(mxc).cloned()
     }
 
     /// One plan action, as the homeserver model says it changes the rooms.
@@ -237,6 +254,33 @@ impl Homeserver for FakeHomeserver {
     async fn set_display_name(&self, user: &UserId, name: &str) -> Result<(), HomeserverError> {
         self.call("set_display_name")?.display_names.insert(user.to_owned(), name.to_owned());
         Ok(())
+    }
+
+    async fn avatar_url(&self, user: &UserId) -> Result<Option<String>, HomeserverError> {
+        Ok(self.call("avatar_url")?.avatars.get(user).cloned())
+    }
+
+    async fn set_avatar_url(&self, user: &UserId, mxc: &str) -> Result<(), HomeserverError> {
+        self.call("set_avatar_url")?.avatars.insert(user.to_owned(), mxc.to_owned());
+        Ok(())
+    }
+
+    async fn upload_limit(&self) -> Result<Option<u64>, HomeserverError> {
+        drop(self.call("upload_limit")?);
+        Ok(Some(FAKE_UPLOAD_LIMIT))
+    }
+
+    async fn upload_media(
+        &self,
+        _user: &UserId,
+        content_type: &str,
+        _file_name: &str,
+        bytes: bytes::Bytes,
+    ) -> Result<String, HomeserverError> {
+        let mut world = self.call("upload_media")?;
+        let mxc = format!("mxc://{}/media{}", self.ids.server_name(), world.media.len() + 1);
+        world.media.insert(mxc.clone(), (content_type.to_owned(), bytes.len()));
+        Ok(mxc)
     }
 
     async fn account_data(&self, user: &UserId, event_type: &str) -> Result<Option<Value>, HomeserverError> {

@@ -51,6 +51,20 @@ pub trait Homeserver: Send + Sync {
     async fn display_name(&self, user: &UserId) -> Result<Option<String>, HomeserverError>;
     /// Sets the user's display name (a membership event in each of their rooms).
     async fn set_display_name(&self, user: &UserId, name: &str) -> Result<(), HomeserverError>;
+    /// The user's avatar (`mxc://`), if set.
+    async fn avatar_url(&self, user: &UserId) -> Result<Option<String>, HomeserverError>;
+    /// Sets the user's avatar (like the display name, an event per room).
+    async fn set_avatar_url(&self, user: &UserId, mxc: &str) -> Result<(), HomeserverError>;
+    /// The largest upload the homeserver takes, if it says.
+    async fn upload_limit(&self) -> Result<Option<u64>, HomeserverError>;
+    /// Uploads a file as the user; its `mxc://` URI.
+    async fn upload_media(
+        &self,
+        user: &UserId,
+        content_type: &str,
+        file_name: &str,
+        bytes: bytes::Bytes,
+    ) -> Result<String, HomeserverError>;
     /// A user's global account data of one type, acting as them.
     async fn account_data(&self, user: &UserId, event_type: &str) -> Result<Option<Value>, HomeserverError>;
     /// Replaces a user's global account data of one type, acting as them.
@@ -208,6 +222,28 @@ impl Homeserver for AppserviceClient {
 
     async fn set_display_name(&self, user: &UserId, name: &str) -> Result<(), HomeserverError> {
         AppserviceClient::set_display_name(self, user, name).await
+    }
+
+    async fn avatar_url(&self, user: &UserId) -> Result<Option<String>, HomeserverError> {
+        AppserviceClient::avatar_url(self, user).await
+    }
+
+    async fn set_avatar_url(&self, user: &UserId, mxc: &str) -> Result<(), HomeserverError> {
+        AppserviceClient::set_avatar_url(self, user, mxc).await
+    }
+
+    async fn upload_limit(&self) -> Result<Option<u64>, HomeserverError> {
+        AppserviceClient::upload_limit(self).await
+    }
+
+    async fn upload_media(
+        &self,
+        user: &UserId,
+        content_type: &str,
+        file_name: &str,
+        bytes: bytes::Bytes,
+    ) -> Result<String, HomeserverError> {
+        AppserviceClient::upload_media(self, user, content_type, file_name, bytes).await
     }
 
     async fn account_data(&self, user: &UserId, event_type: &str) -> Result<Option<Value>, HomeserverError> {

@@ -21,11 +21,14 @@ pub mod homeserver;
 pub mod key_backup;
 pub mod locks;
 pub mod metrics;
+pub mod profile;
 pub mod provision;
+pub mod purpose;
 pub mod push;
 pub mod reconcile;
 pub mod rules;
 pub mod wakeup;
+pub mod webhook;
 pub mod worker;
 
 use std::sync::Arc;
@@ -61,6 +64,8 @@ pub struct EngineSettings {
     pub app_url: Option<Url>,
     /// Seals members' key-backup keys; `None`: key backup is off.
     pub backup_secret: Option<SecretString>,
+    /// Where notices of new messages go; `None`: nowhere.
+    pub webhook: Option<webhook::WebhookSettings>,
 }
 
 /// The reconciler and what it shares between its workers. Cheap to share
@@ -85,6 +90,20 @@ pub struct Engine {
     pub bot: OnceCell<matrix_sync_bot::Bot>,
     /// One read-change-write of a user's account data at a time.
     pub account_data_locks: locks::KeyedLocks,
+    /// Requests to the platform: its webhook, its users' pictures.
+    pub outbound: reqwest::Client,
+}
+
+/// The client for requests to the platform: bounded in time, a few
+/// redirects at most.
+fn outbound_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .user_agent(concat!("matrix-sync/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
 }
 
 impl Engine {
@@ -102,6 +121,7 @@ impl Engine {
             key_backups: key_backup::KeyBackups::new(settings.backup_secret.as_ref()),
             bot: OnceCell::new(),
             account_data_locks: locks::KeyedLocks::default(),
+            outbound: outbound_client(),
             settings,
         }
     }

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use matrix_sync_core::Scope;
-use matrix_sync_store::{StoreError, Transaction};
+use matrix_sync_store::{NewMessage, StoreError, Transaction};
 use serde_json::Value;
 
 use crate::Engine;
@@ -30,16 +30,46 @@ pub async fn take_transaction(engine: &Engine, txn: &Transaction<'_>, events: &[
     }
     let scopes: BTreeSet<_> = foreign.iter().filter_map(|room| jobs.get(room).copied()).collect();
     let scopes: Vec<Scope> = scopes.into_iter().collect();
-    let taken = engine.store.accept_transaction(txn, &scopes, now_millis()).await?;
+    let messages =
+        if engine.settings.webhook.is_some() { messages_in_known_rooms(engine, events).await? } else { vec![] };
+    let taken = engine.store.accept_transaction(txn, &scopes, &messages, now_millis()).await?;
     if taken {
         tracing::debug!(
             txn_id = txn.txn_id,
             events = events.len(),
             scopes = scopes.len(),
+            messages = messages.len(),
             "appservice transaction taken in"
         );
     }
     Ok(taken)
+}
+
+/// The messages (for the webhook) among the events, in rooms the service made.
+async fn messages_in_known_rooms(engine: &Engine, events: &[Value]) -> Result<Vec<NewMessage>, StoreError> {
+    let messages: Vec<NewMessage> = events.iter().filter_map(message_of).collect();
+    if messages.is_empty() {
+        return Ok(messages);
+    }
+    let mut rooms: Vec<String> = messages.iter().map(|m| m.room_id.clone()).collect();
+    rooms.sort();
+    rooms.dedup();
+    let known: BTreeSet<String> = engine.store.known_rooms(&rooms).await?.into_iter().map(|r| r.room_id).collect();
+    Ok(messages.into_iter().filter(|m| known.contains(&m.room_id)).collect())
+}
+
+/// A message event (not state) as the webhook's record of it.
+fn message_of(event: &Value) -> Option<NewMessage> {
+    let kind = event["type"].as_str()?;
+    if event.get("state_key").is_some() || !crate::webhook::MESSAGE_TYPES.contains(&kind) {
+        return None;
+    }
+    Some(NewMessage {
+        event_id: event["event_id"].as_str()?.to_owned(),
+        room_id: event["room_id"].as_str()?.to_owned(),
+        sender: event["sender"].as_str()?.to_owned(),
+        origin_server_ts: event["origin_server_ts"].as_i64().unwrap_or_default(),
+    })
 }
 
 /// The job that reconciles each of the given rooms the service knows; a
@@ -47,7 +77,8 @@ pub async fn take_transaction(engine: &Engine, txn: &Transaction<'_>, events: &[
 async fn job_scopes(engine: &Engine, rooms: &[String]) -> Result<BTreeMap<String, Scope>, StoreError> {
     let mut job_of: BTreeMap<Scope, Scope> = BTreeMap::new();
     let mut jobs = BTreeMap::new();
-    for (room, scope) in engine.store.room_scopes(rooms).await? {
+    for room in engine.store.known_rooms(rooms).await? {
+        let scope = room.scope;
         let job = match job_of.get(&scope) {
             Some(job) => *job,
             None => {
@@ -56,7 +87,7 @@ async fn job_scopes(engine: &Engine, rooms: &[String]) -> Result<BTreeMap<String
                 job
             }
         };
-        jobs.insert(room, job);
+        jobs.insert(room.room_id, job);
     }
     Ok(jobs)
 }

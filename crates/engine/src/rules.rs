@@ -60,6 +60,13 @@ pub enum Refusal {
     /// `400`: an empty or too long display name, or one with control characters.
     #[error("display_name must be 1 to {MAX_DISPLAY_NAME} characters without control characters")]
     InvalidDisplayName,
+    /// `400`: an avatar URL that is not an `http(s)://` or `mxc://` URL.
+    #[error("avatar_url must be an http, https or mxc URL of at most {MAX_AVATAR_URL} characters")]
+    InvalidAvatarUrl,
+    /// `422`: a profile for a user of another homeserver (their own
+    /// homeserver keeps it).
+    #[error("{0} is a user of another homeserver: their name and picture are their homeserver's")]
+    RemoteProfile(String),
     /// `400`: a request title too long or with control characters.
     #[error("title must be at most {MAX_TITLE} characters without control characters")]
     InvalidTitle,
@@ -157,6 +164,22 @@ pub fn display_name(raw: Option<&str>) -> Result<Option<String>, Refusal> {
         return Err(Refusal::InvalidDisplayName);
     }
     Ok(Some(trimmed.to_owned()))
+}
+
+/// The longest avatar URL taken.
+pub const MAX_AVATAR_URL: usize = 2048;
+
+/// An avatar URL, when one is given: `http(s)://` (the service fetches it)
+/// or `mxc://` (already on a homeserver).
+pub fn avatar_url(raw: Option<&str>) -> Result<Option<String>, Refusal> {
+    let Some(raw) = raw else { return Ok(None) };
+    let raw = raw.trim();
+    let parsed = url::Url::parse(raw).map_err(|_| Refusal::InvalidAvatarUrl)?;
+    let fits = raw.len() <= MAX_AVATAR_URL && parsed.host_str().is_some_and(|h| !h.is_empty());
+    if !fits || !matches!(parsed.scheme(), "http" | "https" | "mxc") {
+        return Err(Refusal::InvalidAvatarUrl);
+    }
+    Ok(Some(raw.to_owned()))
 }
 
 /// A request's title, trimmed (an empty one is none).

@@ -1,11 +1,12 @@
-//! The reconcile workers: claim a due job, reconcile its scope while keeping
-//! the lease alive, then complete it or record the failure for a retry with
-//! backoff. On shutdown a job in progress is released, not lost.
+//! The workers: claim a due job, do its task (reconcile a scope, apply a
+//! profile, deliver a webhook notice) while keeping the lease alive, then
+//! complete it or record the failure for a retry with backoff. On shutdown
+//! a job in progress is released, not lost.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use matrix_sync_core::Backoff;
+use matrix_sync_core::{Backoff, Task};
 use matrix_sync_store::{FailOutcome, Job, StoreError};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -66,6 +67,15 @@ async fn idle(engine: &Engine, cancel: &CancellationToken) {
     }
 }
 
+/// Does what a job is for.
+async fn run_task(engine: &Engine, task: Task) -> Result<(), crate::ReconcileError> {
+    match task {
+        Task::Reconcile(scope) => reconcile(engine, scope).await,
+        Task::Profile(user) => crate::profile::apply(engine, user).await,
+        Task::Webhook(delivery) => crate::webhook::deliver(engine, delivery).await,
+    }
+}
+
 /// How a claimed job's reconcile ended.
 enum Outcome {
     Done(Result<(), crate::ReconcileError>),
@@ -74,9 +84,9 @@ enum Outcome {
 }
 
 async fn process(engine: &Engine, cancel: &CancellationToken, backoff: &Backoff, job: Job) {
-    let span = tracing::info_span!("reconcile", scope = %job.scope, attempt = job.attempts);
+    let span = tracing::info_span!("job", task = %job.task, attempt = job.attempts);
     async {
-        let work = reconcile(engine, job.scope);
+        let work = run_task(engine, job.task);
         tokio::pin!(work);
         let mut renew = tokio::time::interval(RENEW_EVERY);
         renew.tick().await;
@@ -188,7 +198,7 @@ pub async fn anti_entropy(engine: Arc<Engine>, cancel: CancellationToken) {
         let count = i64::try_from(scopes.len().max(1)).unwrap_or(1);
         for (i, scope) in (0i64..).zip(scopes.iter()) {
             let run_at = now + spread * i / count;
-            if let Err(e) = engine.store.enqueue_periodic(*scope, run_at, now).await {
+            if let Err(e) = engine.store.enqueue_periodic((*scope).into(), run_at, now).await {
                 tracing::warn!(error = %e, "anti-entropy: cannot enqueue");
             }
         }
@@ -220,7 +230,7 @@ pub async fn retention_sweeper(engine: Arc<Engine>, cancel: CancellationToken) {
         match engine.store.due_hard_deletes(now).await {
             Ok(due) if !due.is_empty() => {
                 for scope in due {
-                    if let Err(e) = engine.store.enqueue_periodic(scope, now, now).await {
+                    if let Err(e) = engine.store.enqueue_periodic(scope.into(), now, now).await {
                         tracing::warn!(error = %e, "retention sweeper: cannot enqueue");
                     }
                 }

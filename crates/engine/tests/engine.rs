@@ -4,109 +4,24 @@
 //! `crates/server/tests`; these run without one.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use matrix_sync_core::Scope;
 use matrix_sync_core::UserRef;
 use matrix_sync_core::observed::Membership;
 use matrix_sync_core::power::CommunityRole;
 use matrix_sync_core::rooms::{RoomKey, RoomRole};
-use matrix_sync_core::{Backoff, MatrixIds, Scope};
+use matrix_sync_engine::Homeserver;
 use matrix_sync_engine::clock::now_millis;
-use matrix_sync_engine::commands::{self, CommandError, CommunityWrite};
-use matrix_sync_engine::fake_homeserver::FakeHomeserver;
+use matrix_sync_engine::commands::{self, CommandError, CommunityWrite, ProfileInput};
 use matrix_sync_engine::reconcile::reconcile;
-use matrix_sync_engine::{Engine, EngineSettings, Homeserver};
-use matrix_sync_store::{AuditFilter, Debounce, DirectRecord, Store, Transaction};
+use matrix_sync_store::{Debounce, DirectRecord, Transaction};
 use ruma::OwnedUserId;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-struct World {
-    _dir: tempfile::TempDir,
-    store: Arc<dyn Store>,
-    homeserver: Arc<FakeHomeserver>,
-    engine: Arc<Engine>,
-}
-
-fn ids() -> MatrixIds {
-    MatrixIds::new("example.org", "@matrix-sync:example.org").unwrap()
-}
-
-fn settings() -> EngineSettings {
-    EngineSettings {
-        workers: 1,
-        anti_entropy: Duration::from_secs(3600),
-        backoff: Backoff { base: Duration::from_millis(20), cap: Duration::from_millis(50), max_attempts: 20 },
-        retention: Duration::from_secs(3600),
-        admin_token: Some("admin-token".into()),
-        app_url: None,
-        backup_secret: None,
-    }
-}
-
-impl World {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            matrix_sync_store::connect(&format!("sqlite://{}/store.db", dir.path().display()), "").await.unwrap();
-        let homeserver = Arc::new(FakeHomeserver::new(ids()));
-        let engine = Arc::new(Engine::new(store.clone(), homeserver.clone(), settings()));
-        Self { _dir: dir, store, homeserver, engine }
-    }
-
-    /// Another process on the same database and homeserver (or this one
-    /// after a restart): nothing cached.
-    fn restarted(&self) -> Arc<Engine> {
-        Arc::new(Engine::new(self.store.clone(), self.homeserver.clone(), settings()))
-    }
-
-    async fn community(&self, members: &[(Uuid, i64, CommunityRole)]) -> Uuid {
-        let id = Uuid::new_v4();
-        let write = CommunityWrite { name: "Gardeners".into(), ..CommunityWrite::default() };
-        commands::put_community(&self.engine, id, &write).await.unwrap();
-        for (user, trust, role) in members {
-            self.put_member(id, *user, *trust, *role).await;
-        }
-        id
-    }
-
-    async fn put_member(&self, community: Uuid, user: Uuid, trust: i64, role: CommunityRole) {
-        let now_please = Debounce { quiet_ms: 0, max_wait_ms: 0 };
-        let user = UserRef::Platform(user);
-        commands::put_member(&self.engine, community, &user, trust, Some(role), now_please).await.unwrap();
-    }
-
-    /// Runs the workers until the scope's job is done (or `limit` passes).
-    async fn run_until_done(&self, engine: &Arc<Engine>, scope: Scope, limit: Duration) -> bool {
-        let cancel = CancellationToken::new();
-        let mut tasks = tokio::task::JoinSet::new();
-        engine.spawn_background(&cancel, &mut tasks);
-        let deadline = tokio::time::Instant::now() + limit;
-        let done = loop {
-            if self.store.job_for_scope(scope).await.unwrap().is_none() {
-                break true;
-            }
-            if tokio::time::Instant::now() > deadline {
-                break false;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        };
-        cancel.cancel();
-        while tasks.join_next().await.is_some() {}
-        done
-    }
-
-    fn level(&self, key: &RoomKey, user: &OwnedUserId) -> Option<i64> {
-        self.homeserver.room(key)?.power?.users.get(user).copied()
-    }
-
-    async fn audit_actions(&self, community: Uuid) -> Vec<String> {
-        let filter = AuditFilter { community_id: Some(community), since: None, limit: 1000 };
-        self.store.audit(filter).await.unwrap().into_iter().map(|e| e.entry.action).collect()
-    }
-}
+mod common;
+use common::{World, ids};
 
 #[tokio::test]
 async fn a_community_converges_and_a_second_reconcile_reads_and_writes_nothing() {
@@ -192,7 +107,7 @@ async fn drift_pushed_by_the_homeserver_is_reverted_and_audited() {
         json!({"room_id": room_id, "type": "m.room.power_levels", "sender": mallory, "state_key": "", "content": {}});
     let txn = Transaction { txn_id: "1", digest: "d1", event_count: 1 };
     assert!(matrix_sync_engine::push::take_transaction(&w.engine, &txn, &[event]).await.unwrap());
-    assert!(w.store.job_for_scope(Scope::Community(id)).await.unwrap().is_some(), "the push enqueued the community");
+    assert!(w.store.job_for(Scope::Community(id).into()).await.unwrap().is_some(), "the push enqueued the community");
 
     assert!(w.run_until_done(&w.engine, Scope::Community(id), Duration::from_secs(10)).await);
     assert_eq!(w.level(&general, &user), None, "the raise was reverted");
@@ -205,7 +120,7 @@ async fn a_homeserver_that_is_down_delays_the_work_and_loses_none_of_it() {
     w.homeserver.set_down(true);
     let id = w.community(&[(Uuid::new_v4(), 0, CommunityRole::Member)]).await;
     assert!(!w.run_until_done(&w.engine, Scope::Community(id), Duration::from_millis(300)).await);
-    let job = w.store.job_for_scope(Scope::Community(id)).await.unwrap().expect("still queued");
+    let job = w.store.job_for(Scope::Community(id).into()).await.unwrap().expect("still queued");
     assert!(job.attempts >= 2, "retried with backoff: {job:?}");
     assert!(job.last_error.as_deref().unwrap_or_default().contains("did not answer in time"), "{job:?}");
     assert!(w.engine.metrics.reconciles("retry") >= 2);
@@ -276,7 +191,7 @@ async fn a_direct_chat_is_encrypted_joined_by_both_and_listed_in_their_m_direct(
     let direct = DirectRecord { pair_id: pair, user_a: first.to_string(), user_b: second.to_string() };
     w.store.put_direct(&direct, now_millis()).await.unwrap();
     let done = w.run_until_done(&w.engine, Scope::Direct(pair), Duration::from_secs(10)).await;
-    assert!(done, "{:?}", w.store.job_for_scope(Scope::Direct(pair)).await);
+    assert!(done, "{:?}", w.store.job_for(Scope::Direct(pair).into()).await);
 
     let room = w.homeserver.room(&RoomKey::new(Scope::Direct(pair), RoomRole::Direct)).expect("made");
     assert!(room.encrypted);
@@ -393,10 +308,11 @@ async fn restores_requests_and_users_follow_their_rules() {
     assert!(matches!(refused, Err(CommandError::Refused(Refusal::InvalidTitle))), "{refused:?}");
 
     let user = Uuid::new_v4();
-    let blank = commands::put_user(engine, user, Some("  ")).await;
+    let blank = commands::put_user(engine, user, ProfileInput { display_name: Some("  "), avatar_url: None }).await;
     assert!(matches!(blank, Err(CommandError::Refused(Refusal::InvalidDisplayName))), "{blank:?}");
     assert!(!w.homeserver.has_account(&ids.user(user)), "nothing provisioned");
-    let mapping = commands::put_user(engine, user, Some(" Ada ")).await.unwrap();
+    let mapping =
+        commands::put_user(engine, user, ProfileInput { display_name: Some(" Ada "), avatar_url: None }).await.unwrap();
     assert_eq!(mapping.display_name.as_deref(), Some("Ada"));
     assert!(w.homeserver.has_account(&ids.user(user)));
 }

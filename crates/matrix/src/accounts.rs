@@ -165,6 +165,42 @@ impl AppserviceClient {
         .map(drop)
     }
 
+    /// The user's avatar (an `mxc://` URI) as the homeserver has it.
+    pub async fn avatar_url(&self, user: &UserId) -> Result<Option<String>, HomeserverError> {
+        let result = self
+            .send(Request {
+                endpoint: "profile.avatar_url.get",
+                method: Method::GET,
+                path: &["_matrix", "client", "v3", "profile", user.as_str(), "avatar_url"],
+                as_user: Some(user),
+                query: &[],
+                body: None,
+                auth: Auth::Appservice,
+            })
+            .await;
+        match result {
+            Ok(v) => Ok(v.get("avatar_url").and_then(Value::as_str).map(str::to_owned)),
+            Err(e) if e.errcode() == Some("M_NOT_FOUND") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets a user's avatar to an `mxc://` URI, acting as them; like the
+    /// display name, only when it differs.
+    pub async fn set_avatar_url(&self, user: &UserId, mxc: &str) -> Result<(), HomeserverError> {
+        self.send(Request {
+            endpoint: "profile.avatar_url.set",
+            method: Method::PUT,
+            path: &["_matrix", "client", "v3", "profile", user.as_str(), "avatar_url"],
+            as_user: Some(user),
+            query: &[],
+            body: Some(json!({ "avatar_url": mxc })),
+            auth: Auth::Appservice,
+        })
+        .await
+        .map(drop)
+    }
+
     /// Mints an access token for a namespace user (`m.login.application_service`).
     /// Passing the `device_id` of an earlier session reuses that device instead
     /// of piling up new ones.

@@ -126,6 +126,26 @@ impl AppserviceClient {
     /// [`send`](Self::send) for a request the homeserver needs longer for
     /// than usual (it must not be abandoned half done).
     pub(crate) async fn send_within(&self, req: Request<'_>, timeout: Duration) -> Result<Value, HomeserverError> {
+        self.send_payload(req, None, timeout).await
+    }
+
+    /// [`send`](Self::send) with a body that is not JSON (a media upload):
+    /// `raw` is its content type and bytes, sent in place of `req.body`.
+    pub(crate) async fn send_raw(
+        &self,
+        req: Request<'_>,
+        content_type: &str,
+        bytes: bytes::Bytes,
+    ) -> Result<Value, HomeserverError> {
+        self.send_payload(req, Some((content_type, bytes)), self.inner.settings.request_timeout).await
+    }
+
+    async fn send_payload(
+        &self,
+        req: Request<'_>,
+        raw: Option<(&str, bytes::Bytes)>,
+        timeout: Duration,
+    ) -> Result<Value, HomeserverError> {
         let inner = &self.inner;
         let url = self.url(req.path, req.as_user, req.query)?;
         let mut waits = 0;
@@ -136,7 +156,10 @@ impl AppserviceClient {
                 Auth::Appservice => builder.bearer_auth(inner.as_token.expose_secret()),
                 Auth::User(token) => builder.bearer_auth(token.expose_secret()),
             };
-            if let Some(body) = &req.body {
+            if let Some((content_type, bytes)) = &raw {
+                // Cloning `Bytes` shares the buffer: a retry re-sends it.
+                builder = builder.header(reqwest::header::CONTENT_TYPE, *content_type).body(bytes.clone());
+            } else if let Some(body) = &req.body {
                 builder = builder.json(body);
             }
             let (result, seconds) = {

@@ -6,9 +6,11 @@ mod client;
 mod erase;
 mod error;
 mod key_backup;
+mod media;
 mod metrics;
 mod registration;
 mod rooms;
+mod unread;
 
 pub use accounts::{Registered, UserSession};
 pub use client::{AppserviceClient, ClientSettings};
@@ -17,3 +19,4 @@ pub use key_backup::{BACKUP_ALGORITHM, BackupVersion};
 pub use metrics::{CallLabels, HomeserverMetrics};
 pub use registration::Registration;
 pub use rooms::{CreatedRoom, MEGOLM, Moderation, NewRoom, ROOM_VERSION, join_rule_content, observed_room};
+pub use unread::UnreadRoom;

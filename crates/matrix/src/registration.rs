@@ -36,7 +36,10 @@ impl Registration<'_> {
              receive_ephemeral: false\n\
              namespaces:\n\
              \x20 users:\n\
-             \x20   - exclusive: true\n\
+             \x20   # Not exclusive: Synapse counts unread messages and sends push\n\
+             \x20   # notifications only for users outside exclusive namespaces. No one\n\
+             \x20   # else can take these ids while registration is closed.\n\
+             \x20   - exclusive: false\n\
              \x20     regex: {users}\n\
              \x20   - exclusive: true\n\
              \x20     regex: {bot}\n\

@@ -124,6 +124,7 @@ fn engine_settings(config: &Config) -> EngineSettings {
             KeyBackupMode::Platform { secret } => Some(secret.clone()),
             KeyBackupMode::Off => None,
         },
+        webhook: config.webhook.clone(),
     }
 }
 

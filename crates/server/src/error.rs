@@ -152,8 +152,11 @@ impl From<matrix_sync_engine::provision::ProvisionError> for ApiError {
 /// The stable code of a rule's refusal.
 pub fn refusal_code(refusal: &Refusal) -> ErrorCode {
     match refusal {
-        Refusal::InvalidName | Refusal::InvalidTitle | Refusal::InvalidDisplayName => ErrorCode::BadRequest,
+        Refusal::InvalidName | Refusal::InvalidTitle | Refusal::InvalidDisplayName | Refusal::InvalidAvatarUrl => {
+            ErrorCode::BadRequest
+        }
         Refusal::SameUser(_) => ErrorCode::SameUser,
+        Refusal::RemoteProfile(_) => ErrorCode::RemoteUser,
         Refusal::RequestConflict(_) => ErrorCode::RequestConflict,
         Refusal::NotDeleted { .. } => ErrorCode::NotDeleted,
         Refusal::Purging { .. } => ErrorCode::Purging,
@@ -176,9 +179,12 @@ impl From<Refusal> for ApiError {
         let code = refusal_code(&refusal);
         let message = refusal.to_string();
         match refusal {
-            Refusal::InvalidName | Refusal::InvalidTitle | Refusal::InvalidDisplayName => ApiError::BadRequest(message),
+            Refusal::InvalidName | Refusal::InvalidTitle | Refusal::InvalidDisplayName | Refusal::InvalidAvatarUrl => {
+                ApiError::BadRequest(message)
+            }
             Refusal::NegativeTrustScore(_)
             | Refusal::SameUser(_)
+            | Refusal::RemoteProfile(_)
             | Refusal::UnencryptedCouncils
             | Refusal::InvalidTrustLevels(_)
             | Refusal::UnknownCommunity(_)

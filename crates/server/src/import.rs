@@ -14,7 +14,7 @@ use matrix_sync_core::minimal::MinimalRequests;
 use matrix_sync_core::power::{CommunityRole, CouncilRole, TrustLevel, TrustLevels, community_level};
 use matrix_sync_core::{MatrixIds, Scope, UserRef};
 use matrix_sync_engine::Engine;
-use matrix_sync_engine::commands::{self, CommandError, CommunityWrite, CouncilWrite};
+use matrix_sync_engine::commands::{self, CommandError, CommunityWrite, CouncilWrite, ProfileInput};
 use matrix_sync_engine::rules::{self, Refusal};
 use matrix_sync_store::{Debounce, Store};
 use serde::Deserialize;
@@ -59,6 +59,15 @@ pub struct ImportMember {
     pub trust_score: i64,
     #[serde(default = "member_role")]
     pub role: CommunityRole,
+    /// As in a member write: the name members see, and the picture.
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+impl ImportMember {
+    fn profile(&self) -> ProfileInput<'_> {
+        ProfileInput { display_name: self.display_name.as_deref(), avatar_url: self.avatar_url.as_deref() }
+    }
 }
 
 fn member_role() -> CommunityRole {
@@ -164,6 +173,9 @@ pub fn read(path: &Path, server_name: &str) -> Result<(ImportFile, Totals), Stri
         let mut elevated = 0;
         for (j, m) in c.members.iter().enumerate() {
             rules::trust_score(m.trust_score).map_err(|r| refused(&format!(".members[{j}].trust_score"), r))?;
+            rules::display_name(m.display_name.as_deref())
+                .map_err(|r| refused(&format!(".members[{j}].display_name"), r))?;
+            rules::avatar_url(m.avatar_url.as_deref()).map_err(|r| refused(&format!(".members[{j}].avatar_url"), r))?;
             if !members.insert(m.user_id) {
                 return Err(format!("{}: {} appears twice", at(&format!(".members[{j}].user_id")), m.user_id));
             }
@@ -229,8 +241,10 @@ fn refused(at: &str, error: CommandError) -> ImportError {
                 | Refusal::AlreadyDeleted { .. }
                 | Refusal::CouncilInAnotherCommunity { .. }
                 | Refusal::UnknownCommunity(_) => ".id",
+                Refusal::InvalidDisplayName => ".display_name",
+                Refusal::InvalidAvatarUrl => ".avatar_url",
                 // Refusals of writes an import does not make.
-                Refusal::InvalidDisplayName
+                Refusal::RemoteProfile(_)
                 | Refusal::InvalidTitle
                 | Refusal::SameUser(_)
                 | Refusal::RequestConflict(_)
@@ -287,6 +301,9 @@ pub async fn write(engine: &Engine, file: &ImportFile) -> Result<(), ImportError
             commands::put_member(engine, c.id, &user, m.trust_score, Some(m.role), at_once)
                 .await
                 .map_err(|e| refused(&format!("{at}.members[{j}]"), e))?;
+            commands::put_member_profile(engine, &user, m.profile())
+                .await
+                .map_err(|e| refused(&format!("{at}.members[{j}]"), e))?;
         }
         for (k, council) in c.councils.iter().enumerate() {
             let at = format!("{at}.councils[{k}]");
@@ -310,7 +327,7 @@ pub async fn progress(store: &dyn Store, file: &ImportFile) -> Result<Totals, ma
     let mut done = Totals::default();
     for c in &file.communities {
         let scope = Scope::Community(c.id);
-        if store.job_for_scope(scope).await?.is_some() {
+        if store.job_for(scope.into()).await?.is_some() {
             continue;
         }
         done.communities += 1;

@@ -76,6 +76,20 @@ fn declared_algorithm(token: &str) -> Option<String> {
 #[derive(Debug, Deserialize)]
 struct Claims {
     sub: String,
+    /// The person's full name (OpenID Connect's standard claim; Keycloak
+    /// puts it in access tokens with its default `profile` scope).
+    name: Option<String>,
+    preferred_username: Option<String>,
+}
+
+/// Who a verified token is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedUser {
+    /// The platform user (`sub`).
+    pub user: Uuid,
+    /// Their name as the identity provider gives it (`name`, else
+    /// `preferred_username`), if it does.
+    pub name: Option<String>,
 }
 
 /// The provider's keys by key id, as last fetched.
@@ -127,7 +141,7 @@ impl TokenVerifier {
     }
 
     /// The platform user a valid token speaks for.
-    pub async fn verify(&self, token: &str) -> Result<Uuid, TokenError> {
+    pub async fn verify(&self, token: &str) -> Result<VerifiedUser, TokenError> {
         let header = decode_header(token).map_err(|_| {
             // An algorithm the JWT library does not even know (`none`) is
             // still an algorithm we refuse, and is reported as such.
@@ -160,7 +174,8 @@ impl TokenVerifier {
             }
         })?;
         let user = Uuid::try_parse(&claims.claims.sub).map_err(|_| TokenError::Subject)?;
-        Ok(user)
+        let name = claims.claims.name.or(claims.claims.preferred_username);
+        Ok(VerifiedUser { user, name })
     }
 
     fn cached(&self, kid: &str) -> Option<(Algorithm, DecodingKey)> {

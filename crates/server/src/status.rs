@@ -34,7 +34,7 @@ pub struct ResourceStatus {
 /// `synced` once no reconcile is outstanding for the scope; `error` while
 /// the outstanding one keeps failing (it is still retried); else `pending`.
 pub async fn scope_status(state: &AppState, scope: Scope) -> Result<(&'static str, Option<String>), StoreError> {
-    Ok(match state.engine.store.job_for_scope(scope).await? {
+    Ok(match state.engine.store.job_for(scope.into()).await? {
         None => ("synced", None),
         Some(job) if job.last_error.is_some() => ("error", job.last_error),
         Some(_) => ("pending", None),
@@ -97,7 +97,7 @@ pub async fn wait_for_sync(state: &AppState, scope: Scope, wait: Option<Duration
     let Some(wait) = wait else { return Ok(()) };
     let deadline = Instant::now() + wait;
     while Instant::now() < deadline {
-        if state.engine.store.job_for_scope(scope).await?.is_none() {
+        if state.engine.store.job_for(scope.into()).await?.is_none() {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

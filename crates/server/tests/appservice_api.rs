@@ -56,7 +56,10 @@ async fn transactions_are_taken_once_even_across_restarts() {
     assert_eq!(status, StatusCode::OK, "a replay is acknowledged");
     let sent = serde_json::to_vec(&body).unwrap();
     let recorded = Transaction { txn_id: &txn, digest: &digest(&sent), event_count: 1 };
-    assert!(!app.state.engine.store.accept_transaction(&recorded, &[], 0).await.unwrap(), "recorded durably, once");
+    assert!(
+        !app.state.engine.store.accept_transaction(&recorded, &[], &[], 0).await.unwrap(),
+        "recorded durably, once"
+    );
 
     // The homeserver's database restored: its counter reuses the id for
     // new events, which are taken in, not dropped as a replay.
@@ -66,7 +69,7 @@ async fn transactions_are_taken_once_even_across_restarts() {
     let sent = serde_json::to_vec(&later).unwrap();
     let recorded = Transaction { txn_id: &txn, digest: &digest(&sent), event_count: 1 };
     assert!(
-        !app.state.engine.store.accept_transaction(&recorded, &[], 0).await.unwrap(),
+        !app.state.engine.store.accept_transaction(&recorded, &[], &[], 0).await.unwrap(),
         "the new events were taken in"
     );
 
@@ -84,7 +87,7 @@ async fn transactions_are_taken_once_even_across_restarts() {
     }
     let unseen = Transaction { txn_id: "bad", digest: &digest(b"not json"), event_count: 0 };
     assert!(
-        app.state.engine.store.accept_transaction(&unseen, &[], 0).await.unwrap(),
+        app.state.engine.store.accept_transaction(&unseen, &[], &[], 0).await.unwrap(),
         "a malformed transaction is not recorded"
     );
     app.stop().await;

@@ -25,19 +25,21 @@ pub use error::StoreError;
 pub use model::Elevated;
 pub use model::{
     AuditEntry, AuditFilter, CommunityRecord, CouncilMemberRecord, CouncilRecord, DirectRecord, FailOutcome, Job,
-    KeyBackupRecord, MemberRecord, NewAuditEntry, NewUserMapping, QueueDepth, RequestRecord, RoomRecord, SessionRecord,
-    Transaction, UserMapping,
+    KeyBackupRecord, MemberRecord, NewAuditEntry, NewMessage, NewUserMapping, ProfileWrite, QueueDepth, RequestRecord,
+    RoomRecord, SessionRecord, Transaction, UserMapping, UserProfile, WebhookDelivery,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use traits::{
     AuditStore, CommunityStore, JobQueue, LifecycleStore, RequestStore, RoomStore, SessionStore, Store, UserStore,
+    WebhookStore,
 };
 
 /// The store's traits, for calling their methods on a `dyn Store`.
 pub mod prelude {
     pub use crate::traits::{
         AuditStore, CommunityStore, JobQueue, LifecycleStore, RequestStore, RoomStore, SessionStore, Store, UserStore,
+        WebhookStore,
     };
 }
 

@@ -1,7 +1,7 @@
 //! The records the store reads and writes.
 
 use chrono::{DateTime, Utc};
-use matrix_sync_core::Scope;
+use matrix_sync_core::{Scope, Task};
 use uuid::Uuid;
 
 /// A platform user's Matrix account, as provisioning records it.
@@ -34,13 +34,69 @@ pub struct UserMapping {
     pub last_seen_at: Option<DateTime<Utc>>,
 }
 
+/// A user's profile as the platform gave it, and what of its avatar the
+/// homeserver has.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UserProfile {
+    /// The platform user.
+    pub user_id: Uuid,
+    /// Their display name, if the platform gave one.
+    pub display_name: Option<String>,
+    /// The platform's URL of their picture (or an `mxc://` URI), if given.
+    pub avatar_url: Option<String>,
+    /// The URL `avatar_mxc` was made from (the last one tried).
+    pub avatar_source: Option<String>,
+    /// The picture as uploaded to the homeserver; `None` with a source:
+    /// that URL could not be used.
+    pub avatar_mxc: Option<String>,
+}
+
+/// What a profile write gives; `None` keeps what is recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileWrite {
+    /// The display name.
+    pub display_name: Option<String>,
+    /// The picture's URL.
+    pub avatar_url: Option<String>,
+}
+
+/// A new message in a room of the service's, for the platform's webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The event (the idempotency key).
+    pub event_id: String,
+    /// Its room.
+    pub room_id: String,
+    /// Who sent it (a Matrix id).
+    pub sender: String,
+    /// When, by the sender's homeserver (ms).
+    pub origin_server_ts: i64,
+}
+
+/// A message notice waiting for (or given to) the webhook.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct WebhookDelivery {
+    /// The delivery (its task's id).
+    pub id: Uuid,
+    /// The event.
+    pub event_id: String,
+    /// Its room.
+    pub room_id: String,
+    /// Who sent it.
+    pub sender: String,
+    /// When it was sent (ms).
+    pub origin_server_ts: i64,
+    /// When the webhook took it (ms), if it has.
+    pub delivered_at: Option<i64>,
+}
+
 /// A job as a worker holds it (or as it stands in the queue).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     /// The row's id (for the jobs API).
     pub id: i64,
-    /// What it reconciles.
-    pub scope: Scope,
+    /// What it does.
+    pub task: Task,
     /// Bumped by every enqueue of the scope; a worker that finishes an older
     /// generation leaves the job to run again.
     pub generation: i64,

@@ -3,7 +3,7 @@
 //! (`tests/contract.rs`) holds both backends to them.
 
 use async_trait::async_trait;
-use matrix_sync_core::{Backoff, Scope};
+use matrix_sync_core::{Backoff, Scope, Task};
 use uuid::Uuid;
 
 use crate::*;
@@ -35,6 +35,30 @@ pub trait UserStore: Send + Sync {
     /// The Matrix ids of the remote members [`Store::count_elevated_members`]
     /// counts (their ids can be long: the capacity charges them by length).
     async fn elevated_remote_members(&self, community: Uuid, min_trust: i64, except: Uuid) -> Result<Vec<String>>;
+
+    /// Records what the platform says a user is called and looks like (the
+    /// fields given replace what is recorded) and, when that changed
+    /// anything, enqueues their profile task due now, in one transaction.
+    /// Returns the profile as recorded.
+    async fn put_profile(&self, user: Uuid, write: &ProfileWrite, now: Millis) -> Result<UserProfile>;
+
+    /// The user's recorded profile, if the platform gave one.
+    async fn profile(&self, user: Uuid) -> Result<Option<UserProfile>>;
+
+    /// Records what the avatar at `source` became on the homeserver
+    /// (`None`: that URL cannot be used).
+    async fn record_avatar(&self, user: Uuid, source: &str, mxc: Option<&str>, now: Millis) -> Result<()>;
+}
+
+/// Message notices for the platform's webhook (recorded with the
+/// appservice transaction that brought them, `JobQueue::accept_transaction`).
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// A delivery by id.
+    async fn delivery(&self, id: Uuid) -> Result<Option<WebhookDelivery>>;
+
+    /// The webhook took it.
+    async fn mark_delivered(&self, id: Uuid, now: Millis) -> Result<()>;
 }
 
 /// Communities, their members and councils: the desired state the API records, each write with its job.
@@ -143,6 +167,9 @@ pub trait RequestStore: Send + Sync {
     /// The accepted request, if recorded.
     async fn request(&self, id: Uuid) -> Result<Option<RequestRecord>>;
 
+    /// The requests a pair's direct chat coordinates, the latest accepted first.
+    async fn requests_of_pair(&self, pair_id: Uuid) -> Result<Vec<RequestRecord>>;
+
     /// Records that the request's context message was sent.
     async fn mark_request_message_sent(&self, id: Uuid, event_id: &str, now: Millis) -> Result<()>;
 
@@ -214,9 +241,9 @@ pub trait RoomStore: Send + Sync {
     /// The rooms recorded for a scope.
     async fn rooms_of(&self, scope: Scope) -> Result<Vec<RoomRecord>>;
 
-    /// The scope each of the given rooms serves, by room (rooms the service
-    /// did not make are left out).
-    async fn room_scopes(&self, room_ids: &[String]) -> Result<Vec<(String, Scope)>>;
+    /// The records of the given rooms, in the order given (rooms the
+    /// service did not make are left out).
+    async fn known_rooms(&self, room_ids: &[String]) -> Result<Vec<RoomRecord>>;
 
     /// Removes one room's record (a room purged from the homeserver);
     /// `false` if another eraser removed it first.
@@ -262,29 +289,38 @@ pub trait SessionStore: Send + Sync {
 #[async_trait]
 pub trait JobQueue: Send + Sync {
     /// Takes in an appservice transaction once: records its id with the
-    /// digest of its body and enqueues the scopes its events touch, in one
+    /// digest of its body, enqueues the scopes its events touch, and records
+    /// each new message for the webhook with its delivery task (a message
+    /// recorded before, by its event id, is not recorded again), in one
     /// database transaction. Returns `false` (and changes nothing) for a
     /// replay: the id seen before with the same digest. The same id with
     /// another body (the homeserver's counter restarted) is new.
-    async fn accept_transaction(&self, txn: &Transaction<'_>, scopes: &[Scope], now: Millis) -> Result<bool>;
+    async fn accept_transaction(
+        &self,
+        txn: &Transaction<'_>,
+        scopes: &[Scope],
+        messages: &[NewMessage],
+        now: Millis,
+    ) -> Result<bool>;
 
     /// Forgets the transactions received before `before` (a homeserver
-    /// replays a transaction within minutes, not weeks); how many.
+    /// replays a transaction within minutes, not weeks), and the webhook
+    /// deliveries made before it; how many transactions.
     async fn prune_transactions(&self, before: Millis) -> Result<u64>;
 
-    /// Makes sure a job for `scope` will run no later than `run_at`. There is
-    /// at most one job per scope: enqueueing a scope that already has one
+    /// Makes sure a job for `task` will run no later than `run_at`. There is
+    /// at most one job per task: enqueueing a task that already has one
     /// moves it earlier if needed and bumps its generation, so a job claimed
     /// before the new desired state was written runs once more. A dead job is
     /// revived with fresh attempts.
-    async fn enqueue(&self, scope: Scope, run_at: Millis, now: Millis) -> Result<()>;
+    async fn enqueue(&self, task: Task, run_at: Millis, now: Millis) -> Result<()>;
 
     /// [`Store::enqueue`] for a periodic pass (anti-entropy, the retention
-    /// sweeper), which comes back anyway: adds a job if the scope has none
+    /// sweeper), which comes back anyway: adds a job if the task has none
     /// and moves a waiting first attempt earlier, but never moves a job
     /// backing off after a failure earlier, never revives a dead one and
     /// leaves a running one alone.
-    async fn enqueue_periodic(&self, scope: Scope, run_at: Millis, now: Millis) -> Result<()>;
+    async fn enqueue_periodic(&self, task: Task, run_at: Millis, now: Millis) -> Result<()>;
 
     /// Claims the most overdue job that nobody holds, leasing it until
     /// `now + lease_ms`, and counts the attempt. Safe with several workers
@@ -294,7 +330,7 @@ pub trait JobQueue: Send + Sync {
     /// Extends a claimed job's lease; `false` if the lease was lost.
     async fn renew(&self, job: &Job, now: Millis, lease_ms: i64) -> Result<bool>;
 
-    /// The job succeeded. If the scope was enqueued again while it ran, the
+    /// The job succeeded. If the task was enqueued again while it ran, the
     /// job stays, unclaimed, to run again; otherwise it is removed.
     async fn complete(&self, job: &Job, now: Millis) -> Result<()>;
 
@@ -305,8 +341,8 @@ pub trait JobQueue: Send + Sync {
     /// Gives a claimed job back without counting the attempt (shutdown).
     async fn release(&self, job: &Job, now: Millis) -> Result<()>;
 
-    /// The job of a scope, if any, as it stands.
-    async fn job_for_scope(&self, scope: Scope) -> Result<Option<Job>>;
+    /// The job of a task, if any, as it stands.
+    async fn job_for(&self, task: Task) -> Result<Option<Job>>;
 
     /// Jobs that used up their attempts, oldest failure first, at most `limit`.
     async fn dead_jobs(&self, limit: i64) -> Result<Vec<Job>>;
@@ -325,7 +361,16 @@ pub trait JobQueue: Send + Sync {
 /// Everything the service keeps: each concern's trait, and the pool itself.
 #[async_trait]
 pub trait Store:
-    UserStore + CommunityStore + RequestStore + LifecycleStore + RoomStore + AuditStore + SessionStore + JobQueue + 'static
+    UserStore
+    + CommunityStore
+    + RequestStore
+    + LifecycleStore
+    + RoomStore
+    + AuditStore
+    + SessionStore
+    + WebhookStore
+    + JobQueue
+    + 'static
 {
     /// Which backend this is (`sqlite` or `postgres`), for logs and metrics.
     fn backend(&self) -> &'static str;

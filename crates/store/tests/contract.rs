@@ -16,8 +16,8 @@ use matrix_sync_core::{Backoff, Scope};
 use matrix_sync_store::Elevated;
 use matrix_sync_store::{
     AuditFilter, CommunityRecord, CouncilMemberRecord, CouncilRecord, Debounce, DirectRecord, FailOutcome,
-    KeyBackupRecord, MemberRecord, NewAuditEntry, NewUserMapping, PgStore, RequestRecord, RoomRecord, SessionRecord,
-    SqliteStore, Store, Transaction,
+    KeyBackupRecord, MemberRecord, NewAuditEntry, NewMessage, NewUserMapping, PgStore, ProfileWrite, RequestRecord,
+    RoomRecord, SessionRecord, SqliteStore, Store, Transaction,
 };
 use uuid::Uuid;
 
@@ -112,6 +112,8 @@ contract!(
     deletion_restore_and_purge,
     chat_sessions_are_kept_per_user,
     a_key_backup_is_recorded_once_per_user,
+    profiles_keep_what_a_write_leaves_out_and_enqueue_only_changes,
+    a_message_is_recorded_for_the_webhook_once,
 );
 
 fn community() -> Scope {
@@ -151,10 +153,10 @@ async fn user_mapping_is_idempotent(store: Arc<dyn Store>) {
 
 async fn enqueue_coalesces_one_job_per_scope(store: Arc<dyn Store>) {
     let scope = community();
-    store.enqueue(scope, 5_000, 1_000).await.unwrap();
-    store.enqueue(scope, 9_000, 1_100).await.unwrap();
-    store.enqueue(scope, 3_000, 1_200).await.unwrap();
-    let job = store.job_for_scope(scope).await.unwrap().unwrap();
+    store.enqueue(scope.into(), 5_000, 1_000).await.unwrap();
+    store.enqueue(scope.into(), 9_000, 1_100).await.unwrap();
+    store.enqueue(scope.into(), 3_000, 1_200).await.unwrap();
+    let job = store.job_for(scope.into()).await.unwrap().unwrap();
     assert_eq!(job.generation, 2);
     assert_eq!(job.run_at, 3_000, "the earliest requested run wins");
     assert_eq!(store.queue_depth().await.unwrap().pending, 1);
@@ -162,21 +164,21 @@ async fn enqueue_coalesces_one_job_per_scope(store: Arc<dyn Store>) {
 
 async fn claim_honours_run_at_and_lease(store: Arc<dyn Store>) {
     let (a, b) = (community(), community());
-    store.enqueue(a, 2_000, 0).await.unwrap();
-    store.enqueue(b, 1_000, 0).await.unwrap();
+    store.enqueue(a.into(), 2_000, 0).await.unwrap();
+    store.enqueue(b.into(), 1_000, 0).await.unwrap();
     assert!(store.claim(500, LEASE).await.unwrap().is_none(), "nothing is due yet");
 
     let first = store.claim(2_500, LEASE).await.unwrap().unwrap();
-    assert_eq!(first.scope, b, "the most overdue job comes first");
+    assert_eq!(first.task.scope().unwrap(), b, "the most overdue job comes first");
     assert_eq!(first.attempts, 1);
     let second = store.claim(2_500, LEASE).await.unwrap().unwrap();
-    assert_eq!(second.scope, a);
+    assert_eq!(second.task.scope().unwrap(), a);
     assert!(store.claim(2_600, LEASE).await.unwrap().is_none(), "both are leased");
 }
 
 async fn expired_lease_is_claimed_again(store: Arc<dyn Store>) {
     let scope = community();
-    store.enqueue(scope, 0, 0).await.unwrap();
+    store.enqueue(scope.into(), 0, 0).await.unwrap();
     let crashed = store.claim(0, LEASE).await.unwrap().unwrap();
     assert!(store.claim(LEASE - 1, LEASE).await.unwrap().is_none());
     // The worker that held it died; once the lease runs out another takes it.
@@ -191,27 +193,27 @@ async fn expired_lease_is_claimed_again(store: Arc<dyn Store>) {
 
 async fn complete_removes_or_keeps_a_newer_generation(store: Arc<dyn Store>) {
     let scope = community();
-    store.enqueue(scope, 0, 0).await.unwrap();
+    store.enqueue(scope.into(), 0, 0).await.unwrap();
     let job = store.claim(10, LEASE).await.unwrap().unwrap();
     store.complete(&job, 20).await.unwrap();
-    assert!(store.job_for_scope(scope).await.unwrap().is_none());
+    assert!(store.job_for(scope.into()).await.unwrap().is_none());
 
-    store.enqueue(scope, 30, 30).await.unwrap();
+    store.enqueue(scope.into(), 30, 30).await.unwrap();
     let job = store.claim(40, LEASE).await.unwrap().unwrap();
     // New desired state arrives while the job runs.
-    store.enqueue(scope, 50, 50).await.unwrap();
+    store.enqueue(scope.into(), 50, 50).await.unwrap();
     store.complete(&job, 60).await.unwrap();
     let again = store.claim(70, LEASE).await.unwrap().expect("runs once more");
-    assert_eq!(again.scope, scope);
+    assert_eq!(again.task.scope().unwrap(), scope);
     assert_eq!(again.attempts, 1);
     store.complete(&again, 80).await.unwrap();
-    assert!(store.job_for_scope(scope).await.unwrap().is_none());
+    assert!(store.job_for(scope.into()).await.unwrap().is_none());
 }
 
 async fn failures_back_off_then_die_and_can_be_revived(store: Arc<dyn Store>) {
     let backoff = Backoff { base: Duration::from_millis(100), cap: Duration::from_millis(1_000), max_attempts: 3 };
     let scope = community();
-    store.enqueue(scope, 0, 0).await.unwrap();
+    store.enqueue(scope.into(), 0, 0).await.unwrap();
 
     // The delay doubles, with the jitter the policy gives this job (within
     // the upper half of each delay).
@@ -231,7 +233,7 @@ async fn failures_back_off_then_die_and_can_be_revived(store: Arc<dyn Store>) {
     let job = store.claim(300, LEASE).await.unwrap().unwrap();
     assert_eq!(store.fail(&job, "boom 3", 300, &backoff).await.unwrap(), FailOutcome::Dead);
 
-    let dead = store.job_for_scope(scope).await.unwrap().unwrap();
+    let dead = store.job_for(scope.into()).await.unwrap().unwrap();
     assert!(dead.dead);
     assert_eq!(dead.last_error.as_deref(), Some("boom 3"));
     assert!(store.claim(1_000_000, LEASE).await.unwrap().is_none(), "dead jobs are not run");
@@ -239,24 +241,24 @@ async fn failures_back_off_then_die_and_can_be_revived(store: Arc<dyn Store>) {
     assert_eq!((depth.pending, depth.dead), (0, 1));
     let listed = store.dead_jobs(10).await.unwrap();
     assert_eq!(listed.len(), 1, "{listed:?}");
-    assert_eq!((listed[0].id, listed[0].scope, listed[0].attempts), (dead.id, scope, 3));
+    assert_eq!((listed[0].id, listed[0].task.scope().unwrap(), listed[0].attempts), (dead.id, scope, 3));
     assert_eq!(listed[0].last_error.as_deref(), Some("boom 3"));
 
     // Other scopes are not blocked by it.
     let other = community();
-    store.enqueue(other, 0, 0).await.unwrap();
-    assert_eq!(store.claim(400, LEASE).await.unwrap().unwrap().scope, other);
+    store.enqueue(other.into(), 0, 0).await.unwrap();
+    assert_eq!(store.claim(400, LEASE).await.unwrap().unwrap().task.scope().unwrap(), other);
 
     // An operator revives it.
     let retried = store.retry_dead_job(dead.id, 500).await.unwrap().expect("revived");
     assert_eq!(
-        (retried.id, retried.scope, retried.attempts, retried.dead, retried.run_at),
+        (retried.id, retried.task.scope().unwrap(), retried.attempts, retried.dead, retried.run_at),
         (dead.id, scope, 0, false, 500)
     );
     assert!(store.retry_dead_job(dead.id, 500).await.unwrap().is_none(), "no longer dead");
     assert!(store.dead_jobs(10).await.unwrap().is_empty());
     let revived = store.claim(500, LEASE).await.unwrap().unwrap();
-    assert_eq!((revived.scope, revived.attempts), (scope, 1));
+    assert_eq!((revived.task.scope().unwrap(), revived.attempts), (scope, 1));
     assert_eq!(store.fail(&revived, "boom 4", 500, &backoff).await.unwrap(), retry_at(&revived, 500));
 
     // So does new desired state for the scope, once dead again.
@@ -264,14 +266,14 @@ async fn failures_back_off_then_die_and_can_be_revived(store: Arc<dyn Store>) {
     store.fail(&job, "boom 5", 600, &backoff).await.unwrap();
     let job = store.claim(800, LEASE).await.unwrap().unwrap();
     assert_eq!(store.fail(&job, "boom 6", 800, &backoff).await.unwrap(), FailOutcome::Dead);
-    store.enqueue(scope, 900, 900).await.unwrap();
+    store.enqueue(scope.into(), 900, 900).await.unwrap();
     let job = store.claim(900, LEASE).await.unwrap().unwrap();
-    assert_eq!((job.scope, job.attempts), (scope, 1));
+    assert_eq!((job.task.scope().unwrap(), job.attempts), (scope, 1));
 }
 
 async fn release_does_not_count_an_attempt(store: Arc<dyn Store>) {
     let scope = community();
-    store.enqueue(scope, 0, 0).await.unwrap();
+    store.enqueue(scope.into(), 0, 0).await.unwrap();
     let job = store.claim(0, LEASE).await.unwrap().unwrap();
     store.release(&job, 1).await.unwrap();
     let again = store.claim(2, LEASE).await.unwrap().expect("released jobs are claimable at once");
@@ -280,23 +282,23 @@ async fn release_does_not_count_an_attempt(store: Arc<dyn Store>) {
 
 async fn a_stale_worker_cannot_finish_a_job(store: Arc<dyn Store>) {
     let scope = community();
-    store.enqueue(scope, 0, 0).await.unwrap();
+    store.enqueue(scope.into(), 0, 0).await.unwrap();
     let stale = store.claim(0, LEASE).await.unwrap().unwrap();
     let current = store.claim(LEASE + 1, LEASE).await.unwrap().unwrap();
     assert!(!store.renew(&stale, LEASE + 2, LEASE).await.unwrap());
     assert_eq!(store.fail(&stale, "late", LEASE + 2, &Backoff::default()).await.unwrap(), FailOutcome::LeaseLost);
     store.complete(&stale, LEASE + 3).await.unwrap();
-    let job = store.job_for_scope(scope).await.unwrap().expect("still held by the current worker");
+    let job = store.job_for(scope.into()).await.unwrap().expect("still held by the current worker");
     assert_eq!(job.lease_token, current.lease_token);
     assert_eq!(job.last_error, None);
     store.complete(&current, LEASE + 4).await.unwrap();
-    assert!(store.job_for_scope(scope).await.unwrap().is_none());
+    assert!(store.job_for(scope.into()).await.unwrap().is_none());
 }
 
 async fn racing_workers_claim_each_job_once(store: Arc<dyn Store>) {
     let scopes: Vec<Scope> = (0..60).map(|_| community()).collect();
     for s in &scopes {
-        store.enqueue(*s, 0, 0).await.unwrap();
+        store.enqueue((*s).into(), 0, 0).await.unwrap();
     }
     let mut workers = Vec::new();
     for _ in 0..4 {
@@ -304,7 +306,7 @@ async fn racing_workers_claim_each_job_once(store: Arc<dyn Store>) {
         workers.push(tokio::spawn(async move {
             let mut done = Vec::new();
             while let Some(job) = store.claim(1, LEASE).await.unwrap() {
-                done.push(job.scope);
+                done.push(job.task.scope().unwrap());
                 tokio::task::yield_now().await;
                 store.complete(&job, 2).await.unwrap();
             }
@@ -327,12 +329,12 @@ fn txn<'a>(txn_id: &'a str, digest: &'a str, event_count: usize) -> Transaction<
 
 async fn transactions_are_taken_once(store: Arc<dyn Store>) {
     let (a, b) = (community(), Scope::Council(Uuid::new_v4()));
-    assert!(store.accept_transaction(&txn("txn-1", "d1", 3), &[a, b], 10).await.unwrap());
-    assert!(!store.accept_transaction(&txn("txn-1", "d1", 3), &[a, b], 20).await.unwrap());
-    let job = store.job_for_scope(a).await.unwrap().unwrap();
+    assert!(store.accept_transaction(&txn("txn-1", "d1", 3), &[a, b], &[], 10).await.unwrap());
+    assert!(!store.accept_transaction(&txn("txn-1", "d1", 3), &[a, b], &[], 20).await.unwrap());
+    let job = store.job_for(a.into()).await.unwrap().unwrap();
     assert_eq!(job.generation, 0, "the replay enqueued nothing");
-    assert!(store.job_for_scope(b).await.unwrap().is_some());
-    assert!(store.accept_transaction(&txn("txn-2", "d2", 0), &[], 30).await.unwrap());
+    assert!(store.job_for(b.into()).await.unwrap().is_some());
+    assert!(store.accept_transaction(&txn("txn-2", "d2", 0), &[], &[], 30).await.unwrap());
 }
 
 /// A homeserver whose database was restored counts its transactions from
@@ -340,15 +342,15 @@ async fn transactions_are_taken_once(store: Arc<dyn Store>) {
 /// ids are forgotten by age.
 async fn a_reused_transaction_id_with_new_events_is_taken_in(store: Arc<dyn Store>) {
     let a = community();
-    assert!(store.accept_transaction(&txn("7", "before", 1), &[], 10).await.unwrap());
-    assert!(store.accept_transaction(&txn("7", "after", 2), &[a], 20).await.unwrap(), "new events, reused id");
-    assert!(store.job_for_scope(a).await.unwrap().is_some(), "and routed");
-    assert!(!store.accept_transaction(&txn("7", "after", 2), &[a], 30).await.unwrap(), "its replay is not");
-    assert!(store.accept_transaction(&txn("8", "x", 0), &[], 40).await.unwrap());
+    assert!(store.accept_transaction(&txn("7", "before", 1), &[], &[], 10).await.unwrap());
+    assert!(store.accept_transaction(&txn("7", "after", 2), &[a], &[], 20).await.unwrap(), "new events, reused id");
+    assert!(store.job_for(a.into()).await.unwrap().is_some(), "and routed");
+    assert!(!store.accept_transaction(&txn("7", "after", 2), &[a], &[], 30).await.unwrap(), "its replay is not");
+    assert!(store.accept_transaction(&txn("8", "x", 0), &[], &[], 40).await.unwrap());
     assert_eq!(store.prune_transactions(20).await.unwrap(), 0, "nothing received before 20 is left");
     assert_eq!(store.prune_transactions(35).await.unwrap(), 1);
-    assert!(!store.accept_transaction(&txn("8", "x", 0), &[], 50).await.unwrap(), "a recent one is kept");
-    assert!(store.accept_transaction(&txn("7", "after", 2), &[], 60).await.unwrap(), "a forgotten one is new");
+    assert!(!store.accept_transaction(&txn("8", "x", 0), &[], &[], 50).await.unwrap(), "a recent one is kept");
+    assert!(store.accept_transaction(&txn("7", "after", 2), &[], &[], 60).await.unwrap(), "a forgotten one is new");
 }
 
 /// Anti-entropy and the retention sweeper come back on their own: they
@@ -357,25 +359,25 @@ async fn a_reused_transaction_id_with_new_events_is_taken_in(store: Arc<dyn Stor
 async fn periodic_passes_never_hurry_a_failing_job(store: Arc<dyn Store>) {
     let backoff = Backoff { base: Duration::from_millis(1_000), cap: Duration::from_millis(10_000), max_attempts: 2 };
     let scope = community();
-    store.enqueue_periodic(scope, 100, 0).await.unwrap();
-    assert_eq!(store.job_for_scope(scope).await.unwrap().unwrap().run_at, 100);
-    store.enqueue_periodic(scope, 50, 0).await.unwrap();
-    assert_eq!(store.job_for_scope(scope).await.unwrap().unwrap().run_at, 50, "a first attempt may come earlier");
+    store.enqueue_periodic(scope.into(), 100, 0).await.unwrap();
+    assert_eq!(store.job_for(scope.into()).await.unwrap().unwrap().run_at, 100);
+    store.enqueue_periodic(scope.into(), 50, 0).await.unwrap();
+    assert_eq!(store.job_for(scope.into()).await.unwrap().unwrap().run_at, 50, "a first attempt may come earlier");
 
     let job = store.claim(50, LEASE).await.unwrap().unwrap();
-    store.enqueue_periodic(scope, 60, 60).await.unwrap();
+    store.enqueue_periodic(scope.into(), 60, 60).await.unwrap();
     let FailOutcome::RetryAt(due) = store.fail(&job, "boom", 70, &backoff).await.unwrap() else { panic!("retried") };
     assert!(due >= 570, "backing off, not hurried by the pass while it ran: {due}");
-    store.enqueue_periodic(scope, 80, 80).await.unwrap();
-    assert_eq!(store.job_for_scope(scope).await.unwrap().unwrap().run_at, due, "the backoff stands");
+    store.enqueue_periodic(scope.into(), 80, 80).await.unwrap();
+    assert_eq!(store.job_for(scope.into()).await.unwrap().unwrap().run_at, due, "the backoff stands");
     assert!(store.claim(due - 1, LEASE).await.unwrap().is_none());
 
     let job = store.claim(due, LEASE).await.unwrap().unwrap();
     assert_eq!(store.fail(&job, "boom", due, &backoff).await.unwrap(), FailOutcome::Dead);
-    store.enqueue_periodic(scope, due + 1, due + 1).await.unwrap();
-    assert!(store.job_for_scope(scope).await.unwrap().unwrap().dead, "a pass does not revive a dead job");
-    store.enqueue(scope, due + 2, due + 2).await.unwrap();
-    assert!(!store.job_for_scope(scope).await.unwrap().unwrap().dead, "a write does");
+    store.enqueue_periodic(scope.into(), due + 1, due + 1).await.unwrap();
+    assert!(store.job_for(scope.into()).await.unwrap().unwrap().dead, "a pass does not revive a dead job");
+    store.enqueue(scope.into(), due + 2, due + 2).await.unwrap();
+    assert!(!store.job_for(scope.into()).await.unwrap().unwrap().dead, "a write does");
 }
 
 #[tokio::test]
@@ -385,13 +387,13 @@ async fn sqlite_keeps_everything_across_a_reopen() {
     let scope = community();
     {
         let store = SqliteStore::connect(&url).await.unwrap();
-        store.enqueue(scope, 0, 0).await.unwrap();
-        assert!(store.accept_transaction(&txn("txn-9", "d", 1), &[], 0).await.unwrap());
+        store.enqueue(scope.into(), 0, 0).await.unwrap();
+        assert!(store.accept_transaction(&txn("txn-9", "d", 1), &[], &[], 0).await.unwrap());
         store.close().await;
     }
     let store = SqliteStore::connect(&url).await.unwrap();
-    assert!(store.job_for_scope(scope).await.unwrap().is_some());
-    assert!(!store.accept_transaction(&txn("txn-9", "d", 1), &[], 1).await.unwrap(), "replay after restart");
+    assert!(store.job_for(scope.into()).await.unwrap().is_some());
+    assert!(!store.accept_transaction(&txn("txn-9", "d", 1), &[], &[], 1).await.unwrap(), "replay after restart");
 }
 
 /// A role the service never writes (a hand edit, a newer version's) is a
@@ -420,7 +422,7 @@ async fn an_unknown_role_in_the_database_is_corrupt_never_a_default() {
 async fn postgres_keeps_its_tables_in_its_own_schema() {
     let schema = format!("contract_{}", Uuid::new_v4().simple());
     let store = PgStore::connect(&pg_url(), &schema).await.unwrap();
-    store.enqueue(community(), 0, 0).await.unwrap();
+    store.enqueue(community().into(), 0, 0).await.unwrap();
     store.close().await;
     let pool = sqlx::PgPool::connect(&pg_url()).await.unwrap();
     let tables: Vec<(String,)> =
@@ -448,7 +450,7 @@ async fn communities_are_upserted_with_their_reconcile(store: Arc<dyn Store>) {
     assert_eq!(store.community(id).await.unwrap(), None);
     let first = store.put_community(&community_record(id, "Makers"), 100).await.unwrap();
     assert_eq!((first.created_at, first.updated_at), (100, 100));
-    assert!(store.job_for_scope(Scope::Community(id)).await.unwrap().is_some(), "reconcile enqueued");
+    assert!(store.job_for(Scope::Community(id).into()).await.unwrap().is_some(), "reconcile enqueued");
     let updated = store
         .put_community(&CommunityRecord { general_encrypted: true, ..community_record(id, "Makers & Co") }, 200)
         .await
@@ -480,28 +482,28 @@ async fn members_are_kept_per_community(store: Arc<dyn Store>) {
     store.put_member(c, &m(b, 40, "member"), debounce, 20).await.unwrap();
     store.put_member(c, &m(admin, 0, "admin"), debounce, 30).await.unwrap();
     store.put_member(other, &m(a, 99, "member"), debounce, 30).await.unwrap();
-    let job = store.job_for_scope(Scope::Community(c)).await.unwrap().unwrap();
+    let job = store.job_for(Scope::Community(c).into()).await.unwrap().unwrap();
     assert_eq!((job.run_at, job.generation), (520, 2), "member writes coalesce into one job, after the last");
 
     store.put_member(c, &m(a, 16, "member"), debounce, 900).await.unwrap();
-    let job = store.job_for_scope(Scope::Community(c)).await.unwrap().unwrap();
+    let job = store.job_for(Scope::Community(c).into()).await.unwrap().unwrap();
     assert_eq!(job.run_at, 1_010, "a steady stream waits no longer than the maximum after the first write");
-    store.enqueue(Scope::Community(c), 100, 950).await.unwrap();
-    let job = store.job_for_scope(Scope::Community(c)).await.unwrap().unwrap();
+    store.enqueue(Scope::Community(c).into(), 100, 950).await.unwrap();
+    let job = store.job_for(Scope::Community(c).into()).await.unwrap().unwrap();
     assert_eq!(job.run_at, 100, "an enqueue for now is not held back by the debounce");
     let running = store.claim(950, LEASE).await.unwrap().unwrap();
     store.put_member(c, &m(b, 41, "member"), debounce, 3_000).await.unwrap();
     store.complete(&running, 3_100).await.unwrap();
-    let job = store.job_for_scope(Scope::Community(c)).await.unwrap().unwrap();
+    let job = store.job_for(Scope::Community(c).into()).await.unwrap().unwrap();
     assert_eq!(job.run_at, 3_490, "a write during a run is reconciled once quiet after it");
     store.put_member(c, &m(b, 42, "member"), debounce, 4_000).await.unwrap();
-    let job = store.job_for_scope(Scope::Community(c)).await.unwrap().unwrap();
+    let job = store.job_for(Scope::Community(c).into()).await.unwrap().unwrap();
     assert_eq!(job.run_at, 4_100, "the longest wait counts from the end of the run");
     // The write answers with the job's last error while it keeps failing.
     let backoff = Backoff { base: Duration::from_millis(100), cap: Duration::from_millis(1_000), max_attempts: 9 };
     for _ in 0..2 {
         let job = store.claim(10_000, LEASE).await.unwrap().unwrap();
-        if job.scope == Scope::Community(c) {
+        if job.task.scope().unwrap() == Scope::Community(c) {
             store.fail(&job, "boom", 10_000, &backoff).await.unwrap();
         } else {
             store.complete(&job, 10_000).await.unwrap();
@@ -592,10 +594,10 @@ async fn rooms_are_recorded_per_scope_and_role(store: Arc<dyn Store>) {
     let other = Scope::Council(Uuid::new_v4());
     store.record_room(&RoomRecord { room_id: "!c:x".into(), scope: other, role: RoomRole::Space }, 0).await.unwrap();
     let ids = ["!space:x", "!general2:x", "!c:x", "!unknown:x", "!general:x"].map(str::to_owned);
-    let by_room = store.room_scopes(&ids).await.unwrap();
-    let rooms: Vec<&str> = by_room.iter().map(|(room, _)| room.as_str()).collect();
+    let known = store.known_rooms(&ids).await.unwrap();
+    let rooms: Vec<&str> = known.iter().map(|r| r.room_id.as_str()).collect();
     assert_eq!(rooms, ["!space:x", "!general2:x", "!c:x"], "unknown and replaced rooms left out");
-    let mut found: Vec<Scope> = by_room.iter().map(|(_, s)| *s).collect();
+    let mut found: Vec<Scope> = known.iter().map(|r| r.scope).collect();
     found.sort();
     found.dedup();
     let mut want = vec![scope, other];
@@ -643,7 +645,10 @@ async fn councils_and_their_members(store: Arc<dyn Store>) {
     let council = CouncilRecord::desired(Uuid::new_v4(), c, "Disputes".into());
     let stored = store.put_council(&council, 10).await.unwrap();
     assert_eq!((stored.created_at, stored.name.as_str()), (10, "Disputes"));
-    assert!(store.job_for_scope(Scope::Community(c)).await.unwrap().is_some(), "the community reconciles its councils");
+    assert!(
+        store.job_for(Scope::Community(c).into()).await.unwrap().is_some(),
+        "the community reconciles its councils"
+    );
     let renamed = store.put_council(&CouncilRecord { name: "Mediation".into(), ..council.clone() }, 20).await.unwrap();
     assert_eq!((renamed.created_at, renamed.updated_at), (10, 20));
     assert_eq!(store.councils_of(c).await.unwrap(), vec![renamed.clone()]);
@@ -698,7 +703,11 @@ async fn requests_are_accepted_once(store: Arc<dyn Store>) {
     let first = store.accept_request(&request, &direct, 100).await.unwrap();
     assert_eq!(first.accepted_at, 100);
     assert_eq!(store.direct(pair).await.unwrap(), Some(direct.clone()));
-    let job = store.job_for_scope(Scope::Request(request.id)).await.unwrap().unwrap();
+    let later = RequestRecord { id: Uuid::new_v4(), ..request.clone() };
+    store.accept_request(&later, &direct, 120).await.unwrap();
+    let of_pair: Vec<Uuid> = store.requests_of_pair(pair).await.unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(of_pair, [later.id, request.id], "the latest accepted first");
+    let job = store.job_for(Scope::Request(request.id).into()).await.unwrap().unwrap();
     assert_eq!(store.swap_message_device(request.id, "DEVICEA").await.unwrap(), None);
     assert_eq!(store.swap_message_device(request.id, "DEVICEA").await.unwrap().as_deref(), Some("DEVICEA"));
     assert_eq!(store.swap_message_device(request.id, "DEVICEB").await.unwrap().as_deref(), Some("DEVICEA"));
@@ -711,7 +720,7 @@ async fn requests_are_accepted_once(store: Arc<dyn Store>) {
     assert_eq!(again.accepted_at, 100, "the first acceptance stands");
     assert_eq!(again.title.as_deref(), Some("A table"));
     assert_eq!(again.message_event_id.as_deref(), Some("$ev"));
-    let same_job = store.job_for_scope(Scope::Request(request.id)).await.unwrap().unwrap();
+    let same_job = store.job_for(Scope::Request(request.id).into()).await.unwrap().unwrap();
     assert_eq!(same_job.generation, job.generation, "a sent message is not sent again");
 
     let other_pair = Uuid::new_v4();
@@ -719,7 +728,7 @@ async fn requests_are_accepted_once(store: Arc<dyn Store>) {
         .put_direct(&DirectRecord { pair_id: other_pair, user_a: "@c:x".into(), user_b: "@d:x".into() }, 0)
         .await
         .unwrap();
-    assert!(store.job_for_scope(Scope::Direct(other_pair)).await.unwrap().is_some());
+    assert!(store.job_for(Scope::Direct(other_pair).into()).await.unwrap().is_some());
     // Anti-entropy finds every pair, each once, however it was recorded.
     store
         .put_direct(&DirectRecord { pair_id: other_pair, user_a: "@c:x".into(), user_b: "@d:x".into() }, 5)
@@ -775,7 +784,7 @@ async fn deletion_restore_and_purge(store: Arc<dyn Store>) {
     assert!(store.set_deletion(Scope::Community(c), Some(100), Some(1_000), 100).await.unwrap());
     let stored = store.community(c).await.unwrap().unwrap();
     assert_eq!((stored.deleted_at, stored.hard_delete_at), (Some(100), Some(1_000)));
-    assert!(store.job_for_scope(Scope::Community(c)).await.unwrap().is_some());
+    assert!(store.job_for(Scope::Community(c).into()).await.unwrap().is_some());
     assert!(store.due_hard_deletes(999).await.unwrap().is_empty());
     assert_eq!(store.due_hard_deletes(1_000).await.unwrap(), vec![Scope::Community(c)]);
 
@@ -868,4 +877,64 @@ async fn a_key_backup_is_recorded_once_per_user(store: Arc<dyn Store>) {
     assert_eq!(store.insert_key_backup(&racing).await.unwrap(), first, "the first one recorded stays");
     assert_eq!(store.key_backup(user).await.unwrap(), Some(first));
     assert_eq!(store.key_backup(Uuid::new_v4()).await.unwrap(), None);
+}
+
+async fn profiles_keep_what_a_write_leaves_out_and_enqueue_only_changes(store: Arc<dyn Store>) {
+    let user = Uuid::new_v4();
+    let task = matrix_sync_core::Task::Profile(user);
+    assert_eq!(store.profile(user).await.unwrap(), None);
+    let named = ProfileWrite { display_name: Some("Ada".into()), avatar_url: None };
+    let first = store.put_profile(user, &named, 10).await.unwrap();
+    assert_eq!((first.display_name.as_deref(), first.avatar_url.as_deref()), (Some("Ada"), None));
+    let job = store.claim(10, LEASE).await.unwrap().expect("the profile task is due");
+    assert_eq!(job.task, task);
+    store.complete(&job, 11).await.unwrap();
+
+    // The same write again: nothing to do.
+    store.put_profile(user, &named, 20).await.unwrap();
+    assert!(store.job_for(task).await.unwrap().is_none(), "an unchanged profile enqueues nothing");
+    // A picture only: the name stays.
+    let pictured = ProfileWrite { display_name: None, avatar_url: Some("https://example.org/ada.png".into()) };
+    let second = store.put_profile(user, &pictured, 30).await.unwrap();
+    assert_eq!(second.display_name.as_deref(), Some("Ada"));
+    assert_eq!(second.avatar_url.as_deref(), Some("https://example.org/ada.png"));
+    assert!(store.job_for(task).await.unwrap().is_some());
+
+    store.record_avatar(user, "https://example.org/ada.png", Some("mxc://x/ada"), 40).await.unwrap();
+    let recorded = store.profile(user).await.unwrap().unwrap();
+    assert_eq!(
+        (recorded.avatar_source.as_deref(), recorded.avatar_mxc.as_deref()),
+        (Some("https://example.org/ada.png"), Some("mxc://x/ada"))
+    );
+    store.record_avatar(user, "https://example.org/gone.png", None, 50).await.unwrap();
+    let unusable = store.profile(user).await.unwrap().unwrap();
+    assert_eq!((unusable.avatar_source.as_deref(), unusable.avatar_mxc), (Some("https://example.org/gone.png"), None));
+}
+
+fn message(event_id: &str) -> NewMessage {
+    NewMessage { event_id: event_id.into(), room_id: "!r:x".into(), sender: "@a:x".into(), origin_server_ts: 5 }
+}
+
+async fn a_message_is_recorded_for_the_webhook_once(store: Arc<dyn Store>) {
+    assert!(store.accept_transaction(&txn("1", "d1", 2), &[], &[message("$a"), message("$b")], 10).await.unwrap());
+    // A later transaction with one of them again (a homeserver that restarted).
+    assert!(store.accept_transaction(&txn("2", "d2", 1), &[], &[message("$a")], 20).await.unwrap());
+    let mut deliveries = Vec::new();
+    while let Some(job) = store.claim(30, LEASE).await.unwrap() {
+        let matrix_sync_core::Task::Webhook(id) = job.task else { panic!("not a webhook task: {job:?}") };
+        deliveries.push(store.delivery(id).await.unwrap().unwrap());
+        store.complete(&job, 30).await.unwrap();
+    }
+    let mut events: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
+    events.sort();
+    assert_eq!(events, ["$a", "$b"], "one delivery per event");
+    let first = &deliveries[0];
+    assert_eq!((first.room_id.as_str(), first.sender.as_str(), first.origin_server_ts), ("!r:x", "@a:x", 5));
+    assert_eq!(first.delivered_at, None);
+    store.mark_delivered(first.id, 40).await.unwrap();
+    store.mark_delivered(first.id, 50).await.unwrap();
+    assert_eq!(store.delivery(first.id).await.unwrap().unwrap().delivered_at, Some(40), "the first delivery counts");
+    // Forgotten with the transactions of their time.
+    store.prune_transactions(15).await.unwrap();
+    assert_eq!(store.delivery(first.id).await.unwrap(), None);
 }

@@ -17,7 +17,7 @@ pub use community::{
 pub use council::{CouncilWrite, check_council, live_council, put_council, put_council_member, remove_council_member};
 pub use lifecycle::{delete_community, delete_council, restore_community, restore_council};
 pub use requests::{RequestWrite, accept_request, put_direct};
-pub use users::put_user;
+pub use users::{ProfileInput, check_member_profile, profile_from_sign_in, put_member_profile, put_profile, put_user};
 
 use matrix_sync_matrix::HomeserverError;
 use matrix_sync_store::StoreError;

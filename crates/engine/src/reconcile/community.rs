@@ -99,7 +99,7 @@ pub async fn reconcile(engine: &Engine, id: Uuid) -> Result<(), ReconcileError> 
             // Erased by a job of its own, so that a failing purge (the admin
             // API down) neither stops nor backs off the community's work.
             // Its rooms are left alone here meanwhile.
-            store.enqueue_periodic(Scope::Council(council.id), now, now).await?;
+            store.enqueue_periodic(Scope::Council(council.id).into(), now, now).await?;
             continue;
         }
         let council_members = store.council_members(council.id).await?;

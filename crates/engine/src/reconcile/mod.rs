@@ -45,6 +45,9 @@ pub enum ReconcileError {
     /// A member's key backup failed.
     #[error("a member's key backup: {0}")]
     KeyBackup(#[from] crate::key_backup::KeyBackupError),
+    /// The platform's webhook did not take a notice.
+    #[error("the webhook: {0}")]
+    Webhook(String),
 }
 
 impl From<crate::provision::ProvisionError> for ReconcileError {

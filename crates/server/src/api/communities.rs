@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use matrix_sync_core::power::{CommunityRole, TrustLevel, TrustLevels, community_level};
 use matrix_sync_core::rooms::RoomRole;
 use matrix_sync_core::{Scope, UserRef};
-use matrix_sync_engine::commands::{self, CommunityWrite, MemberWritten};
+use matrix_sync_engine::commands::{self, CommunityWrite, MemberWritten, ProfileInput};
 use matrix_sync_store::{CommunityRecord, MemberRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -183,6 +183,18 @@ pub struct PutMember {
     /// `member` (the default) or `admin`; kept as it is when absent on update.
     #[schema(value_type = Option<String>)]
     pub role: Option<CommunityRole>,
+    /// The member's name as members see it (as in `PUT /v1/users/{user}`);
+    /// kept when absent.
+    pub display_name: Option<String>,
+    /// The member's picture: an `http(s)` URL the service fetches and
+    /// uploads once, or an `mxc://` URI; kept when absent.
+    pub avatar_url: Option<String>,
+}
+
+impl PutMember {
+    pub fn profile(&self) -> ProfileInput<'_> {
+        ProfileInput { display_name: self.display_name.as_deref(), avatar_url: self.avatar_url.as_deref() }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -258,8 +270,10 @@ pub async fn put_member(
     let wait = wait_param(&query)?;
     let trust_score = body.trust_score.ok_or_else(|| ApiError::BadRequest("trust_score is required".into()))?;
     let debounce = state.config.reconcile.debounce();
+    commands::check_member_profile(&user, body.profile())?;
     let MemberWritten { member, levels, last_error } =
         commands::put_member(&state.engine, community, &user, trust_score, body.role, debounce).await?;
+    commands::put_member_profile(&state.engine, &user, body.profile()).await?;
     if wait.is_some() {
         wait_for_sync(&state, Scope::Community(community), wait).await?;
         return member_answer(&state, community, &user, &member, &levels).await;

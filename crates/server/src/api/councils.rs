@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use matrix_sync_core::power::{CommunityRole, CouncilRole, council_level};
 use matrix_sync_core::rooms::RoomRole;
 use matrix_sync_core::{Scope, UserRef};
-use matrix_sync_engine::commands::{self, CouncilWrite};
+use matrix_sync_engine::commands::{self, CouncilWrite, ProfileInput};
 use matrix_sync_store::CouncilRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -38,7 +38,7 @@ async fn council_status(state: &AppState, council: &CouncilRecord) -> Result<Res
     // Its hard delete runs as a job of its own; its rooms otherwise with
     // its community's.
     let own = Scope::Council(council.id);
-    let job = match state.engine.store.job_for_scope(own).await? {
+    let job = match state.engine.store.job_for(own.into()).await? {
         Some(_) => own,
         None => Scope::Community(council.community_id),
     };
@@ -104,6 +104,10 @@ pub struct PutCouncilMember {
     /// `member` (the default), `moderator` or `admin`; kept when absent on update.
     #[schema(value_type = Option<String>)]
     pub role: Option<CouncilRole>,
+    /// As in a community member write: the member's name, kept when absent.
+    pub display_name: Option<String>,
+    /// As in a community member write: the member's picture, kept when absent.
+    pub avatar_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -175,7 +179,10 @@ pub async fn put_council_member(
     let council = platform_id(&council)?;
     let user = user_ref(state.homeserver.ids(), &user)?;
     let wait = wait_param(&query)?;
+    let profile = ProfileInput { display_name: body.display_name.as_deref(), avatar_url: body.avatar_url.as_deref() };
+    commands::check_member_profile(&user, profile)?;
     let (council, role) = commands::put_council_member(&state.engine, council, &user, body.role).await?;
+    commands::put_member_profile(&state.engine, &user, profile).await?;
     wait_for_sync(&state, Scope::Community(council.community_id), wait).await?;
     council_member_answer(&state, &council, &user, role).await
 }

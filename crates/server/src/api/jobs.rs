@@ -23,9 +23,10 @@ const MAX_LIMIT: i64 = 1_000;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobOut {
     pub id: i64,
-    /// `user`, `community`, `council` or `direct`
+    /// `community`, `council`, `request`, `direct` (a reconcile), `profile`
+    /// (a user's name and picture) or `webhook` (a message notice)
     pub kind: &'static str,
-    /// The platform id of what the job reconciles.
+    /// The platform id of what the job is for (a webhook notice's own id).
     pub resource_id: Uuid,
     /// `dead` (listed) or `pending` (after a retry)
     pub state: &'static str,
@@ -42,8 +43,8 @@ impl From<Job> for JobOut {
     fn from(job: Job) -> Self {
         Self {
             id: job.id,
-            kind: job.scope.kind(),
-            resource_id: job.scope.id(),
+            kind: job.task.kind(),
+            resource_id: job.task.id(),
             state: if job.dead { "dead" } else { "pending" },
             attempts: job.attempts,
             last_error: job.last_error,
@@ -99,6 +100,6 @@ pub async fn retry_job(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no dead job has id {id}")))?;
     state.engine.wakeup.notify_waiters();
-    tracing::info!(target: "matrix_sync::audit", job = id, scope = %job.scope, "dead job retried by an operator");
+    tracing::info!(target: "matrix_sync::audit", job = id, task = %job.task, "dead job retried by an operator");
     Ok((StatusCode::ACCEPTED, Json(job.into())))
 }

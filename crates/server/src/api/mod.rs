@@ -58,6 +58,7 @@ impl Modify for BearerAuth {
 fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
     let (v1, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(users::put_user, users::get_user))
+        .routes(routes!(users::get_unread))
         .routes(routes!(communities::put_community, communities::get_community, communities::delete_community))
         .routes(routes!(communities::restore_community))
         .routes(routes!(communities::put_member, communities::delete_member))

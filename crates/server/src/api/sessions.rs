@@ -13,6 +13,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, provisionable_user};
 use crate::state::AppState;
 use matrix_sync_engine::clock::now_millis;
+use matrix_sync_engine::commands::{self, ProfileInput};
 use matrix_sync_engine::provision::provision_user;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -50,6 +51,13 @@ pub struct SessionRequest {
     /// A device an earlier session of this user made (still theirs): the
     /// session is made on it again, so it keeps its keys and history.
     pub device_id: Option<String>,
+    /// The user's name, used only while the platform has given none (then
+    /// also the identity provider's `name` claim is): no member is shown by
+    /// their id.
+    pub display_name: Option<String>,
+    /// The user's picture (`http(s)` or `mxc://`), used only while the
+    /// platform has given none.
+    pub avatar_url: Option<String>,
 }
 
 /// The longest device id taken (Synapse makes ten letters).
@@ -101,10 +109,11 @@ pub async fn create_session(
         .map(|(_, token)| token.trim())
         .ok_or(ApiError::Unauthorized)?;
     let device_id = body.device_id.as_deref().map(valid_device_id).transpose()?;
-    let user = verifier.verify(token).await.map_err(|e| match e {
+    let verified = verifier.verify(token).await.map_err(|e| match e {
         crate::oidc::TokenError::Jwks(_) => ApiError::IdentityProviderUnavailable(e.to_string()),
         other => ApiError::InvalidToken { code: other.code(), message: other.to_string() },
     })?;
+    let user = verified.user;
     let matrix_user = state.homeserver.ids().user(user);
     // Checked before anything is made: an unknown device creates nothing.
     if let Some(device_id) = device_id {
@@ -120,7 +129,9 @@ pub async fn create_session(
             return Err(unknown());
         }
     }
-    let mapping = provision_user(&state.engine, user, None).await?;
+    let given = ProfileInput { display_name: body.display_name.as_deref(), avatar_url: body.avatar_url.as_deref() };
+    let name = commands::profile_from_sign_in(&state.engine, user, given, verified.name.as_deref()).await?;
+    let mapping = provision_user(&state.engine, user, name.as_deref()).await?;
     let session = state.homeserver.login(&matrix_user, device_id, "platform chat").await?;
     if device_id.is_none() {
         state.engine.store.record_session(user, &session.device_id, now_millis()).await?;

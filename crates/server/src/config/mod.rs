@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use matrix_sync_core::{Backoff, MatrixIds};
+pub use matrix_sync_engine::webhook::WebhookSettings;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -135,6 +136,27 @@ pub struct Config {
     pub lifecycle: LifecycleConfig,
     pub reconcile: ReconcileConfig,
     pub chat: ChatConfig,
+    /// `MATRIX_SYNC_WEBHOOK_URL` and `MATRIX_SYNC_WEBHOOK_SECRET`: where
+    /// notices of new messages go (none when the URL is not set).
+    pub webhook: Option<WebhookSettings>,
+}
+
+/// The shortest `MATRIX_SYNC_WEBHOOK_SECRET` taken: the platform trusts
+/// what it signs.
+pub const MIN_WEBHOOK_SECRET_LEN: usize = 32;
+
+fn load_webhook(source: &Source) -> Result<Option<WebhookSettings>, ConfigError> {
+    let Some(url) = source.parsed("MATRIX_SYNC_WEBHOOK_URL", http_url)? else {
+        if source.get("MATRIX_SYNC_WEBHOOK_SECRET").is_some() {
+            return Err(ConfigError::Malformed {
+                key: "MATRIX_SYNC_WEBHOOK_SECRET",
+                problem: "set without MATRIX_SYNC_WEBHOOK_URL (where should the notices go?)".into(),
+            });
+        }
+        return Ok(None);
+    };
+    let secret = source.long_secret("MATRIX_SYNC_WEBHOOK_SECRET", MIN_WEBHOOK_SECRET_LEN)?;
+    Ok(Some(WebhookSettings { url, secret: SecretString::from(secret) }))
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8090";
@@ -166,6 +188,7 @@ impl Config {
             lifecycle: LifecycleConfig::load(source)?,
             reconcile,
             chat: ChatConfig::load(source)?,
+            webhook: load_webhook(source)?,
         })
     }
 }

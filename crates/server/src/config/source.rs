@@ -18,12 +18,13 @@ pub enum ConfigError {
 /// The settings that are secrets. Each may instead be given as a file
 /// (`NAME_FILE`, a path whose content is the secret), as container engines
 /// pass secrets: `(NAME, NAME_FILE)`.
-pub const SECRET_SETTINGS: [(&str, &str); 7] = [
+pub const SECRET_SETTINGS: [(&str, &str); 8] = [
     ("MATRIX_BOT_ACCESS_TOKEN", "MATRIX_BOT_ACCESS_TOKEN_FILE"),
     ("MATRIX_AS_HS_TOKEN", "MATRIX_AS_HS_TOKEN_FILE"),
     ("MATRIX_ADMIN_ACCESS_TOKEN", "MATRIX_ADMIN_ACCESS_TOKEN_FILE"),
     ("MATRIX_SYNC_API_TOKEN", "MATRIX_SYNC_API_TOKEN_FILE"),
     ("MATRIX_SYNC_BACKUP_SECRET", "MATRIX_SYNC_BACKUP_SECRET_FILE"),
+    ("MATRIX_SYNC_WEBHOOK_SECRET", "MATRIX_SYNC_WEBHOOK_SECRET_FILE"),
     ("MATRIX_SYNC_BOT_STORE_PASSPHRASE", "MATRIX_SYNC_BOT_STORE_PASSPHRASE_FILE"),
     ("DATABASE_URL", "DATABASE_URL_FILE"),
 ];

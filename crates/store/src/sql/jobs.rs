@@ -9,6 +9,7 @@ macro_rules! jobs_sql {
                 &self,
                 txn: &$crate::Transaction<'_>,
                 scopes: &[matrix_sync_core::Scope],
+                messages: &[$crate::NewMessage],
                 now: $crate::Millis,
             ) -> $crate::Result<bool> {
                 let mut tx = self.pool.begin().await?;
@@ -40,6 +41,33 @@ macro_rules! jobs_sql {
                         .execute(&mut *tx)
                         .await?;
                 }
+                for message in messages {
+                    // The event id decides: a message seen before (in another
+                    // transaction) is neither recorded nor delivered again.
+                    let id = uuid::Uuid::new_v4();
+                    let added = sqlx::query(
+                        "INSERT INTO webhook_deliveries (id, event_id, room_id, sender, origin_server_ts, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (event_id) DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(&message.event_id)
+                    .bind(&message.room_id)
+                    .bind(&message.sender)
+                    .bind(message.origin_server_ts)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if added == 1 {
+                        sqlx::query($crate::sql::ENQUEUE)
+                            .bind(matrix_sync_core::Task::Webhook(id).to_string())
+                            .bind(now)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
                 tx.commit().await?;
                 Ok(true)
             }
@@ -50,17 +78,23 @@ macro_rules! jobs_sql {
                     .execute(&self.pool)
                     .await?
                     .rows_affected();
+                // Delivered or not: a delivery still undelivered then has a
+                // dead task, which an operator sees among the dead jobs.
+                sqlx::query("DELETE FROM webhook_deliveries WHERE created_at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?;
                 Ok(n)
             }
 
             async fn enqueue(
                 &self,
-                scope: matrix_sync_core::Scope,
+                task: matrix_sync_core::Task,
                 run_at: $crate::Millis,
                 now: $crate::Millis,
             ) -> $crate::Result<()> {
                 sqlx::query($crate::sql::ENQUEUE)
-                    .bind(scope.to_string())
+                    .bind(task.to_string())
                     .bind(run_at)
                     .bind(now)
                     .execute(&self.pool)
@@ -70,12 +104,12 @@ macro_rules! jobs_sql {
 
             async fn enqueue_periodic(
                 &self,
-                scope: matrix_sync_core::Scope,
+                task: matrix_sync_core::Task,
                 run_at: $crate::Millis,
                 now: $crate::Millis,
             ) -> $crate::Result<()> {
                 sqlx::query($crate::sql::ENQUEUE_PERIODIC)
-                    .bind(scope.to_string())
+                    .bind(task.to_string())
                     .bind(run_at)
                     .bind(now)
                     .execute(&self.pool)
@@ -193,9 +227,9 @@ macro_rules! jobs_sql {
                 Ok(())
             }
 
-            async fn job_for_scope(&self, scope: matrix_sync_core::Scope) -> $crate::Result<Option<$crate::Job>> {
+            async fn job_for(&self, task: matrix_sync_core::Task) -> $crate::Result<Option<$crate::Job>> {
                 let row = sqlx::query(concat!("SELECT ", $crate::sql::job_columns!(), " FROM jobs WHERE scope = $1"))
-                    .bind(scope.to_string())
+                    .bind(task.to_string())
                     .fetch_optional(&self.pool)
                     .await?;
                 row.as_ref().map(Self::job_from_row).transpose()

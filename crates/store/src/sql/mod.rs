@@ -15,6 +15,7 @@ pub(crate) mod requests;
 pub(crate) mod rooms;
 pub(crate) mod sessions;
 pub(crate) mod users;
+pub(crate) mod webhooks;
 
 /// A row as its record (`sqlx::FromRow`); a column the record cannot hold
 /// is [`StoreError::Corrupt`](crate::StoreError::Corrupt).
@@ -38,6 +39,13 @@ macro_rules! job_columns {
     };
 }
 pub(crate) use job_columns;
+
+macro_rules! profile_columns {
+    () => {
+        "user_id, display_name, avatar_url, avatar_source, avatar_mxc"
+    };
+}
+pub(crate) use profile_columns;
 
 macro_rules! community_columns {
     () => {
@@ -170,8 +178,8 @@ macro_rules! claim_sql {
 }
 pub(crate) use claim_sql;
 
-pub(crate) fn validate_job_scope(scope: &str) -> crate::Result<matrix_sync_core::Scope> {
-    scope.parse().map_err(|e: matrix_sync_core::ScopeParseError| crate::StoreError::Corrupt(e.to_string()))
+pub(crate) fn validate_job_task(task: &str) -> crate::Result<matrix_sync_core::Task> {
+    task.parse().map_err(|e: matrix_sync_core::TaskParseError| crate::StoreError::Corrupt(e.to_string()))
 }
 
 /// Every trait of the store for one backend: the row mappers, the pool's
@@ -184,11 +192,12 @@ macro_rules! sql_store_impl {
             /// A job by hand: its `state` column is read as whether it is dead.
             fn job_from_row(row: &$row) -> $crate::Result<$crate::Job> {
                 use sqlx::Row;
-                let scope: String = row.try_get("scope")?;
+                // The column keeps its first name: a task's text form is a scope's for a reconcile.
+                let task: String = row.try_get("scope")?;
                 let state: String = row.try_get("state")?;
                 Ok($crate::Job {
                     id: row.try_get("id")?,
-                    scope: $crate::sql::validate_job_scope(&scope)?,
+                    task: $crate::sql::validate_job_task(&task)?,
                     generation: row.try_get("generation")?,
                     attempts: row.try_get("attempts")?,
                     lease_token: row.try_get("lease_token")?,
@@ -264,6 +273,7 @@ macro_rules! sql_store_impl {
             claim_lock = $lock,
             data_modifying_with = $data_modifying_with
         );
+        $crate::sql::webhooks::webhooks_sql!($store, $row);
         $crate::sql::jobs::jobs_sql!(
             $store,
             $row,

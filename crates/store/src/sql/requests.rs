@@ -114,6 +114,18 @@ macro_rules! requests_sql {
                 row.as_ref().map($crate::sql::record::<$crate::RequestRecord, _>).transpose()
             }
 
+            async fn requests_of_pair(&self, pair_id: uuid::Uuid) -> $crate::Result<Vec<$crate::RequestRecord>> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    $crate::sql::request_columns!(),
+                    " FROM accepted_requests WHERE pair_id = $1 ORDER BY accepted_at DESC, id"
+                ))
+                .bind(pair_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map($crate::sql::record::<$crate::RequestRecord, _>).collect()
+            }
+
             async fn mark_request_message_sent(
                 &self,
                 id: uuid::Uuid,

@@ -96,18 +96,18 @@ macro_rules! rooms_sql {
                 rows.iter().map($crate::sql::record::<$crate::RoomRecord, _>).collect()
             }
 
-            async fn room_scopes(&self, room_ids: &[String]) -> $crate::Result<Vec<(String, matrix_sync_core::Scope)>> {
-                let mut scopes = Vec::new();
+            async fn known_rooms(&self, room_ids: &[String]) -> $crate::Result<Vec<$crate::RoomRecord>> {
+                let mut rooms = Vec::new();
                 for room_id in room_ids {
                     let row = sqlx::query("SELECT room_id, scope, role FROM matrix_rooms WHERE room_id = $1")
                         .bind(room_id)
                         .fetch_optional(&self.pool)
                         .await?;
                     if let Some(row) = row {
-                        scopes.push((room_id.clone(), $crate::sql::record::<$crate::RoomRecord, _>(&row)?.scope));
+                        rooms.push($crate::sql::record::<$crate::RoomRecord, _>(&row)?);
                     }
                 }
-                Ok(scopes)
+                Ok(rooms)
             }
 
             async fn forget_room(&self, room_id: &str) -> $crate::Result<bool> {

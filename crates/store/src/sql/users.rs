@@ -107,6 +107,85 @@ macro_rules! users_sql {
                 .await?;
                 rows.iter().map(|r| Ok(r.try_get("matrix_user_id")?)).collect()
             }
+
+            async fn put_profile(
+                &self,
+                user: uuid::Uuid,
+                write: &$crate::ProfileWrite,
+                now: $crate::Millis,
+            ) -> $crate::Result<$crate::UserProfile> {
+                let mut tx = self.pool.begin().await?;
+                let before = sqlx::query(concat!(
+                    "SELECT ",
+                    $crate::sql::profile_columns!(),
+                    " FROM user_profiles WHERE user_id = $1"
+                ))
+                .bind(user)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let before = before.as_ref().map($crate::sql::record::<$crate::UserProfile, _>).transpose()?;
+                let row = sqlx::query(concat!(
+                    "INSERT INTO user_profiles (user_id, display_name, avatar_url, updated_at)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (user_id) DO UPDATE SET
+                         display_name = COALESCE(excluded.display_name, user_profiles.display_name),
+                         avatar_url = COALESCE(excluded.avatar_url, user_profiles.avatar_url),
+                         updated_at = excluded.updated_at
+                     RETURNING ",
+                    $crate::sql::profile_columns!()
+                ))
+                .bind(user)
+                .bind(&write.display_name)
+                .bind(&write.avatar_url)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                let after = $crate::sql::record::<$crate::UserProfile, _>(&row)?;
+                let changed = before
+                    .as_ref()
+                    .is_none_or(|b| b.display_name != after.display_name || b.avatar_url != after.avatar_url);
+                if changed {
+                    sqlx::query($crate::sql::ENQUEUE)
+                        .bind(matrix_sync_core::Task::Profile(user).to_string())
+                        .bind(now)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(after)
+            }
+
+            async fn profile(&self, user: uuid::Uuid) -> $crate::Result<Option<$crate::UserProfile>> {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    $crate::sql::profile_columns!(),
+                    " FROM user_profiles WHERE user_id = $1"
+                ))
+                .bind(user)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map($crate::sql::record::<$crate::UserProfile, _>).transpose()
+            }
+
+            async fn record_avatar(
+                &self,
+                user: uuid::Uuid,
+                source: &str,
+                mxc: Option<&str>,
+                now: $crate::Millis,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "UPDATE user_profiles SET avatar_source = $2, avatar_mxc = $3, updated_at = $4 WHERE user_id = $1",
+                )
+                .bind(user)
+                .bind(source)
+                .bind(mxc)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
         }
     };
 }
