@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::Engine;
 use crate::clock::now_millis;
-use crate::provision::provision_user;
+use crate::provision::{name_provisioned_user, provision_user};
 use crate::reconcile::ReconcileError;
 
 /// The largest picture taken, whatever the homeserver allows.
@@ -26,7 +26,14 @@ pub async fn apply(engine: &Engine, user: Uuid) -> Result<(), ReconcileError> {
     let Some(profile) = engine.store.profile(user).await? else {
         return Ok(());
     };
-    provision_user(engine, user, profile.display_name.as_deref()).await?;
+    let name = profile.display_name.as_deref();
+    // An account made before (by its community's reconcile) is not
+    // registered again.
+    if engine.store.user_mapping(user).await?.is_some() {
+        name_provisioned_user(engine, user, name).await?;
+    } else {
+        provision_user(engine, user, name).await?;
+    }
     let Some(mxc) = avatar_mxc(engine, &profile).await? else {
         return Ok(());
     };

@@ -33,6 +33,20 @@ pub async fn provision_user(
     tracing::Span::current().record("matrix_user_id", matrix_user_id.as_str());
 
     let registered = hs.register(matrix_user_id.localpart()).await?;
+    let mapping = name_provisioned_user(engine, user, display_name).await?;
+    tracing::info!(?registered, "user provisioned");
+    Ok(mapping)
+}
+
+/// Sets the display name of a user whose account exists, when given and
+/// different, and records the mapping (with the name).
+pub async fn name_provisioned_user(
+    engine: &Engine,
+    user: Uuid,
+    display_name: Option<&str>,
+) -> Result<UserMapping, ProvisionError> {
+    let hs = &engine.homeserver;
+    let matrix_user_id = hs.ids().user(user);
     if let Some(name) = display_name {
         // Each change is a membership event in every room of the user:
         // only write it when it differs.
@@ -40,7 +54,7 @@ pub async fn provision_user(
             hs.set_display_name(&matrix_user_id, name).await?;
         }
     }
-    let mapping = engine
+    Ok(engine
         .store
         .upsert_user_mapping(&NewUserMapping {
             user_id: user,
@@ -48,7 +62,5 @@ pub async fn provision_user(
             display_name: display_name.map(str::to_owned),
             provisioned_at: Utc::now(),
         })
-        .await?;
-    tracing::info!(?registered, "user provisioned");
-    Ok(mapping)
+        .await?)
 }

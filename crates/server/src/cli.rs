@@ -158,7 +158,9 @@ async fn import(config: Config, path: &Path, no_wait: bool, report: Option<&Path
     let outcome = loop {
         let done = crate::import::progress(state.engine.store.as_ref(), &file).await.map_err(|e| e.to_string())?;
         reporter.show(done, totals);
-        if done == totals {
+        // The rooms are done; the members' names and pictures follow.
+        let store = state.engine.store.as_ref();
+        if done == totals && crate::import::profiles_pending(store, &file).await.map_err(|e| e.to_string())? == 0 {
             break Ok(());
         }
         tokio::select! {

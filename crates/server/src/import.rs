@@ -321,6 +321,23 @@ pub async fn write(engine: &Engine, file: &ImportFile) -> Result<(), ImportError
     Ok(())
 }
 
+/// The file's members whose name or picture the homeserver does not have
+/// yet (their profile task still to run; a dead one counts as done: it is
+/// among the dead jobs, with its error).
+pub async fn profiles_pending(store: &dyn Store, file: &ImportFile) -> Result<usize, matrix_sync_store::StoreError> {
+    let mut pending = 0;
+    for member in file.communities.iter().flat_map(|c| &c.members) {
+        if member.profile().is_empty() {
+            continue;
+        }
+        let job = store.job_for(matrix_sync_core::Task::Profile(member.user_id)).await?;
+        if job.is_some_and(|j| !j.dead) {
+            pending += 1;
+        }
+    }
+    Ok(pending)
+}
+
 /// How far the homeserver is: communities with nothing left to do, and the
 /// rooms and memberships those account for.
 pub async fn progress(store: &dyn Store, file: &ImportFile) -> Result<Totals, matrix_sync_store::StoreError> {

@@ -7,9 +7,12 @@
 //! the council on Bob's. Alice reloads (same device, history readable) and
 //! opens a fresh browser (a new device reading her history from her key
 //! backup); Carol, whose request was accepted before she ever signed in,
-//! reads the bot's message. The steps are in `web/tests/e2e.mjs`.
-//! Needs `web/dist` and `web/node_modules` (`make test` builds them) and
-//! `/usr/bin/chromium` (`make test` installs it).
+//! reads the bot's message. The steps are in `web/tests/e2e.mjs`; what a
+//! member expects of a chat is in `chat-features.mjs`, and the packed
+//! package in a minimal host page in `host-page.mjs`.
+//! Needs `web/dist`, `web/tests/host/dist` and `web/node_modules` (`make
+//! test` builds them, `dev/web.sh`) and `/usr/bin/chromium` (`make test`
+//! installs it).
 
 mod common;
 
@@ -29,7 +32,13 @@ fn web_dir() -> PathBuf {
 /// The service with the demo page and a test identity provider, once the
 /// browser's prerequisites are checked.
 async fn spawn_for_browser(web: &std::path::Path) -> (TestApp, TestIdentityProvider) {
-    assert!(web.join("dist/index.html").exists(), "build the web embed first: (cd web && npm ci && npm run build)");
+    spawn_serving(web, &web.join("dist")).await
+}
+
+/// The same, serving `pages` (a built page: the demo, or the minimal host
+/// page) at `/demo/`.
+async fn spawn_serving(web: &std::path::Path, pages: &std::path::Path) -> (TestApp, TestIdentityProvider) {
+    assert!(pages.join("index.html").exists(), "build the web embed and its pages first: dev/web.sh");
     assert!(
         web.join("node_modules/playwright-core").exists(),
         "install the web dependencies first: (cd web && npm ci)"
@@ -37,7 +46,7 @@ async fn spawn_for_browser(web: &std::path::Path) -> (TestApp, TestIdentityProvi
     assert!(PathBuf::from("/usr/bin/chromium").exists(), "install Chromium first: apt-get install chromium");
     let idp = TestIdentityProvider::start().await;
     let mut settings: Vec<(&str, String)> = idp.settings();
-    settings.push(("MATRIX_SYNC_DEMO_DIR", web.join("dist").display().to_string()));
+    settings.push(("MATRIX_SYNC_DEMO_DIR", pages.display().to_string()));
     settings.push(("MATRIX_SYNC_APP_URL", "https://communities.example.org".into()));
     let overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     (TestApp::spawn_with(Db::Sqlite, &overrides).await, idp)
@@ -175,5 +184,89 @@ async fn history_of_five_rooms_reads_on_a_new_browser() {
     )
     .await;
     assert!(passed, "the history test failed (screenshots in {}):\n{log}", out_dir.display());
+    app.stop().await;
+}
+
+/// What a member expects of a chat, in the embed as two people use it
+/// (`web/tests/chat-features.mjs`): scrollback to the first of 300
+/// encrypted messages, an encrypted image and a file over the upload limit,
+/// no member shown by an id, replies, an edit, a deletion, "Seen", typing,
+/// the unread count the host page gets, and an invitation accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_has_what_members_expect() {
+    let web = web_dir();
+    let (app, idp) = spawn_for_browser(&web).await;
+    let (community, council) = (Uuid::new_v4(), Uuid::new_v4());
+    let people = [(Uuid::new_v4(), "Alice Martin"), (Uuid::new_v4(), "Bob Chen")];
+    let encrypted = json!({ "name": "Makers' Collective", "config": { "matrixGeneralChatEncrypted": true } });
+    ok(&app, Method::PUT, &format!("/v1/communities/{community}?wait=30"), Some(encrypted)).await;
+    for (user, name) in people {
+        let member = json!({ "trust_score": 10, "display_name": name });
+        ok(&app, Method::PUT, &format!("/v1/communities/{community}/members/{user}?wait=30"), Some(member)).await;
+    }
+    let council_body = json!({ "community_id": community, "name": "Stewards" });
+    ok(&app, Method::PUT, &format!("/v1/councils/{council}?wait=30"), Some(council_body)).await;
+    for (user, _) in people {
+        ok(&app, Method::PUT, &format!("/v1/councils/{council}/members/{user}?wait=30"), Some(json!({}))).await;
+    }
+    let [(alice, _), (bob, _)] = people;
+    let accepted = json!({ "community_id": community, "requester_id": bob, "owner_id": alice, "title": "Oak table" });
+    let request =
+        ok(&app, Method::POST, &format!("/v1/requests/{}/accept?wait=30", Uuid::new_v4()), Some(accepted)).await;
+    let general = ok(&app, Method::GET, &format!("/v1/communities/{community}"), None).await["matrix_room_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let council_room = ok(&app, Method::GET, &format!("/v1/councils/{council}"), None).await["matrix_room_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dm = request["matrix_room_id"].as_str().unwrap();
+    let names = json!({
+        "alice": { "display_name": "Alice Martin", "matrix_id": app.hs.matrix_id(alice), "platform_id": alice },
+        "bob": { "display_name": "Bob Chen", "matrix_id": app.hs.matrix_id(bob), "platform_id": bob },
+    });
+    let rooms = [general.as_str(), council_room.as_str(), dm];
+    let out_dir = web.join("test-results/features");
+    let (passed, log) = run_script(
+        &web,
+        "tests/chat-features.mjs",
+        &[
+            ("ALICE_URL", page(&app, &idp, alice, "Alice", rooms)),
+            ("BOB_URL", page(&app, &idp, bob, "Bob", rooms)),
+            ("NAMES", names.to_string()),
+            ("OUT_DIR", out_dir.display().to_string()),
+        ],
+    )
+    .await;
+    assert!(passed, "the chat features test failed (screenshots in {}):\n{log}", out_dir.display());
+    app.stop().await;
+}
+
+/// The package as a platform installs it: a minimal host page (not the
+/// demo), built from the packed tarball (`web/tests/host`, built by
+/// `dev/web.sh`), mounts a chat that decrypts the bot's message in a DM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_packed_embed_mounts_in_a_host_page() {
+    let web = web_dir();
+    let (app, idp) = spawn_serving(&web, &web.join("tests/host/dist")).await;
+    let (alice, carol) = (Uuid::new_v4(), Uuid::new_v4());
+    let (community, _) = common::community_with(&app, json!({ "name": "Makers" }), &[(alice, 10), (carol, 0)]).await;
+    let accepted = json!({ "community_id": community, "requester_id": carol, "owner_id": alice, "title": "Drill" });
+    let request =
+        ok(&app, Method::POST, &format!("/v1/requests/{}/accept?wait=30", Uuid::new_v4()), Some(accepted)).await;
+    let dm = request["matrix_room_id"].as_str().unwrap();
+    let hash = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("idp_token", &idp.token_for(carol))
+        .append_pair("dm", dm)
+        .finish();
+    let out_dir = web.join("test-results/host");
+    let (passed, log) = run_script(
+        &web,
+        "tests/host-page.mjs",
+        &[("HOST_URL", format!("{}/demo/#{hash}", app.base)), ("OUT_DIR", out_dir.display().to_string())],
+    )
+    .await;
+    assert!(passed, "the host page test failed (screenshots in {}):\n{log}", out_dir.display());
     app.stop().await;
 }

@@ -47,7 +47,7 @@ async fn a_platform_is_onboarded_from_a_file_and_a_rerun_changes_nothing() {
         "members": [
             { "user_id": members[0], "trust_score": 40 },
             { "user_id": members[1], "trust_score": 0, "role": "admin" },
-            { "user_id": members[2], "trust_score": 3 },
+            { "user_id": members[2], "trust_score": 3, "display_name": "Ida Imported" },
         ],
         "councils": [{ "id": council, "name": "Stewards", "members": [
             { "user_id": members[0], "role": "moderator" }, { "user_id": members[2] },
@@ -62,15 +62,17 @@ async fn a_platform_is_onboarded_from_a_file_and_a_rerun_changes_nothing() {
     assert!(ok, "{log}");
     assert!(log.contains("homeserver requests: "), "{log}");
     // The cost: the minimal set (6 registrations, 8 rooms, 6 links, 20
-    // joins) and the start-up (registering the bot, logging it in, reading
-    // the managing identity's display name); no
-    // look-ups (only an interrupted creation is looked up by its alias).
+    // joins), the start-up (registering the bot, logging it in, reading
+    // the managing identity's display name) and the two named members'
+    // names (read, then set: 4; and their profile task, running beside the
+    // community's reconcile, may register them once more: 2); no look-ups
+    // (only an interrupted creation is looked up by its alias).
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(report["requests_minimal"], 40, "{report}");
     let made = report["requests_made"].as_u64().unwrap();
     let by = &report["requests_by_endpoint"];
     assert_eq!((by["createRoom"].as_u64(), by["join"].as_u64()), (Some(8), Some(20)), "{report}");
-    assert!(made <= 40 + 3, "{made} requests: {report}");
+    assert!(made <= 40 + 3 + 4 + 2, "{made} requests: {report}");
     assert!(log.contains("done: 2 communities, 2 councils, 8 rooms, 20 memberships"), "{log}");
     assert!(log.contains("memberships 20/20"), "progress is shown: {log}");
 
@@ -84,6 +86,8 @@ async fn a_platform_is_onboarded_from_a_file_and_a_rerun_changes_nothing() {
             app.call(Method::GET, &format!("/v1/councils/{council}"), None).await.1["matrix_room_id"].clone();
         let member = UserClient::login(&app.hs, &app.hs.matrix_id(members[2])).await.unwrap();
         let joined = member.joined_rooms().await.unwrap();
+        let name = member.display_name(&app.hs.matrix_id(members[2])).await.unwrap();
+        assert_eq!(name.as_deref(), Some("Ida Imported"), "the file's name is what members see");
         assert!(joined.contains(&body["matrix_room_id"].as_str().unwrap().to_owned()));
         assert!(joined.contains(&discussion.as_str().unwrap().to_owned()));
     }
@@ -121,6 +125,13 @@ fn a_bad_file_is_refused_with_where_it_is_wrong_and_nothing_is_written() {
     std::fs::write(&file, doc.to_string()).unwrap();
     let (ok, log) = run_import(&hs, &db_url, &dir.path().join("data"), &file, &[]);
     assert!(!ok && log.contains("communities[0].councils[0].name"), "a control character, as the API refuses: {log}");
+    assert!(!dir.path().join("import.db").exists(), "nothing was written");
+
+    let doc = json!({ "communities": [{ "id": Uuid::new_v4(), "name": "C",
+        "members": [{ "user_id": member, "trust_score": 1, "avatar_url": "ftp://example.org/a.png" }] }] });
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let (ok, log) = run_import(&hs, &db_url, &dir.path().join("data"), &file, &[]);
+    assert!(!ok && log.contains("communities[0].members[0].avatar_url"), "{log}");
     assert!(!dir.path().join("import.db").exists(), "nothing was written");
 
     std::fs::write(&file, "{\"communities\": [{\"id\": \"nope\"}]}").unwrap();

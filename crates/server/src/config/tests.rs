@@ -99,6 +99,28 @@ fn oidc_needs_all_three_settings() {
 }
 
 #[test]
+fn a_webhook_needs_its_url_and_a_long_secret() {
+    assert!(Config::load(&with(&[])).unwrap().webhook.is_none(), "off by default");
+    let url = ("MATRIX_SYNC_WEBHOOK_URL", "https://platform.example.org/hooks/chat");
+    let secret = ("MATRIX_SYNC_WEBHOOK_SECRET", "webhook-secret-0123456789abcdef0123");
+    let webhook = Config::load(&with(&[url, secret])).unwrap().webhook.unwrap();
+    assert_eq!(webhook.url.as_str(), url.1);
+    assert_eq!(
+        Config::load(&with(&[url])).unwrap_err(),
+        ConfigError::Missing { key: "MATRIX_SYNC_WEBHOOK_SECRET" },
+        "a URL without a secret"
+    );
+    for (overrides, key) in [
+        (vec![url, ("MATRIX_SYNC_WEBHOOK_SECRET", "short")], "MATRIX_SYNC_WEBHOOK_SECRET"),
+        (vec![secret], "MATRIX_SYNC_WEBHOOK_SECRET"),
+        (vec![("MATRIX_SYNC_WEBHOOK_URL", "ftp://x"), secret], "MATRIX_SYNC_WEBHOOK_URL"),
+    ] {
+        let err = Config::load(&with(&overrides)).unwrap_err();
+        assert!(matches!(err, ConfigError::Malformed { key: k, .. } if k == key), "{overrides:?}: {err:?}");
+    }
+}
+
+#[test]
 fn retention_accepts_short_and_long_forms() {
     let c = Config::load(&with(&[("MATRIX_SYNC_RETENTION", "90s")])).unwrap();
     assert_eq!(c.lifecycle.retention, Duration::from_secs(90));
@@ -160,6 +182,8 @@ fn every_secret_may_be_given_as_a_file() {
     }
     pairs.insert("MATRIX_ADMIN_ACCESS_TOKEN".into(), "admin-secret".into());
     pairs.insert("DATABASE_URL".into(), "postgres://u:pw-secret@db/x".into());
+    pairs.insert("MATRIX_SYNC_WEBHOOK_URL".into(), "https://platform.example.org/hooks/chat".into());
+    pairs.insert("MATRIX_SYNC_WEBHOOK_SECRET".into(), "webhook-secret-0123456789abcdef0123".into());
     for (key, file_key) in SECRET_SETTINGS {
         let value = pairs.remove(key).unwrap();
         let path = dir.path().join(key);
@@ -177,6 +201,7 @@ fn every_secret_may_be_given_as_a_file() {
     assert_eq!(c.lifecycle.bot_store_passphrase.expose_secret(), "store-secret-0123456789");
     assert_eq!(c.database.url.expose_secret(), "postgres://u:pw-secret@db/x");
     assert!(matches!(c.chat.key_backup, KeyBackupMode::Platform { .. }));
+    assert_eq!(c.webhook.unwrap().secret.expose_secret(), "webhook-secret-0123456789abcdef0123");
 
     // Both at once, or a file that is not there: the `_FILE` setting is named.
     let both = with(&[("MATRIX_SYNC_API_TOKEN_FILE", "/nonexistent")]).with_secret_files().unwrap_err();
