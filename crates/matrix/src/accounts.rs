@@ -131,47 +131,32 @@ impl AppserviceClient {
 
     /// The user's display name as the homeserver has it.
     pub async fn display_name(&self, user: &UserId) -> Result<Option<String>, HomeserverError> {
-        let result = self
-            .send(Request {
-                endpoint: "profile.displayname.get",
-                method: Method::GET,
-                path: &["_matrix", "client", "v3", "profile", user.as_str(), "displayname"],
-                as_user: Some(user),
-                query: &[],
-                body: None,
-                auth: Auth::Appservice,
-            })
-            .await;
-        match result {
-            Ok(v) => Ok(v.get("displayname").and_then(Value::as_str).map(str::to_owned)),
-            Err(e) if e.errcode() == Some("M_NOT_FOUND") => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.profile_field(user, ProfileField::DisplayName).await
     }
 
     /// Sets a user's display name, acting as them. Only called when it
     /// differs: every change is a membership event in each of their rooms.
     pub async fn set_display_name(&self, user: &UserId, name: &str) -> Result<(), HomeserverError> {
-        self.send(Request {
-            endpoint: "profile.displayname.set",
-            method: Method::PUT,
-            path: &["_matrix", "client", "v3", "profile", user.as_str(), "displayname"],
-            as_user: Some(user),
-            query: &[],
-            body: Some(json!({ "displayname": name })),
-            auth: Auth::Appservice,
-        })
-        .await
-        .map(drop)
+        self.set_profile_field(user, ProfileField::DisplayName, name).await
     }
 
     /// The user's avatar (an `mxc://` URI) as the homeserver has it.
     pub async fn avatar_url(&self, user: &UserId) -> Result<Option<String>, HomeserverError> {
+        self.profile_field(user, ProfileField::AvatarUrl).await
+    }
+
+    /// Sets a user's avatar to an `mxc://` URI, acting as them; like the
+    /// display name, only when it differs.
+    pub async fn set_avatar_url(&self, user: &UserId, mxc: &str) -> Result<(), HomeserverError> {
+        self.set_profile_field(user, ProfileField::AvatarUrl, mxc).await
+    }
+
+    async fn profile_field(&self, user: &UserId, field: ProfileField) -> Result<Option<String>, HomeserverError> {
         let result = self
             .send(Request {
-                endpoint: "profile.avatar_url.get",
+                endpoint: field.endpoints().0,
                 method: Method::GET,
-                path: &["_matrix", "client", "v3", "profile", user.as_str(), "avatar_url"],
+                path: &["_matrix", "client", "v3", "profile", user.as_str(), field.key()],
                 as_user: Some(user),
                 query: &[],
                 body: None,
@@ -179,22 +164,20 @@ impl AppserviceClient {
             })
             .await;
         match result {
-            Ok(v) => Ok(v.get("avatar_url").and_then(Value::as_str).map(str::to_owned)),
+            Ok(v) => Ok(v.get(field.key()).and_then(Value::as_str).map(str::to_owned)),
             Err(e) if e.errcode() == Some("M_NOT_FOUND") => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// Sets a user's avatar to an `mxc://` URI, acting as them; like the
-    /// display name, only when it differs.
-    pub async fn set_avatar_url(&self, user: &UserId, mxc: &str) -> Result<(), HomeserverError> {
+    async fn set_profile_field(&self, user: &UserId, field: ProfileField, value: &str) -> Result<(), HomeserverError> {
         self.send(Request {
-            endpoint: "profile.avatar_url.set",
+            endpoint: field.endpoints().1,
             method: Method::PUT,
-            path: &["_matrix", "client", "v3", "profile", user.as_str(), "avatar_url"],
+            path: &["_matrix", "client", "v3", "profile", user.as_str(), field.key()],
             as_user: Some(user),
             query: &[],
-            body: Some(json!({ "avatar_url": mxc })),
+            body: Some(json!({ field.key(): value })),
             auth: Auth::Appservice,
         })
         .await
@@ -296,4 +279,29 @@ fn parse_whoami(v: &Value) -> Result<OwnedUserId, HomeserverError> {
     v.get("user_id").and_then(Value::as_str).and_then(|s| UserId::parse(s).ok()).ok_or_else(|| {
         HomeserverError::Protocol { endpoint: "whoami", detail: "no valid user_id in the answer".into() }
     })
+}
+
+/// A field of a user's profile.
+#[derive(Debug, Clone, Copy)]
+enum ProfileField {
+    DisplayName,
+    AvatarUrl,
+}
+
+impl ProfileField {
+    /// Its key, in the path and in the body.
+    fn key(self) -> &'static str {
+        match self {
+            ProfileField::DisplayName => "displayname",
+            ProfileField::AvatarUrl => "avatar_url",
+        }
+    }
+
+    /// The metrics' names of reading and of setting it.
+    fn endpoints(self) -> (&'static str, &'static str) {
+        match self {
+            ProfileField::DisplayName => ("profile.displayname.get", "profile.displayname.set"),
+            ProfileField::AvatarUrl => ("profile.avatar_url.get", "profile.avatar_url.set"),
+        }
+    }
 }
