@@ -1,10 +1,24 @@
 // What the browser scripts share: Debian's Chromium through playwright-core,
 // one browser context per person (their own local storage and IndexedDB),
-// and the demo page's chat as a person uses it: sign in, write, read.
+// and the demo page's chat as a person uses it: sign in, write, read; plus
+// named checks (`check`) that time themselves and leave a screenshot of
+// every open page in OUT_DIR.
 
 import { chromium } from "playwright-core";
 
-export async function startBrowser() {
+/**
+ * A demo page's URL with `test=1` in its hash: only then does the page put the chat's handle
+ * on `window.matrixSyncChat` (for checks that use its client directly).
+ */
+export function withTestHandle(url) {
+  const parsed = new URL(url);
+  const hash = new URLSearchParams(parsed.hash.slice(1));
+  hash.set("test", "1");
+  parsed.hash = hash.toString();
+  return parsed.toString();
+}
+
+export async function startBrowser({ outDir = process.env.OUT_DIR ?? "test-results" } = {}) {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
@@ -22,6 +36,8 @@ export async function startBrowser() {
 
   /** Every open page by name, for the failure screenshots. */
   const pages = new Map();
+  /** Pages whose console is not printed for now (e.g. taken offline on purpose). */
+  const muted = new Set();
   /** The last failed HTTP answers of each page (method, path, status), printed on failure only:
    * some are expected (a key not in the backup is a 404). */
   const httpErrors = new Map();
@@ -64,8 +80,8 @@ export async function startBrowser() {
   }
 
   /** A page in a browser context of its own (its own local storage and IndexedDB). */
-  async function open(name, url) {
-    const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+  async function open(name, url, { viewport = { width: 1100, height: 700 } } = {}) {
+    const context = await browser.newContext({ viewport });
     const page = await context.newPage();
     pages.set(name, page);
     httpErrors.set(name, []);
@@ -78,7 +94,7 @@ export async function startBrowser() {
     page.on("pageerror", (e) => console.log(`${name} page error: ${e.message}`));
     page.on("console", (m) => {
       // Failed requests are kept apart (`httpErrors`, shown on failure): some are expected.
-      if (m.text().startsWith("Failed to load resource")) return;
+      if (m.text().startsWith("Failed to load resource") || muted.has(name)) return;
       if (m.type() === "error" || (m.type() === "warning" && m.text().startsWith("matrix-sync chat:"))) {
         console.log(`${name} console: ${m.text()}`);
       }
@@ -118,6 +134,33 @@ export async function startBrowser() {
     return encrypted;
   }
 
+  /** A screenshot of each open page: `${outDir}/${label}-${name}.png`. */
+  async function shots(label) {
+    for (const [name, page] of pages) {
+      await page.screenshot({ path: `${outDir}/${label}-${name}.png` }).catch(() => {});
+    }
+  }
+
+  /**
+   * Runs one named check: prints its start and how long it took, leaves a screenshot of every
+   * open page (`${outDir}/${slug}-<page>.png`), and rethrows a failure as "<label>: <reason>".
+   */
+  async function check(label, body) {
+    const slug = label.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+    const since = Date.now();
+    step(`${label}…`);
+    try {
+      await body();
+    } catch (e) {
+      await shots(`${slug}-failed`);
+      const error = new Error(`${label}: ${e?.message ?? e}`);
+      error.stack = `${error.message}\n${e?.stack ?? ""}`;
+      throw error;
+    }
+    await shots(slug);
+    step(`${label}: passed (${seconds(since)}s)`);
+  }
+
   /** Prints what went wrong: each page's last failed requests and a screenshot. */
   async function reportFailure(e, outDir, label) {
     console.error(`${label} failed: ${e?.stack ?? e}`);
@@ -129,5 +172,11 @@ export async function startBrowser() {
     }
   }
 
-  return { browser, step, seconds, state, ready, open, close, say, reads, reportFailure };
+  /** Stops (or resumes) printing a page's console errors. */
+  function mute(name, on) {
+    if (on) muted.add(name);
+    else muted.delete(name);
+  }
+
+  return { browser, pages, mute, step, seconds, state, ready, open, close, say, reads, reportFailure, shots, check, TIMEOUT };
 }
