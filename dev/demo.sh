@@ -9,7 +9,9 @@ dir="$root/.dev/demo"
 target="${CARGO_TARGET_DIR:-$root/target}"
 bin="${MATRIX_SYNC_BIN:-$target/debug/matrix-sync}"
 
-(cd "$root" && cargo build --quiet --bin matrix-sync --bin matrix-sync-demo --bin matrix-sync-test-idp)
+# The same build as `make build` (building only these binaries would resolve other
+# features and rebuild the Matrix SDK and everything on it).
+(cd "$root" && cargo build --quiet --workspace --bins)
 "$root/dev/synapse.sh" start demo
 "$root/dev/web.sh"
 
