@@ -63,6 +63,11 @@ pub enum Refusal {
     /// `400`: an avatar URL that is not an `http(s)://` or `mxc://` URL.
     #[error("avatar_url must be an http, https or mxc URL of at most {MAX_AVATAR_URL} characters")]
     InvalidAvatarUrl,
+    /// `400`: a sign-in's picture that is not on the homeserver already:
+    /// the service fetches pictures only from the platform's own writes
+    /// (never a URL a browser names, which could point inside the network).
+    #[error("avatar_url at sign-in must be an mxc:// URI (pictures from elsewhere come through the platform's writes)")]
+    SignInAvatarNotMxc,
     /// `422`: a profile for a user of another homeserver (their own
     /// homeserver keeps it).
     #[error("{0} is a user of another homeserver: their name and picture are their homeserver's")]
@@ -180,6 +185,15 @@ pub fn avatar_url(raw: Option<&str>) -> Result<Option<String>, Refusal> {
         return Err(Refusal::InvalidAvatarUrl);
     }
     Ok(Some(raw.to_owned()))
+}
+
+/// A sign-in's picture, when one is given: only `mxc://`.
+pub fn sign_in_avatar_url(raw: Option<&str>) -> Result<Option<String>, Refusal> {
+    let url = avatar_url(raw)?;
+    if url.as_deref().is_some_and(|u| !u.starts_with("mxc://")) {
+        return Err(Refusal::SignInAvatarNotMxc);
+    }
+    Ok(url)
 }
 
 /// A request's title, trimmed (an empty one is none).

@@ -152,6 +152,9 @@ async fn a_sign_in_fills_in_only_what_the_platform_has_not_given() {
     assert_eq!(w.store.profile(unnamed).await.unwrap().unwrap().display_name.as_deref(), Some("Carol"));
     let unusable = commands::profile_from_sign_in(&w.engine, Uuid::new_v4(), none, Some("\u{7}")).await.unwrap();
     assert_eq!(unusable, None, "an unusable name from the identity provider is no name, and no refusal");
+    let fetched = ProfileInput { display_name: None, avatar_url: Some("http://10.0.0.1/inside.png") };
+    let refused = commands::profile_from_sign_in(&w.engine, Uuid::new_v4(), fetched, None).await;
+    assert!(matches!(refused, Err(CommandError::Refused(Refusal::SignInAvatarNotMxc))), "{refused:?}");
     let bad = ProfileInput { display_name: Some("\u{7}"), avatar_url: None };
     let refused = commands::profile_from_sign_in(&w.engine, Uuid::new_v4(), bad, None).await;
     assert!(matches!(refused, Err(CommandError::Refused(Refusal::InvalidDisplayName))), "{refused:?}");

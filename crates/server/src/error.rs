@@ -152,9 +152,11 @@ impl From<matrix_sync_engine::provision::ProvisionError> for ApiError {
 /// The stable code of a rule's refusal.
 pub fn refusal_code(refusal: &Refusal) -> ErrorCode {
     match refusal {
-        Refusal::InvalidName | Refusal::InvalidTitle | Refusal::InvalidDisplayName | Refusal::InvalidAvatarUrl => {
-            ErrorCode::BadRequest
-        }
+        Refusal::InvalidName
+        | Refusal::InvalidTitle
+        | Refusal::InvalidDisplayName
+        | Refusal::InvalidAvatarUrl
+        | Refusal::SignInAvatarNotMxc => ErrorCode::BadRequest,
         Refusal::SameUser(_) => ErrorCode::SameUser,
         Refusal::RemoteProfile(_) => ErrorCode::RemoteUser,
         Refusal::RequestConflict(_) => ErrorCode::RequestConflict,
@@ -179,9 +181,11 @@ impl From<Refusal> for ApiError {
         let code = refusal_code(&refusal);
         let message = refusal.to_string();
         match refusal {
-            Refusal::InvalidName | Refusal::InvalidTitle | Refusal::InvalidDisplayName | Refusal::InvalidAvatarUrl => {
-                ApiError::BadRequest(message)
-            }
+            Refusal::InvalidName
+            | Refusal::InvalidTitle
+            | Refusal::InvalidDisplayName
+            | Refusal::InvalidAvatarUrl
+            | Refusal::SignInAvatarNotMxc => ApiError::BadRequest(message),
             Refusal::NegativeTrustScore(_)
             | Refusal::SameUser(_)
             | Refusal::RemoteProfile(_)
@@ -244,6 +248,11 @@ mod tests {
         assert!(matches!(archived, ApiError::Conflict { code: ErrorCode::Archived, .. }));
         let full: ApiError = Refusal::PowerLevelsFull { capacity: 1, total: 2 }.into();
         assert!(matches!(full, ApiError::Unprocessable { code: ErrorCode::PowerLevelsFull, .. }));
+        let remote: ApiError = Refusal::RemoteProfile("@a:elsewhere.example".into()).into();
+        assert!(matches!(remote, ApiError::Unprocessable { code: ErrorCode::RemoteUser, .. }));
+        for bad in [Refusal::InvalidAvatarUrl, Refusal::SignInAvatarNotMxc] {
+            assert_eq!(ApiError::from(bad).code(), ErrorCode::BadRequest);
+        }
         let unknown: ApiError = CommandError::NotFound("community x is not known".into()).into();
         assert_eq!(unknown.code(), ErrorCode::NotFound);
     }

@@ -245,6 +245,7 @@ fn refused(at: &str, error: CommandError) -> ImportError {
                 Refusal::InvalidAvatarUrl => ".avatar_url",
                 // Refusals of writes an import does not make.
                 Refusal::RemoteProfile(_)
+                | Refusal::SignInAvatarNotMxc
                 | Refusal::InvalidTitle
                 | Refusal::SameUser(_)
                 | Refusal::RequestConflict(_)

@@ -85,7 +85,8 @@ pub async fn put_member_profile(
 }
 
 /// The profile a sign-in brings: what the page gives (`given`, checked:
-/// a bad value is refused) and the identity provider's name (`idp_name`,
+/// a bad value is refused, and a picture must be `mxc://` already) and the
+/// identity provider's name (`idp_name`,
 /// used only when the page gives none, and ignored when unusable). It only
 /// fills in what the platform has not given: the platform's own writes
 /// decide, a sign-in makes sure no one is shown by their id. Returns the
@@ -96,7 +97,10 @@ pub async fn profile_from_sign_in(
     given: ProfileInput<'_>,
     idp_name: Option<&str>,
 ) -> Result<Option<String>, CommandError> {
-    let given = given.checked()?;
+    let given = ProfileWrite {
+        display_name: rules::display_name(given.display_name)?,
+        avatar_url: rules::sign_in_avatar_url(given.avatar_url)?,
+    };
     let recorded = engine.store.profile(user).await?;
     // Named before profiles were recorded counts as named.
     let legacy_name = match recorded.as_ref().and_then(|p| p.display_name.clone()) {

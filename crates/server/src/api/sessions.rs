@@ -55,7 +55,8 @@ pub struct SessionRequest {
     /// also the identity provider's `name` claim is): no member is shown by
     /// their id.
     pub display_name: Option<String>,
-    /// The user's picture (`http(s)` or `mxc://`), used only while the
+    /// The user's picture, an `mxc://` URI (already on the homeserver; the
+    /// service never fetches a URL a browser names), used only while the
     /// platform has given none.
     pub avatar_url: Option<String>,
 }
