@@ -86,11 +86,10 @@ pub async fn put_member_profile(
 
 /// The profile a sign-in brings: what the page gives (`given`, checked:
 /// a bad value is refused, and a picture must be `mxc://` already) and the
-/// identity provider's name (`idp_name`,
-/// used only when the page gives none, and ignored when unusable). It only
-/// fills in what the platform has not given: the platform's own writes
-/// decide, a sign-in makes sure no one is shown by their id. Returns the
-/// display name to provision with, if any.
+/// identity provider's name (`idp_name`, used only when the page gives
+/// none, and ignored when unusable). It only fills in what the platform has
+/// not given: the platform's own writes decide, a sign-in makes sure no one
+/// is shown by their id. Returns the display name to provision with, if any.
 pub async fn profile_from_sign_in(
     engine: &Engine,
     user: Uuid,
@@ -102,19 +101,19 @@ pub async fn profile_from_sign_in(
         avatar_url: rules::sign_in_avatar_url(given.avatar_url)?,
     };
     let recorded = engine.store.profile(user).await?;
-    // Named before profiles were recorded counts as named.
-    let legacy_name = match recorded.as_ref().and_then(|p| p.display_name.clone()) {
+    // A name recorded before profiles were (on the mapping) counts too.
+    let named = match recorded.as_ref().and_then(|p| p.display_name.clone()) {
         Some(name) => Some(name),
         None => engine.store.user_mapping(user).await?.and_then(|m| m.display_name),
     };
     let fill = ProfileWrite {
-        display_name: match &legacy_name {
+        display_name: match &named {
             Some(_) => None,
             None => given.display_name.or_else(|| rules::display_name(idp_name).ok().flatten()),
         },
         avatar_url: given.avatar_url.filter(|_| recorded.as_ref().is_none_or(|p| p.avatar_url.is_none())),
     };
-    let name = legacy_name.or_else(|| fill.display_name.clone());
+    let name = named.or_else(|| fill.display_name.clone());
     if fill != ProfileWrite::default() {
         record(engine, user, &fill).await?;
     }
