@@ -89,7 +89,7 @@ pub async fn put_member_profile(
 /// identity provider's name (`idp_name`, used only when the page gives
 /// none, and ignored when unusable). It only fills in what the platform has
 /// not given: the platform's own writes decide, a sign-in makes sure no one
-/// is shown by their id. Returns the display name to provision with, if any.
+/// is shown by their id. Returns the name this sign-in gave, to provision with.
 pub async fn profile_from_sign_in(
     engine: &Engine,
     user: Uuid,
@@ -113,11 +113,14 @@ pub async fn profile_from_sign_in(
         },
         avatar_url: given.avatar_url.filter(|_| recorded.as_ref().is_none_or(|p| p.avatar_url.is_none())),
     };
-    let name = named.or_else(|| fill.display_name.clone());
+    // Only a name recorded now is set with the sign-in: one recorded before
+    // is on the homeserver already (its profile task set it), and checking
+    // it again would cost every sign-in a request.
+    let new_name = fill.display_name.clone();
     if fill != ProfileWrite::default() {
         record(engine, user, &fill).await?;
     }
-    Ok(name)
+    Ok(new_name)
 }
 
 async fn record(engine: &Engine, user: Uuid, write: &ProfileWrite) -> Result<UserProfile, CommandError> {
