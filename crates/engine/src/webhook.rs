@@ -121,17 +121,15 @@ pub async fn notice(engine: &Engine, delivery: &WebhookDelivery) -> Result<Optio
     let sender = UserId::parse(delivery.sender.as_str()).ok().and_then(|u| ids.platform_user(&u));
     let mut recipients = match room.scope {
         Scope::Community(community) => {
-            let remote = remote_keys(engine, community).await?;
-            let members = engine.store.members(community).await?;
-            members.into_iter().map(|m| m.user_id).filter(|u| !remote.contains(u)).collect()
+            let members = engine.store.members(community).await?.into_iter().map(|m| m.user_id);
+            local_only(engine, community, members).await?
         }
         Scope::Council(council) => {
             let Some(record) = engine.store.council(council).await? else {
                 return Ok(None);
             };
-            let remote = remote_keys(engine, record.community_id).await?;
-            let members = engine.store.council_members(council).await?;
-            members.into_iter().map(|m| m.user_id).filter(|u| !remote.contains(u)).collect()
+            let members = engine.store.council_members(council).await?.into_iter().map(|m| m.user_id);
+            local_only(engine, record.community_id, members).await?
         }
         Scope::Direct(pair) => match engine.store.direct(pair).await? {
             Some(direct) => [direct.user_a, direct.user_b]
@@ -158,10 +156,15 @@ pub async fn notice(engine: &Engine, delivery: &WebhookDelivery) -> Result<Optio
     }))
 }
 
-/// The keys of the community's users of other homeservers (they have no
-/// platform id to notify).
-async fn remote_keys(engine: &Engine, community: Uuid) -> Result<Vec<Uuid>, ReconcileError> {
-    Ok(engine.store.remote_members(community).await?.into_iter().map(|(key, _)| key).collect())
+/// The member keys that are platform users: the community's users of
+/// other homeservers have no platform id to notify.
+async fn local_only(
+    engine: &Engine,
+    community: Uuid,
+    members: impl Iterator<Item = Uuid>,
+) -> Result<Vec<Uuid>, ReconcileError> {
+    let remote: Vec<Uuid> = engine.store.remote_members(community).await?.into_iter().map(|(key, _)| key).collect();
+    Ok(members.filter(|u| !remote.contains(u)).collect())
 }
 
 #[cfg(test)]
